@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages linesight's tests and demo use: ffmpeg (camera
+# decoding), mosquitto (external MQTT broker in tests), GStreamer's RTSP server
+# (a real RTSP camera in tests) and python3-skimage (real texture photos for the
+# development dataset). Safe to run again; skips what is already there.
+set -euo pipefail
+pkgs=(ffmpeg mosquitto mosquitto-clients libgstrtspserver-1.0-0 gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gir1.2-gstreamer-1.0
+  python3-gi python3-skimage)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${missing[*]} (run this script as root)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
