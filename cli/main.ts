@@ -1,0 +1,208 @@
+/**
+ * The `linesight` command: enroll, score, eval (and, on a device, run).
+ * Flags and config files are validated up front; a known failure prints one
+ * clear line and exits with status 1, without a stack trace.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { Command, Option } from 'commander';
+import { ConfigError, parseOrThrow } from '../config/errors.ts';
+import { loadDeviceConfig } from '../config/load.ts';
+import { enrollSettingsSchema, productIdSchema, type DeviceConfig, type EnrollSettings } from '../config/schema.ts';
+import { ArtifactError } from '../models/product-artifact.ts';
+import { overlayPng } from '../runtime/heatmap.ts';
+import { ImageReadError, readImage } from '../runtime/image-io.ts';
+import { ProductScorer } from '../runtime/product-scorer.ts';
+import { enrollProduct } from '../trainer/enroll.ts';
+import { EnrollError } from '../trainer/golden-samples.ts';
+import { evaluateDataset, type CategoryMetrics } from '../eval/evaluate.ts';
+import { createProgress } from './progress.ts';
+import sharp from 'sharp';
+
+interface CommonFlags {
+  config?: string;
+  dataDir?: string;
+}
+
+/** CLI flag -> enrollment setting, so an invalid flag is reported by its own name. */
+const settingFlags: Record<string, keyof EnrollSettings> = {
+  backbone: 'backbone',
+  layers: 'layers',
+  inputSize: 'inputSize',
+  aggregation: 'aggregation',
+  coreset: 'coresetRatio',
+  sigma: 'sigma',
+  seed: 'seed',
+};
+
+function addSettingFlags(cmd: Command): Command {
+  return cmd
+    .option('--backbone <id>', 'backbone: mobilenet_v2 (default), resnet18, wide_resnet50_2, onnx:<file>')
+    .option('--layers <a,b>', 'backbone layers to combine, comma separated')
+    .option('--input-size <px>', 'square input size in pixels')
+    .addOption(new Option('--aggregation <kind>', 'patch aggregation').choices(['patchcore', 'sppm']))
+    .option('--coreset <ratio>', 'share of patch features kept in the memory bank (0-1)')
+    .option('--sigma <px>', 'Gaussian smoothing of the anomaly map')
+    .option('--seed <n>', 'random seed of hold-out split and coreset');
+}
+
+function enrollSettings(config: DeviceConfig, flags: Record<string, unknown>): EnrollSettings {
+  const merged: Record<string, unknown> = { ...config.enroll };
+  for (const [flag, key] of Object.entries(settingFlags)) {
+    const v = flags[flag];
+    if (v === undefined) continue;
+    if (key === 'layers') merged[key] = String(v).split(',').map((s) => s.trim()).filter(Boolean);
+    else if (key === 'backbone' || key === 'aggregation') merged[key] = v;
+    else merged[key] = Number(v);
+  }
+  try {
+    return parseOrThrow(enrollSettingsSchema, merged, 'settings');
+  } catch (err) {
+    // Report command-line values by their flag name.
+    let message = (err as Error).message;
+    for (const [flag, key] of Object.entries(settingFlags)) {
+      if (flags[flag] !== undefined) message = message.replace(`key "${key}"`, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    }
+    throw new ConfigError(message);
+  }
+}
+
+async function deviceConfig(flags: CommonFlags): Promise<DeviceConfig> {
+  const config = await loadDeviceConfig(flags.config);
+  return flags.dataDir ? { ...config, dataDir: flags.dataDir } : config;
+}
+
+function productId(value: string): string {
+  return parseOrThrow(productIdSchema, value, `--product "${value}"`);
+}
+
+const fmt = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+
+export function buildCli(): Command {
+  const program = new Command('linesight')
+    .description('Edge runtime for smart cameras on conveyor lines')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: false });
+
+  addSettingFlags(
+    program
+      .command('enroll')
+      .description('learn a product from a folder of golden (good) sample images')
+      .requiredOption('--product <id>', 'product id, e.g. bracket-a')
+      .requiredOption('--images <dir>', 'folder of golden sample images')
+      .option('--data-dir <dir>', 'device data folder (default from config, else ./.linesight)')
+      .option('--config <file>', 'device config file (YAML or JSON)')
+      .option('--no-activate', 'write the new version without making it active'),
+  ).action(async (flags) => {
+    const config = await deviceConfig(flags);
+    const settings = enrollSettings(config, flags);
+    const id = productId(flags.product);
+    const progress = createProgress();
+    const result = await enrollProduct({
+      productId: id,
+      imagesDir: flags.images,
+      dataDir: config.dataDir,
+      settings,
+      inference: config.inference,
+      activate: flags.activate,
+      onProgress: (p) => progress.update(p.stage, p.done, p.total),
+    }).finally(() => progress.stop());
+    const m = result.manifest;
+    for (const s of m.goldenSamples.skipped) console.error(`skipped ${s.name}: ${s.reason}`);
+    console.log(
+      `enrolled ${id} ${result.version}${flags.activate === false ? '' : ' (active)'}: ${m.goldenSamples.count} golden samples, ` +
+        `memory bank ${m.coreset.size} x ${m.featureDim}, image threshold ${fmt(m.thresholds.image)} ` +
+        `(held-out good scores ${fmt(m.calibration.imageScores?.min ?? NaN)}..${fmt(m.calibration.imageScores?.max ?? NaN)}) in ${result.dir}`,
+    );
+  });
+
+  program
+    .command('score')
+    .description('score images against an enrolled product')
+    .requiredOption('--product <id>', 'product id')
+    .argument('<images...>', 'image files')
+    .option('--version <v>', 'product version (default: the active one)')
+    .option('--json', 'print one JSON object per image')
+    .option('--heatmap <dir>', 'write heatmap overlays and masks as PNG into this folder')
+    .option('--data-dir <dir>', 'device data folder')
+    .option('--config <file>', 'device config file')
+    .action(async (images: string[], flags) => {
+      const config = await deviceConfig(flags);
+      const scorer = await ProductScorer.load(config.dataDir, productId(flags.product), config.inference, flags.version);
+      if (flags.heatmap) await mkdir(flags.heatmap, { recursive: true });
+      let failed = 0;
+      for (const path of images) {
+        let image;
+        try {
+          image = await readImage(path, scorer.inputSize);
+        } catch (err) {
+          if (!(err instanceof ImageReadError)) throw err;
+          failed++;
+          console.error(`cannot score ${err.message}`);
+          continue;
+        }
+        const r = await scorer.score(image);
+        if (flags.heatmap) {
+          const { width, height } = scorer.inputSize;
+          const stem = basename(path, extname(path));
+          await writeFile(join(flags.heatmap, `${stem}_heatmap.png`), await overlayPng(image.data, r.map, r.mask, width, height, scorer.manifest.thresholds.pixel));
+          await sharp(Buffer.from(r.mask.map((v) => v * 255)), { raw: { width, height, channels: 1 } }).png().toFile(join(flags.heatmap, `${stem}_mask.png`));
+        }
+        if (flags.json) {
+          const { timings, score, threshold, verdict, regions } = r;
+          console.log(JSON.stringify({ file: path, product: scorer.manifest.productId, modelVersion: scorer.manifest.version, score, threshold, verdict, regions, timings }));
+        } else {
+          console.log(`${path}  score ${fmt(r.score)}  threshold ${fmt(r.threshold)}  ${r.verdict.toUpperCase()}  regions ${r.regions.length}  ${fmt(r.timings.totalMs, 1)} ms`);
+        }
+      }
+      if (failed > 0) process.exitCode = 1;
+    });
+
+  addSettingFlags(
+    program
+      .command('eval')
+      .description('enroll and evaluate every category of an MVTec-layout dataset')
+      .requiredOption('--dataset <root>', 'dataset root (<category>/train/good, <category>/test/<type>, <category>/ground_truth/<type>)')
+      .option('--categories <a,b>', 'only these categories')
+      .option('--json <file>', 'write the report as JSON')
+      .option('--data-dir <dir>', 'keep the enrolled products here (default: a temporary folder)')
+      .option('--config <file>', 'device config file'),
+  ).action(async (flags) => {
+    const config = await loadDeviceConfig(flags.config);
+    const settings = enrollSettings(config, flags);
+    const progress = createProgress();
+    const categories = flags.categories ? String(flags.categories).split(',').map((s: string) => s.trim()).filter(Boolean) : undefined;
+    const columns: (keyof CategoryMetrics)[] = ['imageAUROC', 'pixelAUROC', 'aupro', 'f1max', 'iou', 'dice', 'msPerImage'];
+    const row = (name: string, m: CategoryMetrics) =>
+      [name.padEnd(14), ...columns.map((c) => (c === 'msPerImage' ? fmt(m[c], 1) : fmt(m[c]))).map((s) => s.padStart(10))].join(' ');
+    const report = await evaluateDataset(flags.dataset, categories, {
+      settings,
+      inference: config.inference,
+      dataDir: flags.dataDir,
+      onProgress: (cat, stage, done, total) => progress.update(`${cat} ${stage}`, done, total),
+    }).finally(() => progress.stop());
+    console.log(['category'.padEnd(14), ...columns.map((c) => c.padStart(10))].join(' '));
+    for (const [name, m] of Object.entries(report.categories)) console.log(row(name, m));
+    console.log(row('mean', report.mean));
+    if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+  });
+
+  return program;
+}
+
+const knownErrors = [ConfigError, EnrollError, ArtifactError, ImageReadError];
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (knownErrors.some((E) => err instanceof E)) {
+      console.error(`linesight: ${(err as Error).message}`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+}
+
+await main();

@@ -1,0 +1,59 @@
+/**
+ * The product artifact manifest (`<dataDir>/products/<id>/<version>/manifest.json`):
+ * everything the runtime needs to rebuild the scorer exactly as enrollment
+ * built it, plus what a technician wants to know about the enrollment.
+ */
+import { z } from 'zod';
+import { productIdSchema } from './schema.ts';
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest');
+
+export const featureLayerSchema = z
+  .object({ name: z.string(), channels: z.number().int().positive(), height: z.number().int().positive(), width: z.number().int().positive() })
+  .strict();
+
+export const manifestSchema = z
+  .object({
+    schemaVersion: z.number().int(),
+    productId: productIdSchema,
+    version: z.string().regex(/^v\d+$/),
+    createdAt: z.string(),
+    trainerVersion: z.string(),
+    backbone: z.object({ id: z.string(), sha256 }).strict(),
+    inputSize: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).strict(),
+    layers: z.array(featureLayerSchema).min(1),
+    aggregation: z.enum(['patchcore', 'sppm']),
+    /** Length of a bank row: the reduced feature dimension, or the raw one without reduction. */
+    featureDim: z.number().int().positive(),
+    /** PCA reduction of raw patch features (stored as reduction_mean / reduction_axes tensors). */
+    reduction: z.object({ from: z.number().int().positive(), to: z.number().int().positive(), explainedVariance: z.number() }).strict().nullable(),
+    grid: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).strict(),
+    sigma: z.number().min(0),
+    coreset: z
+      .object({ ratio: z.number(), size: z.number().int().positive(), totalPatches: z.number().int().positive(), projectionDim: z.number().int(), seed: z.number().int() })
+      .strict(),
+    thresholds: z.object({ image: z.number(), pixel: z.number() }).strict(),
+    calibration: z
+      .object({
+        heldOut: z.number().int().min(0),
+        margin: z.number(),
+        imageScores: z.object({ min: z.number(), max: z.number(), mean: z.number() }).strict().optional(),
+        pixelMax: z.number().optional(),
+      })
+      .strict(),
+    goldenSamples: z
+      .object({
+        count: z.number().int(),
+        files: z.array(z.object({ name: z.string(), sha256, role: z.enum(['bank', 'heldOut']) }).strict()),
+        skipped: z.array(z.object({ name: z.string(), reason: z.string() }).strict()),
+      })
+      .strict(),
+    timings: z.record(z.string(), z.number()).optional(),
+    /** sha256 of every tensor file next to the manifest. */
+    files: z.record(z.string(), sha256),
+  })
+  .strict();
+
+export type Manifest = z.output<typeof manifestSchema>;

@@ -1,0 +1,158 @@
+/**
+ * PatchCore at inference: the glue that runs the graphs of `graphs.ts` in ONNX
+ * Runtime sessions. `FeatureExtractor` (backbone + aggregation) is shared by
+ * every product and camera that use the same backbone, layers and input size;
+ * `PatchCoreScorer` adds one product's memory bank and map settings.
+ */
+import { performance } from 'node:perf_hooks';
+import ort from 'onnxruntime-node';
+import type { Backbone } from '../backbones/registry.ts';
+import { createSession, type SessionOptions } from '../session.ts';
+import { aggregatedShape, aggregationGraph, anomalyMapGraph, nearestNeighbourGraph, type FeatureReduction, type Aggregation, type AggregatedShape, type FeatureLayerShape } from './graphs.ts';
+
+export interface InputSize {
+  width: number;
+  height: number;
+}
+
+export interface FeatureTimings {
+  backboneMs: number;
+  aggregateMs: number;
+}
+
+export interface Features {
+  /** Patch features, [positions, channels] row-major. */
+  rows: Float32Array;
+  timings: FeatureTimings;
+}
+
+export interface ScoreTimings extends FeatureTimings {
+  knnMs: number;
+  mapMs: number;
+  totalMs: number;
+}
+
+export interface PatchScores {
+  /** Image anomaly score: the largest patch distance. */
+  score: number;
+  /** Distance of every patch to its nearest bank feature, [grid.height * grid.width]. */
+  patchScores: Float32Array;
+  /** Smoothed anomaly map at the input size, row-major. */
+  map: Float32Array;
+  timings: ScoreTimings;
+}
+
+function inputTensor(image: { data: Float32Array }, size: InputSize): ort.Tensor {
+  if (image.data.length !== size.width * size.height * 3) {
+    throw new Error(`image holds ${image.data.length} values, the model expects ${size.width}x${size.height}x3`);
+  }
+  return new ort.Tensor('float32', image.data, [1, size.height, size.width, 3]);
+}
+
+export class FeatureExtractor {
+  private constructor(
+    readonly backbone: Backbone,
+    readonly layers: FeatureLayerShape[],
+    readonly aggregation: Aggregation,
+    readonly inputSize: InputSize,
+    readonly shape: AggregatedShape,
+    private readonly backboneSession: ort.InferenceSession,
+    private readonly aggregateSession: ort.InferenceSession,
+  ) {}
+
+  static async create(
+    backbone: Backbone,
+    layerNames: string[],
+    inputSize: InputSize,
+    aggregation: Aggregation,
+    sessionOptions: SessionOptions = {},
+  ): Promise<FeatureExtractor> {
+    const backboneSession = await createSession(backbone.buildGraph(layerNames, [inputSize.height, inputSize.width]), sessionOptions);
+    // Layer shapes are read off one real forward pass, so any backbone (including
+    // a user-supplied ONNX extractor) reports its true output sizes.
+    const probe = await backboneSession.run({ image: new ort.Tensor('float32', new Float32Array(inputSize.width * inputSize.height * 3), [1, inputSize.height, inputSize.width, 3]) });
+    const layers = layerNames.map((name) => {
+      const t = probe[name];
+      if (!t || t.dims.length !== 4) throw new Error(`backbone ${backbone.id} did not produce layer ${name} as an NCHW tensor`);
+      return { name, channels: Number(t.dims[1]), height: Number(t.dims[2]), width: Number(t.dims[3]) };
+    });
+    const aggregateSession = await createSession(aggregationGraph(layers, aggregation), sessionOptions);
+    return new FeatureExtractor(backbone, layers, aggregation, inputSize, aggregatedShape(layers, aggregation), backboneSession, aggregateSession);
+  }
+
+  get positions(): number {
+    return this.shape.height * this.shape.width;
+  }
+
+  async extract(image: { data: Float32Array }): Promise<Features> {
+    const t0 = performance.now();
+    const layerOut = await this.backboneSession.run({ image: inputTensor(image, this.inputSize) });
+    const t1 = performance.now();
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const l of this.layers) feeds[l.name] = layerOut[l.name]!;
+    const agg = await this.aggregateSession.run(feeds);
+    const t2 = performance.now();
+    return { rows: agg.features!.data as Float32Array, timings: { backboneMs: t1 - t0, aggregateMs: t2 - t1 } };
+  }
+}
+
+/** Exact nearest-neighbour search of patch rows in a memory bank. */
+export class NearestNeighbourSearch {
+  private constructor(
+    readonly channels: number,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async create(bank: Float32Array, channels: number, reduction?: FeatureReduction, opts: SessionOptions = {}): Promise<NearestNeighbourSearch> {
+    const dim = reduction ? reduction.axes.length / channels : channels;
+    const bankSize = bank.length / dim;
+    if (!Number.isInteger(bankSize) || bankSize < 1) throw new Error(`memory bank of ${bank.length} values does not fit ${dim}-dimensional features`);
+    return new NearestNeighbourSearch(channels, await createSession(nearestNeighbourGraph(bank, bankSize, channels, reduction), opts));
+  }
+
+  /** Exact distance of every row to its nearest bank row. */
+  async distances(rows: Float32Array): Promise<Float32Array> {
+    const count = rows.length / this.channels;
+    const out = await this.session.run({ features: new ort.Tensor('float32', rows, [count, this.channels]) });
+    return out.patchScores!.data as Float32Array;
+  }
+}
+
+export class PatchCoreScorer {
+  private constructor(
+    readonly features: FeatureExtractor,
+    readonly search: NearestNeighbourSearch,
+    private readonly mapSession: ort.InferenceSession,
+  ) {}
+
+  static async create(features: FeatureExtractor, bank: Float32Array, opts: { sigma: number; reduction?: FeatureReduction } & SessionOptions): Promise<PatchCoreScorer> {
+    const { channels, height, width } = features.shape;
+    const search = await NearestNeighbourSearch.create(bank, channels, opts.reduction, opts);
+    const map = await createSession(anomalyMapGraph({ height, width }, features.inputSize, opts.sigma), opts);
+    return new PatchCoreScorer(features, search, map);
+  }
+
+  async scoreFeatures(rows: Float32Array, featureTimings: FeatureTimings): Promise<PatchScores> {
+    const t0 = performance.now();
+    const patchScores = await this.search.distances(rows);
+    const t1 = performance.now();
+    const mapOut = await this.mapSession.run({ patchScores: new ort.Tensor('float32', patchScores, [patchScores.length]) });
+    const t2 = performance.now();
+    let score = -Infinity;
+    for (const s of patchScores) if (s > score) score = s;
+    const knnMs = t1 - t0;
+    const mapMs = t2 - t1;
+    return {
+      score,
+      patchScores,
+      map: mapOut.map!.data as Float32Array,
+      timings: { ...featureTimings, knnMs, mapMs, totalMs: featureTimings.backboneMs + featureTimings.aggregateMs + knnMs + mapMs },
+    };
+  }
+
+  /** Scores one image (HWC RGB 0..255 at the model's input size). */
+  async score(image: { data: Float32Array }): Promise<PatchScores> {
+    const { rows, timings } = await this.features.extract(image);
+    return this.scoreFeatures(rows, timings);
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * Product artifacts on disk: `<dataDir>/products/<productId>/<version>/`
+ * holds `manifest.json` and `memory-bank.safetensors`; `<productId>/active`
+ * names the version the runtime uses.
+ *
+ * Writes are crash-safe: a version is assembled in a temporary directory,
+ * fsynced and renamed into place, and only then is `active` swapped (write a
+ * temp file, rename over). A crash at any point leaves either the old or the
+ * new model active, never half of one. Loading verifies every checksum and
+ * the tensor shapes, so a truncated or tampered file is refused by name.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MANIFEST_SCHEMA_VERSION, manifestSchema, type Manifest } from '../config/manifest.ts';
+import { formatIssues } from '../config/errors.ts';
+import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
+import type { FeatureReduction } from './patchcore/graphs.ts';
+
+export const BANK_FILE = 'memory-bank.safetensors';
+export const MANIFEST_FILE = 'manifest.json';
+const ACTIVE_FILE = 'active';
+
+export class ArtifactError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ArtifactError';
+  }
+}
+
+export interface ProductArtifact {
+  dir: string;
+  manifest: Manifest;
+  /** Memory bank, [coreset.size, featureDim] row-major. */
+  bank: Float32Array;
+  /** PCA reduction applied to patch features before the search, when the manifest has one. */
+  reduction?: FeatureReduction;
+}
+
+export type ManifestDraft = Omit<Manifest, 'version' | 'files' | 'schemaVersion'>;
+
+export function productDir(dataDir: string, productId: string): string {
+  return join(dataDir, 'products', productId);
+}
+
+const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+async function writeDurable(path: string, bytes: Uint8Array | string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Versions present for a product, oldest first. */
+export async function listVersions(dataDir: string, productId: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(productDir(dataDir, productId));
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => /^v\d+$/.test(e)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+}
+
+export async function listProducts(dataDir: string): Promise<string[]> {
+  try {
+    return (await readdir(join(dataDir, 'products'))).filter((e) => !e.startsWith('.')).sort();
+  } catch {
+    return [];
+  }
+}
+
+export async function readActiveVersion(dataDir: string, productId: string): Promise<string | undefined> {
+  try {
+    const version = (await readFile(join(productDir(dataDir, productId), ACTIVE_FILE), 'utf8')).trim();
+    return version || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Atomically points `active` at an existing, verified version. */
+export async function activateVersion(dataDir: string, productId: string, version: string): Promise<void> {
+  await loadProductArtifact(dataDir, productId, version);
+  const dir = productDir(dataDir, productId);
+  const tmp = join(dir, `.active-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await writeDurable(tmp, `${version}\n`);
+  await rename(tmp, join(dir, ACTIVE_FILE));
+  await syncDir(dir);
+}
+
+/** Writes a new version of a product and (by default) makes it active. Returns its version. */
+export async function writeProductArtifact(
+  dataDir: string,
+  draft: ManifestDraft,
+  bank: Float32Array,
+  opts: { activate?: boolean; reduction?: FeatureReduction } = {},
+): Promise<{ version: string; dir: string }> {
+  const dir = productDir(dataDir, draft.productId);
+  await mkdir(dir, { recursive: true });
+  // Leftovers of an enrollment that crashed half-way are never active: remove them.
+  for (const entry of await readdir(dir)) {
+    if (entry.startsWith('.tmp-') || entry.startsWith('.active-')) await rm(join(dir, entry), { recursive: true, force: true });
+  }
+  const versions = await listVersions(dataDir, draft.productId);
+  const version = `v${versions.length === 0 ? 1 : Number(versions.at(-1)!.slice(1)) + 1}`;
+  const tmp = join(dir, `.tmp-${version}-${randomBytes(4).toString('hex')}`);
+  await mkdir(tmp);
+  try {
+    if (!!opts.reduction !== !!draft.reduction) throw new Error('the manifest and the reduction tensors disagree');
+    const tensors: Parameters<typeof encodeSafetensors>[0] = { bank: { shape: [draft.coreset.size, draft.featureDim], data: bank } };
+    if (opts.reduction && draft.reduction) {
+      tensors.reduction_mean = { shape: [draft.reduction.from], data: opts.reduction.mean };
+      tensors.reduction_axes = { shape: [draft.reduction.from, draft.reduction.to], data: opts.reduction.axes };
+    }
+    const bankBytes = encodeSafetensors(
+      tensors,
+      { productId: draft.productId, version },
+    );
+    await writeDurable(join(tmp, BANK_FILE), bankBytes);
+    const manifest: Manifest = { schemaVersion: MANIFEST_SCHEMA_VERSION, ...draft, version, files: { [BANK_FILE]: sha256Of(bankBytes) } };
+    manifestSchema.parse(manifest);
+    await writeDurable(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    await syncDir(tmp);
+    await rename(tmp, join(dir, version));
+    await syncDir(dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  if (opts.activate !== false) await activateVersion(dataDir, draft.productId, version);
+  return { version, dir: join(dir, version) };
+}
+
+/** Loads and verifies a version (default: the active one). Throws ArtifactError with a clear reason. */
+export async function loadProductArtifact(dataDir: string, productId: string, version?: string): Promise<ProductArtifact> {
+  const pdir = productDir(dataDir, productId);
+  const v = version ?? (await readActiveVersion(dataDir, productId));
+  if (!v) {
+    const exists = await stat(pdir).then(() => true, () => false);
+    throw new ArtifactError(
+      exists
+        ? `product "${productId}" has no active version in ${pdir} (enroll it again or activate a version)`
+        : `product "${productId}" is not enrolled (no ${pdir}); run: linesight enroll --product ${productId} --images <folder>`,
+    );
+  }
+  const dir = join(pdir, v);
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+  } catch {
+    throw new ArtifactError(`product "${productId}" version ${v}: ${join(dir, MANIFEST_FILE)} is missing`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ArtifactError(`product "${productId}" version ${v}: manifest.json is not valid JSON (truncated or edited?)`);
+  }
+  const schemaVersion = (raw as { schemaVersion?: unknown })?.schemaVersion;
+  if (schemaVersion !== MANIFEST_SCHEMA_VERSION) {
+    throw new ArtifactError(
+      `product "${productId}" version ${v} was written with artifact format ${String(schemaVersion)}; this linesight reads format ${MANIFEST_SCHEMA_VERSION}. Enroll the product again.`,
+    );
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) throw new ArtifactError(formatIssues(parsed.error, `product "${productId}" version ${v} manifest.json`));
+  const manifest = parsed.data;
+  const contents = new Map<string, Uint8Array>();
+  for (const [file, expected] of Object.entries(manifest.files)) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(dir, file));
+    } catch {
+      throw new ArtifactError(`product "${productId}" version ${v}: ${file} is missing`);
+    }
+    if (sha256Of(bytes) !== expected) {
+      throw new ArtifactError(`product "${productId}" version ${v}: ${file} is corrupt or was modified (checksum mismatch); enroll again or activate another version`);
+    }
+    contents.set(file, bytes);
+  }
+  const bankBytes = contents.get(BANK_FILE);
+  if (!bankBytes) throw new ArtifactError(`product "${productId}" version ${v}: the manifest lists no ${BANK_FILE}`);
+  const { tensors } = decodeSafetensors(bankBytes, join(dir, BANK_FILE));
+  const bank = tensors.get('bank');
+  const want = [manifest.coreset.size, manifest.featureDim];
+  if (!bank || !(bank.data instanceof Float32Array) || bank.shape.join() !== want.join()) {
+    throw new ArtifactError(`product "${productId}" version ${v}: memory bank shape [${bank?.shape ?? '?'}] does not match the manifest [${want}]`);
+  }
+  let reduction: FeatureReduction | undefined;
+  if (manifest.reduction) {
+    const mean = tensors.get('reduction_mean');
+    const axes = tensors.get('reduction_axes');
+    const { from, to } = manifest.reduction;
+    if (!(mean?.data instanceof Float32Array) || !(axes?.data instanceof Float32Array) || mean.shape.join() !== `${from}` || axes.shape.join() !== `${from},${to}` || to !== manifest.featureDim) {
+      throw new ArtifactError(`product "${productId}" version ${v}: the feature reduction tensors do not match the manifest (${from} -> ${to})`);
+    }
+    reduction = { mean: mean.data, axes: axes.data };
+  }
+  return { dir, manifest, bank: bank.data, reduction };
+}

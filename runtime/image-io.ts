@@ -1,0 +1,92 @@
+/**
+ * Image I/O at the edge of the pipeline (sharp): files and raw camera frames
+ * become the network's input, RGB float values 0..255 in HWC order at the
+ * model's input size; maps and masks become PNGs.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+
+export interface RgbImage {
+  /** HWC, RGB, values 0..255. */
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+export interface LoadedImage extends RgbImage {
+  path: string;
+  sha256: string;
+  originalWidth: number;
+  originalHeight: number;
+}
+
+export class ImageReadError extends Error {
+  constructor(readonly path: string, reason: string) {
+    super(`${path}: ${reason}`);
+    this.name = 'ImageReadError';
+  }
+}
+
+function toFloat(buffer: Buffer): Float32Array {
+  const out = new Float32Array(buffer.length);
+  for (let i = 0; i < buffer.length; i++) out[i] = buffer[i]!;
+  return out;
+}
+
+/** Decodes and resizes an image file; throws ImageReadError naming the file when it cannot be read. */
+export async function readImage(path: string, size: { width: number; height: number }): Promise<LoadedImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new ImageReadError(path, `cannot read file (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  if (bytes.length === 0) throw new ImageReadError(path, 'file is empty');
+  try {
+    const image = sharp(bytes, { failOn: 'truncated' });
+    const meta = await image.metadata();
+    if (!meta.width || !meta.height) throw new Error('no image dimensions');
+    const raw = await image
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(size.width, size.height, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (raw.info.channels !== 3) throw new Error(`expected 3 colour channels, got ${raw.info.channels}`);
+    return {
+      path,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      data: toFloat(raw.data),
+      width: size.width,
+      height: size.height,
+      originalWidth: meta.width,
+      originalHeight: meta.height,
+    };
+  } catch (err) {
+    throw new ImageReadError(path, `not a readable image (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+/** Resizes a raw RGB24 frame (e.g. from a camera) to the model's input size. */
+export async function frameToInput(frame: Buffer, width: number, height: number, size: { width: number; height: number }): Promise<RgbImage> {
+  if (frame.length !== width * height * 3) throw new Error(`frame holds ${frame.length} bytes, expected ${width}x${height}x3`);
+  if (width === size.width && height === size.height) return { data: toFloat(frame), width, height };
+  const raw = await sharp(frame, { raw: { width, height, channels: 3 } })
+    .resize(size.width, size.height, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
+  return { data: toFloat(raw), width: size.width, height: size.height };
+}
+
+/** Reads a ground-truth or binary mask as 0/1 at the given size (nearest-neighbour, threshold 128). */
+export async function readMask(path: string, size: { width: number; height: number }): Promise<Uint8Array> {
+  try {
+    const raw = await sharp(path).greyscale().resize(size.width, size.height, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer();
+    const mask = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) mask[i] = raw[i]! >= 128 ? 1 : 0;
+    return mask;
+  } catch (err) {
+    throw new ImageReadError(path, `not a readable mask (${(err as Error).message.split('\n')[0]})`);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * A product ready to score frames: its verified artifact, the feature
+ * extractor of its backbone and its PatchCore scorer, plus the decision
+ * (verdict, binary mask, defect regions) made with the product's thresholds.
+ */
+import type { InferenceSettings } from '../config/schema.ts';
+import { loadBackbone } from '../models/backbones/registry.ts';
+import { labelComponents } from '../models/components/connected-components.ts';
+import { FeatureExtractor, PatchCoreScorer, type PatchScores } from '../models/patchcore/model.ts';
+import { ArtifactError, loadProductArtifact, type ProductArtifact } from '../models/product-artifact.ts';
+import { sessionOptions } from '../trainer/enroll.ts';
+
+export type Verdict = 'ok' | 'reject';
+
+export interface Region {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  area: number;
+  maxScore: number;
+}
+
+export interface ScoreOutcome extends PatchScores {
+  threshold: number;
+  verdict: Verdict;
+  /** Binary defect mask at the input size (1 = defective pixel). */
+  mask: Uint8Array;
+  regions: Region[];
+}
+
+/** Binary mask of map values at or above `threshold`. */
+export function thresholdMap(map: Float32Array, threshold: number): Uint8Array {
+  const mask = new Uint8Array(map.length);
+  for (let i = 0; i < map.length; i++) mask[i] = map[i]! >= threshold ? 1 : 0;
+  return mask;
+}
+
+/** Bounding boxes, areas and peak scores of the connected defect regions. */
+export function defectRegions(mask: Uint8Array, map: Float32Array, width: number, height: number): Region[] {
+  const { labels, count, areas, boxes } = labelComponents(mask, width, height, 8);
+  const peaks = new Float32Array(count + 1).fill(-Infinity);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (l > 0 && map[i]! > peaks[l]!) peaks[l] = map[i]!;
+  }
+  return boxes.map((b, i) => ({ ...b, area: areas[i]!, maxScore: peaks[i + 1]! })).sort((a, b) => b.maxScore - a.maxScore);
+}
+
+export class ProductScorer {
+  private constructor(
+    readonly artifact: ProductArtifact,
+    readonly scorer: PatchCoreScorer,
+  ) {}
+
+  static async load(dataDir: string, productId: string, inference: InferenceSettings, version?: string): Promise<ProductScorer> {
+    const artifact = await loadProductArtifact(dataDir, productId, version);
+    const { manifest } = artifact;
+    const backbone = await loadBackbone(manifest.backbone.id, { dataDir });
+    if (backbone.sha256 !== manifest.backbone.sha256) {
+      throw new ArtifactError(
+        `product "${productId}" ${manifest.version} was enrolled with other ${manifest.backbone.id} weights (sha256 ${manifest.backbone.sha256.slice(0, 12)}…, installed ${backbone.sha256.slice(0, 12)}…); enroll it again`,
+      );
+    }
+    const session = sessionOptions(inference);
+    const extractor = await FeatureExtractor.create(backbone, manifest.layers.map((l) => l.name), manifest.inputSize, manifest.aggregation, session);
+    const expected = manifest.reduction?.from ?? manifest.featureDim;
+    if (extractor.shape.channels !== expected) {
+      throw new ArtifactError(`product "${productId}" ${manifest.version}: features have ${extractor.shape.channels} channels, the artifact expects ${expected}`);
+    }
+    const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, ...session });
+    return new ProductScorer(artifact, scorer);
+  }
+
+  get manifest() {
+    return this.artifact.manifest;
+  }
+
+  get inputSize() {
+    return this.artifact.manifest.inputSize;
+  }
+
+  /** Scores one image (HWC RGB 0..255 at the product's input size). */
+  async score(image: { data: Float32Array }): Promise<ScoreOutcome> {
+    const result = await this.scorer.score(image);
+    const { thresholds } = this.manifest;
+    const { width, height } = this.inputSize;
+    const verdict: Verdict = result.score >= thresholds.image ? 'reject' : 'ok';
+    const mask = thresholdMap(result.map, thresholds.pixel);
+    return { ...result, threshold: thresholds.image, verdict, mask, regions: defectRegions(mask, result.map, width, height) };
+  }
+}

@@ -1,0 +1,57 @@
+import t from 'tap';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadDeviceConfig } from '../../config/load.ts';
+import { ConfigError } from '../../config/errors.ts';
+
+const dir = await mkdtemp(join(tmpdir(), 'linesight-config-'));
+const file = async (name: string, text: string) => {
+  const p = join(dir, name);
+  await writeFile(p, text);
+  return p;
+};
+
+t.test('defaults apply without a file', async (t) => {
+  const c = await loadDeviceConfig(undefined, {});
+  t.equal(c.dataDir, '.linesight');
+  t.equal(c.enroll.backbone, 'mobilenet_v2');
+  t.equal(c.enroll.coresetRatio, 0.1);
+  t.same(c.inference.executionProviders, ['cpu']);
+});
+
+t.test('a YAML file overrides defaults and LINESIGHT_DATA_DIR wins', async (t) => {
+  const p = await file('ok.yaml', 'dataDir: /srv/ls\nenroll:\n  coresetRatio: 0.01\n  aggregation: sppm\n');
+  const c = await loadDeviceConfig(p, {});
+  t.equal(c.dataDir, '/srv/ls');
+  t.equal(c.enroll.coresetRatio, 0.01);
+  t.equal(c.enroll.aggregation, 'sppm');
+  t.equal((await loadDeviceConfig(p, { LINESIGHT_DATA_DIR: '/data' })).dataDir, '/data');
+});
+
+t.test('an unknown key is named with its full path', async (t) => {
+  const p = await file('typo.yaml', 'enroll:\n  coresetRatoi: 0.01\n');
+  await t.rejects(loadDeviceConfig(p, {}), { name: 'ConfigError', message: /typo\.yaml: unknown key "enroll\.coresetRatoi"/ });
+  const top = await file('top.yaml', 'camras: []\n');
+  await t.rejects(loadDeviceConfig(top, {}), /unknown key "camras"/);
+});
+
+t.test('an invalid value names the key and the rule', async (t) => {
+  const p = await file('bad.yaml', 'enroll:\n  coresetRatio: 2\n');
+  const err = await loadDeviceConfig(p, {}).catch((e) => e);
+  t.ok(err instanceof ConfigError);
+  t.match(err.message, /key "enroll\.coresetRatio"/);
+  t.match(err.message, /1/);
+  const ep = await file('ep.yaml', 'inference:\n  executionProviders: [gpu]\n');
+  await t.rejects(loadDeviceConfig(ep, {}), /key "inference\.executionProviders\[0\]"/);
+});
+
+t.test('unreadable and malformed files are reported as such', async (t) => {
+  await t.rejects(loadDeviceConfig(join(dir, 'missing.yaml'), {}), /cannot read config file .*missing\.yaml: ENOENT/);
+  const p = await file('broken.yaml', 'enroll: [\n');
+  await t.rejects(loadDeviceConfig(p, {}), /not valid YAML/);
+  const j = await file('broken.json', '{"enroll": ');
+  await t.rejects(loadDeviceConfig(j, {}), /not valid JSON/);
+  const list = await file('list.yaml', '- a\n- b\n');
+  await t.rejects(loadDeviceConfig(list, {}), /top level must be a mapping/);
+});

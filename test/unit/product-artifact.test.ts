@@ -1,0 +1,96 @@
+import t from 'tap';
+import { mkdtemp, readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  activateVersion,
+  listVersions,
+  loadProductArtifact,
+  readActiveVersion,
+  writeProductArtifact,
+  type ManifestDraft,
+} from '../../models/product-artifact.ts';
+
+const sha = 'a'.repeat(64);
+function draft(productId = 'bracket'): ManifestDraft {
+  return {
+    productId,
+    createdAt: new Date().toISOString(),
+    trainerVersion: '0.0.0',
+    backbone: { id: 'mobilenet_v2', sha256: sha },
+    inputSize: { width: 8, height: 8 },
+    layers: [{ name: 'l', channels: 3, height: 2, width: 2 }],
+    aggregation: 'patchcore',
+    featureDim: 3,
+    reduction: null,
+    grid: { width: 2, height: 2 },
+    sigma: 1,
+    coreset: { ratio: 0.5, size: 2, totalPatches: 4, projectionDim: 0, seed: 0 },
+    thresholds: { image: 1.5, pixel: 1.2 },
+    calibration: { heldOut: 1, margin: 0.1 },
+    goldenSamples: { count: 2, files: [{ name: 'a.png', sha256: sha, role: 'bank' }], skipped: [] },
+  };
+}
+const bank = Float32Array.from([1, 2, 3, 4, 5, 6]);
+
+t.test('write, activate and load round-trip', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const first = await writeProductArtifact(dataDir, draft(), bank);
+  t.equal(first.version, 'v1');
+  t.equal(await readActiveVersion(dataDir, 'bracket'), 'v1');
+  const loaded = await loadProductArtifact(dataDir, 'bracket');
+  t.same(Array.from(loaded.bank), Array.from(bank));
+  t.equal(loaded.manifest.thresholds.image, 1.5);
+  t.match(loaded.manifest.files['memory-bank.safetensors']!, /^[0-9a-f]{64}$/);
+
+  const second = await writeProductArtifact(dataDir, draft(), bank, { activate: false });
+  t.equal(second.version, 'v2');
+  t.equal(await readActiveVersion(dataDir, 'bracket'), 'v1', 'a version written without activation is not active');
+  await activateVersion(dataDir, 'bracket', 'v2');
+  t.equal(await readActiveVersion(dataDir, 'bracket'), 'v2');
+  t.same(await listVersions(dataDir, 'bracket'), ['v1', 'v2']);
+  t.same((await readdir(join(dataDir, 'products', 'bracket'))).filter((e) => e.startsWith('.')), [], 'no temporary files remain');
+});
+
+t.test('a tampered or truncated bank is refused by name and cannot be activated', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  await writeProductArtifact(dataDir, draft(), bank);
+  await writeProductArtifact(dataDir, draft(), bank, { activate: false });
+  const file = join(dataDir, 'products', 'bracket', 'v2', 'memory-bank.safetensors');
+  const bytes = await readFile(file);
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+  await writeFile(file, bytes);
+  await t.rejects(loadProductArtifact(dataDir, 'bracket', 'v2'), { name: 'ArtifactError', message: /v2: memory-bank\.safetensors is corrupt or was modified/ });
+  await t.rejects(activateVersion(dataDir, 'bracket', 'v2'), /corrupt/);
+  t.equal(await readActiveVersion(dataDir, 'bracket'), 'v1', 'the previous model stays active');
+  await writeFile(file, bytes.subarray(0, 20));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket', 'v2'), /corrupt or was modified/);
+});
+
+t.test('a truncated, foreign or edited manifest is refused with a reason', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const { dir } = await writeProductArtifact(dataDir, draft(), bank);
+  const manifestPath = join(dir, 'manifest.json');
+  const text = await readFile(manifestPath, 'utf8');
+  await writeFile(manifestPath, text.slice(0, 40));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /manifest\.json is not valid JSON/);
+  const m = JSON.parse(text);
+  await writeFile(manifestPath, JSON.stringify({ ...m, schemaVersion: 99 }));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /artifact format 99; this linesight reads format 1/);
+  await writeFile(manifestPath, JSON.stringify({ ...m, featureDim: 'three' }));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /key "featureDim"/);
+  await writeFile(manifestPath, JSON.stringify({ ...m, featureDim: 2 }));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /memory bank shape \[2,3\] does not match the manifest \[2,2\]/);
+});
+
+t.test('missing products and half-written versions', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  await t.rejects(loadProductArtifact(dataDir, 'ghost'), /product "ghost" is not enrolled .*linesight enroll --product ghost/);
+  // A crash during enrollment leaves a temporary folder: it is never active and is cleaned by the next write.
+  const pdir = join(dataDir, 'products', 'bracket');
+  await mkdir(join(pdir, '.tmp-v1-dead'), { recursive: true });
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /has no active version/);
+  const { version } = await writeProductArtifact(dataDir, draft(), bank);
+  t.equal(version, 'v1');
+  t.same((await readdir(pdir)).sort(), ['active', 'v1']);
+});
