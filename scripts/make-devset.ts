@@ -11,7 +11,9 @@
  * (irregular blobs, thin scratches; randomly sized and placed on the part) and
  * A an anomaly source: a colour far from the pixels it covers (`color`,
  * `scratch`) or a patch of another good part from elsewhere (`structural`).
- * Ground-truth masks are M exactly.
+ * Structural pastes are made for the structured products only (as the paper
+ * does for its one structured object): on a stationary texture a patch of the
+ * same texture from elsewhere is not a defect. Ground-truth masks are M exactly.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -348,7 +350,8 @@ export async function generateDevset(opts: DevsetOptions, log: (line: string) =>
     let index = 0;
     for (let i = 0; i < opts.train; i++) await png(join(dir, 'train', 'good', `${id(i)}.png`), product.draw(rng, index++));
     for (let i = 0; i < opts.testGood; i++) await png(join(dir, 'test', 'good', `${id(i)}.png`), product.draw(rng, index++));
-    for (const type of DEFECT_TYPES) {
+    const defectTypes = DEFECT_TYPES.filter((type) => type !== 'structural' || !(TEXTURE_CATEGORIES as readonly string[]).includes(name));
+    for (const type of defectTypes) {
       await mkdir(join(dir, 'test', type), { recursive: true });
       await mkdir(join(dir, 'ground_truth', type), { recursive: true });
       for (let i = 0; i < opts.testPerDefect; i++) {
@@ -360,14 +363,15 @@ export async function generateDevset(opts: DevsetOptions, log: (line: string) =>
       }
     }
     written.push(name);
-    log(`${name}: ${opts.train} train, ${opts.testGood} good + ${opts.testPerDefect * DEFECT_TYPES.length} defective test images`);
+    log(`${name}: ${opts.train} train, ${opts.testGood} good + ${opts.testPerDefect * defectTypes.length} defective test images (${defectTypes.join(', ')})`);
   }
   await mkdir(opts.out, { recursive: true });
   await writeFile(
     join(opts.out, 'README.txt'),
     `linesight development dataset (MVTec AD layout), seed ${opts.seed}, ${opts.size}x${opts.size} px.\n` +
       `Categories: ${written.join(', ')}.\nPer category: ${opts.train} train/good, ${opts.testGood} test/good, ` +
-      `${opts.testPerDefect} each of test/${DEFECT_TYPES.join(', test/')} with ground_truth masks.\n` +
+      `${opts.testPerDefect} each of test/${DEFECT_TYPES.join(', test/')} with ground_truth masks ` +
+      '(textures: no structural pastes).\n' +
       'Defects follow the F2PAD synthetic protocol: x\' = (1 - M) x + M A.\n',
   );
   return written;
