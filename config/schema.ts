@@ -23,7 +23,7 @@ export const enrollSettingsSchema = z
     /** Share of all golden-sample patch features kept in the memory bank. */
     coresetRatio: z.number().gt(0).max(1).default(0.1),
     /** Patch features are reduced to this many principal components at enrollment (0 = keep all). */
-    featureDim: z.number().int().min(0).max(4096).default(64),
+    featureDim: z.number().int().min(0).max(4096).default(48),
     /** Random-projection dimension used by the coreset selection (0 = none). */
     projectionDim: z.number().int().min(0).max(4096).default(32),
     /** Gaussian smoothing of the anomaly map, in input pixels. */

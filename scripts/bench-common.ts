@@ -4,11 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+export { median } from '../eval/evaluate.ts';
 
 export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;

@@ -114,3 +114,20 @@ t.test('a missing or misshapen tensor is named; missing weights tell how to inst
   await t.rejects(loadBackbone('vgg16'), /unknown backbone "vgg16" \(known: mobilenet_v2, resnet18, wide_resnet50_2, onnx:<file>\)/);
 });
 
+
+t.test('downloaded weights are validated before they are installed', async (t) => {
+  const { installBackboneWeights } = await import('../../models/backbones/install.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'linesight-install-'));
+  const good = join(dir, 'download.safetensors');
+  await writeSafetensorsFile(good, resnet18StateDict());
+  const installed = await installBackboneWeights('resnet18', good, join(dir, 'data'));
+  t.equal(installed.path, join(dir, 'data', 'backbones', 'resnet18.safetensors'));
+  t.match(installed.sha256, /^[0-9a-f]{64}$/);
+  t.equal((await loadBackbone('resnet18', { dataDir: join(dir, 'data') })).sha256, installed.sha256);
+  const partial = join(dir, 'partial.safetensors');
+  const dict = resnet18StateDict();
+  delete dict['layer3.1.conv2.weight'];
+  await writeSafetensorsFile(partial, dict);
+  await t.rejects(installBackboneWeights('resnet18', partial, join(dir, 'data2')), /layer3\.1\.conv2\.weight is missing/);
+  await t.rejects(installBackboneWeights('vgg', partial, dir), /no downloadable weights/);
+});
