@@ -15,6 +15,11 @@ export interface SessionOptions {
   intraOpThreads?: number;
 }
 
+/** Session options from the `inference` section of the device config. */
+export function sessionOptions(inference: { executionProviders: ExecutionProvider[]; threads: number }): SessionOptions {
+  return { executionProviders: inference.executionProviders, intraOpThreads: inference.threads || undefined };
+}
+
 const warned = new Set<string>();
 
 /** The requested providers this build has, in order, always ending with cpu. */

@@ -8,7 +8,7 @@ import { loadBackbone } from '../models/backbones/registry.ts';
 import { labelComponents } from '../models/components/connected-components.ts';
 import { FeatureExtractor, PatchCoreScorer, type PatchScores } from '../models/patchcore/model.ts';
 import { ArtifactError, loadProductArtifact, type ProductArtifact } from '../models/product-artifact.ts';
-import { sessionOptions } from '../trainer/enroll.ts';
+import { sessionOptions } from '../models/session.ts';
 
 export type Verdict = 'ok' | 'reject';
 

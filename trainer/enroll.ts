@@ -13,6 +13,7 @@ import { principalAxes, reduceRows, subsampleRows } from '../models/components/p
 import type { FeatureReduction } from '../models/patchcore/graphs.ts';
 import { loadBackbone } from '../models/backbones/registry.ts';
 import { FeatureExtractor, PatchCoreScorer } from '../models/patchcore/model.ts';
+import { sessionOptions } from '../models/session.ts';
 import { calibrateThresholds, splitHoldout } from './calibrate.ts';
 import { loadGoldenSamples, EnrollError } from './golden-samples.ts';
 
@@ -41,10 +42,6 @@ export interface EnrollResult {
 }
 
 const trainerVersion: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-
-export function sessionOptions(inference: InferenceSettings) {
-  return { executionProviders: inference.executionProviders, intraOpThreads: inference.threads || undefined };
-}
 
 export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> {
   const { settings, onProgress } = opts;

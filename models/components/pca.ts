@@ -1,9 +1,9 @@
 /**
- * Principal axes of a set of feature rows (covariance + Jacobi eigenvalue
- * iteration). The nearest-neighbour search projects onto the leading axes to
- * get tight lower bounds of distances. Hand-written: a symmetric eigensolver
- * for a few hundred dimensions is ~40 lines and no maintained pure-JS
- * linear-algebra package is needed for it.
+ * Principal axes of a set of feature rows (covariance + subspace iteration).
+ * Enrollment reduces patch features to the leading axes, so the exact
+ * nearest-neighbour search works in few dimensions. Hand-written: the few
+ * leading eigenvectors of one covariance matrix are ~40 lines, less than
+ * wiring in a general linear-algebra package.
  */
 
 export interface PrincipalAxes {
@@ -15,47 +15,59 @@ export interface PrincipalAxes {
   explainedVariance: number;
 }
 
-/** Eigenvalues and eigenvectors (columns of `vectors`, row-major n x n) of a symmetric matrix. */
-export function symmetricEigen(matrix: Float64Array, n: number, sweeps = 30): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(matrix);
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  for (let sweep = 0; sweep < sweeps; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q]! ** 2;
-    if (off < 1e-22) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q]!;
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (a[q * n + q]! - a[p * n + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p]!;
-          const akq = a[k * n + q]!;
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k]!;
-          const aqk = a[q * n + k]!;
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p]!;
-          const vkq = v[k * n + q]!;
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
-      }
+/** Orthonormalises the k columns of v ([n, k] row-major) in place (modified Gram-Schmidt). */
+function orthonormalise(v: Float64Array, n: number, k: number): void {
+  for (let j = 0; j < k; j++) {
+    for (let p = 0; p < j; p++) {
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += v[i * k + j]! * v[i * k + p]!;
+      for (let i = 0; i < n; i++) v[i * k + j]! -= dot * v[i * k + p]!;
     }
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm += v[i * k + j]! ** 2;
+    norm = Math.sqrt(norm) || 1;
+    for (let i = 0; i < n; i++) v[i * k + j]! /= norm;
   }
-  const values = new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = a[i * n + i]!;
-  return { values, vectors: v };
+}
+
+/**
+ * The k leading eigenvectors of a symmetric positive semi-definite matrix by
+ * subspace (orthogonal) iteration: O(n^2 k) per step, so wide backbones with
+ * hundreds or thousands of channels stay fast. Returns [n, k] row-major
+ * columns sorted by eigenvalue, and the eigenvalues.
+ */
+export function leadingEigenvectors(matrix: Float64Array, n: number, k: number, iterations = 60, seed = 1): { vectors: Float64Array; values: Float64Array } {
+  let v = new Float64Array(n * k);
+  let s = seed;
+  for (let i = 0; i < v.length; i++) v[i] = ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5;
+  orthonormalise(v, n, k);
+  const next = new Float64Array(n * k);
+  for (let it = 0; it < iterations; it++) {
+    next.fill(0);
+    for (let i = 0; i < n; i++)
+      for (let l = 0; l < n; l++) {
+        const m = matrix[i * n + l]!;
+        if (m === 0) continue;
+        for (let j = 0; j < k; j++) next[i * k + j]! += m * v[l * k + j]!;
+      }
+    v = Float64Array.from(next);
+    orthonormalise(v, n, k);
+  }
+  // Rayleigh quotients, then columns sorted by them.
+  const values = new Float64Array(k);
+  for (let j = 0; j < k; j++) {
+    let q = 0;
+    for (let i = 0; i < n; i++) {
+      let cv = 0;
+      for (let l = 0; l < n; l++) cv += matrix[i * n + l]! * v[l * k + j]!;
+      q += v[i * k + j]! * cv;
+    }
+    values[j] = q;
+  }
+  const order = Array.from({ length: k }, (_, j) => j).sort((x, y) => values[y]! - values[x]!);
+  const vectors = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) order.forEach((col, j) => (vectors[i * k + j] = v[i * k + col]!));
+  return { vectors, values: Float64Array.from(order.map((o) => values[o]!)) };
 }
 
 /** The `k` leading principal axes of `rows` ([count, dim] row-major). */
@@ -73,13 +85,12 @@ export function principalAxes(rows: Float32Array, count: number, dim: number, k:
     }
   }
   for (let i = 0; i < dim; i++) for (let j = i; j < dim; j++) cov[j * dim + i] = cov[i * dim + j] = cov[i * dim + j]! / count;
-  const { values, vectors } = symmetricEigen(cov, dim);
-  const order = Array.from({ length: dim }, (_, i) => i).sort((x, y) => values[y]! - values[x]!).slice(0, k);
-  const axes = new Float32Array(dim * order.length);
-  for (let i = 0; i < dim; i++) for (const [j, col] of order.entries()) axes[i * order.length + j] = vectors[i * dim + col]!;
-  const total = values.reduce((a, b) => a + Math.max(0, b), 0);
-  const kept = order.reduce((a, o) => a + Math.max(0, values[o]!), 0);
-  return { mean: Float32Array.from(mean), axes, eigenvalues: Float64Array.from(order.map((o) => values[o]!)), explainedVariance: total > 0 ? kept / total : 1 };
+  const kk = Math.min(k, dim);
+  const { vectors, values } = leadingEigenvectors(cov, dim, kk);
+  let total = 0;
+  for (let i = 0; i < dim; i++) total += cov[i * dim + i]!;
+  const kept = values.reduce((a, b) => a + Math.max(0, b), 0);
+  return { mean: Float32Array.from(mean), axes: Float32Array.from(vectors), eigenvalues: values, explainedVariance: total > 0 ? kept / total : 1 };
 }
 
 /** (row - mean) . axes for every row: [count, dim] -> [count, k]. */
