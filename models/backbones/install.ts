@@ -8,11 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../safetensors.ts';
-import { resnetFromSafetensors, RESNET_IDS, type ResnetId } from './resnet.ts';
-
-export function isResnetId(id: string): id is ResnetId {
-  return (RESNET_IDS as readonly string[]).includes(id);
-}
+import { isResnetId, resnetFromSafetensors, RESNET_IDS } from './resnet.ts';
 
 export async function installBackboneWeights(id: string, file: string, dataDir: string): Promise<{ path: string; sha256: string }> {
   if (!isResnetId(id)) throw new Error(`no downloadable weights for backbone "${id}" (downloadable: ${RESNET_IDS.join(', ')})`);

@@ -1,39 +1,62 @@
 /**
  * The one place that turns a backbone id into something runnable:
- * - `mobilenet_v2` (default): ImageNet-initialised MobileNetV2 from the nsfwjs package;
- * - `resnet18`, `wide_resnet50_2`: torchvision/timm weights in safetensors at
- *   `<dataDir>/backbones/<id>.safetensors` (scripts/fetch-backbone.ts downloads them);
- * - `onnx:<file>`: a user-supplied ONNX feature extractor with a manifest `<file>.json`.
+ * - `mobilenet_v2` (default): the ImageNet-initialised MobileNetV2 shipped in
+ *   the nsfwjs npm package;
+ * - `resnet18`, `wide_resnet50_2`: torchvision-trained weights in safetensors
+ *   at `<dataDir>/backbones/<id>.safetensors` (or `opts.path`), installed by
+ *   `npm run fetch-backbone -- <id>` on a machine with internet;
+ * - `onnx:<file>`: a user-supplied ONNX feature extractor with a manifest
+ *   `<file>.json` (contract below).
+ *
+ * Every backbone carries the sha256 of its weights (or ONNX file); product
+ * artifacts record it so a product is never scored with other weights than it
+ * was enrolled with.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { z } from 'zod';
 import { parseOrThrow } from '../../config/errors.ts';
 import type { BackboneIR, LayerInfo } from '../ir.ts';
 import { emitForward } from '../onnx/emit-forward.ts';
-import { readSafetensorsFile } from '../safetensors.ts';
+import { decodeSafetensors } from '../safetensors.ts';
 import { loadMobileNetV2 } from './mobilenet-v2.ts';
-import { resnetFromSafetensors, RESNET_IDS, type ResnetId } from './resnet.ts';
+import { isResnetId, resnetFromSafetensors, RESNET_IDS, type ResnetId } from './resnet.ts';
 
 export interface Backbone {
   id: string;
   /** sha256 of the weights (or of the ONNX file), recorded in every product artifact. */
   sha256: string;
+  /** Layers that can be requested as feature outputs, shallow to deep. */
   layers: LayerInfo[];
   defaultLayers: string[];
+  /** The layer IR, for backbones built by linesight (absent for `onnx:` files). */
   ir?: BackboneIR;
+  /** ONNX bytes: input `image` float32 NHWC [N, h, w, 3] RGB 0..255, one NCHW output per requested layer. */
   buildGraph(layers: string[], inputSize: [number, number]): Uint8Array;
 }
 
+export const DEFAULT_BACKBONE = 'mobilenet_v2';
 export const BACKBONE_IDS = ['mobilenet_v2', ...RESNET_IDS, 'onnx:<file>'];
+const DEFAULT_DATA_DIR = '.linesight';
 
 /**
  * Default layers of MobileNetV2: block_5_add (32 channels, stride 8) and
- * block_12_add (96 channels, stride 16); measured best accuracy per millisecond
- * on the development set (see README, "Choosing the layers").
+ * block_12_add (96 channels, stride 16).
  */
 export const MOBILENET_DEFAULT_LAYERS = ['block_5_add', 'block_12_add'];
+/** Default layers of the ResNets: the middle stages, as in PatchCore. */
+export const RESNET_DEFAULT_LAYERS = ['layer2', 'layer3'];
+
+/** Where `loadBackbone` looks for a ResNet's weights and `fetch-backbone` installs them. */
+export function backboneWeightsPath(id: ResnetId, dataDir = DEFAULT_DATA_DIR): string {
+  return join(dataDir, 'backbones', `${id}.safetensors`);
+}
+
+function sha256Of(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
 
 function fromIr(ir: BackboneIR, sha256: string, defaultLayers: string[]): Backbone {
   return {
@@ -46,67 +69,156 @@ function fromIr(ir: BackboneIR, sha256: string, defaultLayers: string[]): Backbo
   };
 }
 
-/**
- * Manifest of a user-supplied ONNX feature extractor. Contract of the ONNX file:
- * one input named `image`, float32 NHWC [N, H, W, 3] with RGB values 0..255
- * (preprocessing inside the graph), and one NCHW float32 output per listed layer.
+async function resnetBackbone(id: ResnetId, opts: { dataDir?: string; path?: string }): Promise<Backbone> {
+  const path = opts.path ?? backboneWeightsPath(id, opts.dataDir);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new Error(
+        `backbone ${id} is not installed: ${path} does not exist. On a machine with internet run \`npm run fetch-backbone -- ${id}\` ` +
+          `and copy the ${id}.safetensors file it installs to ${path}`,
+      );
+    }
+    throw new Error(`backbone ${id}: cannot read ${path} (${code ?? String(err)})`);
+  }
+  const ir = resnetFromSafetensors(id, decodeSafetensors(bytes, path).tensors, path);
+  return fromIr(ir, sha256Of(bytes), RESNET_DEFAULT_LAYERS);
+}
+
+/*
+ * User-supplied ONNX feature extractors (`--backbone onnx:<file>`).
+ *
+ * Contract of the ONNX file: one self-contained model (no external data files)
+ * with a single graph input named `image`, float32, NHWC [N, H, W, 3], raw RGB
+ * values 0..255 as decoded from the camera (any normalisation happens inside
+ * the graph), and one float32 NCHW output [N, C, h, w] per feature layer.
+ *
+ * Manifest `<file>.json`:
+ *   { "inputSize": [H, W],                                  image size the extractor is meant for
+ *     "outputs": [{ "name": "feat8", "channels": 256, "stride": 8 }, ...],   shallow to deep
+ *     "defaultLayers": ["feat8", "feat16"] }                 optional; default: the first two outputs
+ * Fixed dimensions in the ONNX file must agree with the manifest.
  */
 const onnxManifestSchema = z
   .object({
     inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
-    outputs: z.array(z.object({ name: z.string(), channels: z.number().int().positive(), stride: z.number().int().positive() }).strict()).min(1),
-    defaultLayers: z.array(z.string()).optional(),
+    outputs: z
+      .array(z.object({ name: z.string().min(1), channels: z.number().int().positive(), stride: z.number().int().positive() }).strict())
+      .min(1),
+    defaultLayers: z.array(z.string()).min(1).optional(),
   })
   .strict();
 
+/** A dimension of an ONNX value: a number when fixed, undefined when symbolic or absent. */
+type OnnxDims = (number | undefined)[];
+
+function dimsOf(value: onnxProto.onnx.IValueInfoProto): OnnxDims | undefined {
+  const dims = value.type?.tensorType?.shape?.dim;
+  if (!dims) return undefined;
+  return dims.map((d) => {
+    if (d.dimParam) return undefined;
+    const v = d.dimValue;
+    const n = typeof v === 'number' ? v : v ? Number(v.toString()) : 0;
+    return n > 0 ? n : undefined;
+  });
+}
+
+function onnxIo(bytes: Uint8Array, path: string) {
+  let model: onnxProto.onnx.ModelProto;
+  try {
+    model = onnxProto.onnx.ModelProto.decode(bytes);
+  } catch {
+    throw new Error(`backbone ${path} is not an ONNX model (the file cannot be parsed)`);
+  }
+  const graph = model.graph;
+  if (!graph) throw new Error(`backbone ${path} is not an ONNX model (it has no graph)`);
+  const initializerList = graph.initializer ?? [];
+  if (initializerList.some((t) => t.dataLocation === onnxProto.onnx.TensorProto.DataLocation.EXTERNAL)) {
+    throw new Error(`backbone ${path} keeps its weights in external data files; save it as one self-contained ONNX file`);
+  }
+  // Older IR versions list initializers among the graph inputs too.
+  const initializers = new Set(initializerList.map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  return { inputs, outputs: graph.output ?? [] };
+}
+
 async function onnxBackbone(path: string): Promise<Backbone> {
+  const id = `onnx:${path}`;
+  const manifestPath = `${path}.json`;
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
-  } catch {
-    throw new Error(`backbone ONNX file ${path} cannot be read`);
+  } catch (err) {
+    throw new Error(`backbone ${id}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   let manifestText: string;
   try {
-    manifestText = await readFile(`${path}.json`, 'utf8');
+    manifestText = await readFile(manifestPath, 'utf8');
   } catch {
-    throw new Error(`backbone ONNX file ${path} needs a manifest ${path}.json ({inputSize: [h, w], outputs: [{name, channels, stride}]})`);
+    throw new Error(
+      `backbone ${id} needs a manifest ${manifestPath}: {"inputSize": [h, w], "outputs": [{"name": ..., "channels": ..., "stride": ...}]}`,
+    );
   }
-  const manifest = parseOrThrow(onnxManifestSchema, JSON.parse(manifestText), `${path}.json`);
+  let manifestJson: unknown;
+  try {
+    manifestJson = JSON.parse(manifestText);
+  } catch (err) {
+    throw new Error(`${manifestPath} is not valid JSON (${(err as Error).message})`);
+  }
+  const manifest = parseOrThrow(onnxManifestSchema, manifestJson, manifestPath);
   const names = manifest.outputs.map((o) => o.name);
+  const defaultLayers = manifest.defaultLayers ?? names.slice(0, 2);
+  const strayDefaults = defaultLayers.filter((l) => !names.includes(l));
+  if (strayDefaults.length > 0) throw new Error(`${manifestPath}: defaultLayers ${strayDefaults.join(', ')} are not among the outputs (${names.join(', ')})`);
+
+  const io = onnxIo(bytes, path);
+  const image = io.inputs[0];
+  if (io.inputs.length !== 1 || image?.name !== 'image') {
+    throw new Error(`backbone ${path} must have one input named "image" (NHWC float32 RGB 0..255); it has ${io.inputs.map((i) => `"${i.name}"`).join(', ') || 'none'}`);
+  }
+  const imageDims = dimsOf(image);
+  if (imageDims && (imageDims.length !== 4 || (imageDims[3] !== undefined && imageDims[3] !== 3))) {
+    throw new Error(`backbone ${path}: input "image" has shape [${imageDims.map((d) => d ?? '?')}], expected NHWC [N, H, W, 3]`);
+  }
+  const fixedSize = imageDims?.[1] !== undefined && imageDims[2] !== undefined ? ([imageDims[1], imageDims[2]] as [number, number]) : undefined;
+  if (fixedSize && fixedSize.join() !== manifest.inputSize.join()) {
+    throw new Error(`${manifestPath}: inputSize [${manifest.inputSize}] disagrees with the ONNX input "image" [${imageDims!.map((d) => d ?? '?')}]`);
+  }
+  const graphOutputs = new Map(io.outputs.map((o) => [o.name, dimsOf(o)]));
+  for (const o of manifest.outputs) {
+    if (!graphOutputs.has(o.name)) throw new Error(`${manifestPath}: output "${o.name}" is not an output of ${path} (it has ${[...graphOutputs.keys()].join(', ')})`);
+    const dims = graphOutputs.get(o.name);
+    if (dims && (dims.length !== 4 || (dims[1] !== undefined && dims[1] !== o.channels))) {
+      throw new Error(`${manifestPath}: output "${o.name}" has shape [${dims.map((d) => d ?? '?')}] in ${path}, expected NCHW with ${o.channels} channels`);
+    }
+  }
+
   return {
-    id: `onnx:${path}`,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    id,
+    sha256: sha256Of(bytes),
     layers: manifest.outputs,
-    defaultLayers: manifest.defaultLayers ?? names.slice(0, 2),
-    buildGraph(layers) {
+    defaultLayers,
+    buildGraph(layers, inputSize) {
       const unknown = layers.filter((l) => !names.includes(l));
-      if (unknown.length > 0) throw new Error(`backbone ${path} has no output ${unknown.join(', ')} (outputs: ${names.join(', ')})`);
+      if (unknown.length > 0) throw new Error(`backbone ${id} has no output ${unknown.join(', ')} (outputs: ${names.join(', ')})`);
+      if (fixedSize && fixedSize.join() !== inputSize.join()) {
+        throw new Error(`backbone ${id} only takes ${fixedSize[0]}x${fixedSize[1]} images (asked for ${inputSize[0]}x${inputSize[1]}); use input size ${fixedSize[0]}x${fixedSize[1]} with it`);
+      }
       return bytes;
     },
   };
 }
 
+/** Loads a backbone by id; `dataDir` (default `.linesight`) or `path` locate ResNet weights. */
 export async function loadBackbone(id: string, opts: { dataDir?: string; path?: string } = {}): Promise<Backbone> {
   if (id === 'mobilenet_v2') {
     const { ir, sha256 } = await loadMobileNetV2();
     return fromIr(ir, sha256, MOBILENET_DEFAULT_LAYERS);
   }
-  if ((RESNET_IDS as readonly string[]).includes(id)) {
-    const path = opts.path ?? join(opts.dataDir ?? '.linesight', 'backbones', `${id}.safetensors`);
-    let file;
-    try {
-      file = await readSafetensorsFile(path);
-    } catch (err) {
-      if ((err as Error).message.includes('cannot read')) {
-        throw new Error(`backbone ${id} weights are not installed at ${path}; on a machine with internet run \`npx tsx scripts/fetch-backbone.ts ${id}\` and copy the file there`);
-      }
-      throw err;
-    }
-    const bytes = await readFile(path);
-    const ir = resnetFromSafetensors(id as ResnetId, file.tensors);
-    return fromIr(ir, createHash('sha256').update(bytes).digest('hex'), ['layer2', 'layer3']);
-  }
-  if (id.startsWith('onnx:')) return onnxBackbone(id.slice(5));
+  if (isResnetId(id)) return resnetBackbone(id, opts);
+  if (id.startsWith('onnx:') && id.length > 5) return onnxBackbone(id.slice(5));
   throw new Error(`unknown backbone "${id}" (known: ${BACKBONE_IDS.join(', ')})`);
 }

@@ -1,0 +1,112 @@
+/**
+ * MQTT settings of a device (the `mqtt` section of the device config).
+ * Without `url` the runtime starts the embedded broker on
+ * `embeddedBroker.host:port`, so a fresh machine runs end to end.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { validateTopicId, validateTopicPrefix } from '../runtime/mqtt/topics.ts';
+
+function topicRule(check: (value: string) => string) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    try {
+      check(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  };
+}
+
+const brokerUrlSchema = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a URL; write e.g. mqtt://broker.local:1883 or mqtts://broker.local:8883` });
+    return;
+  }
+  if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:') {
+    ctx.addIssue({ code: 'custom', message: `"${value}" uses ${url.protocol}; linesight speaks mqtt:// and mqtts:// (TLS)` });
+  }
+  if (!url.hostname) ctx.addIssue({ code: 'custom', message: `"${value}" has no host name` });
+});
+
+export const mqttTlsSchema = z
+  .object({
+    /** CA certificate (PEM file) that signed the broker's certificate. */
+    ca: z.string().min(1).optional(),
+    /** Client certificate (PEM file) when the broker requires one; needs `key`. */
+    cert: z.string().min(1).optional(),
+    /** Private key (PEM file) of the client certificate. */
+    key: z.string().min(1).optional(),
+    /** Verify the broker's certificate. Turn off only on a bench, never on a line. */
+    rejectUnauthorized: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if (tls.cert && !tls.key) ctx.addIssue({ code: 'custom', path: ['key'], message: 'a client certificate (tls.cert) needs its private key (tls.key)' });
+    if (tls.key && !tls.cert) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'a private key (tls.key) needs its client certificate (tls.cert)' });
+  });
+
+export const mqttConfigSchema = z
+  .object({
+    /** Broker URL, mqtt:// or mqtts://. Absent: the embedded broker is started. */
+    url: brokerUrlSchema.optional(),
+    /** First topic level(s); may hold several levels (`plant2/linesight`). */
+    prefix: z.string().superRefine(topicRule(validateTopicPrefix)).default('linesight'),
+    /** Names this device in every topic and its reject outbox directory. */
+    deviceId: z.string().superRefine(topicRule((v) => validateTopicId('device id', v))),
+    /** MQTT client id; default `linesight-<deviceId>`. Two devices must never share one. */
+    clientId: z.string().min(1).max(128).optional(),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    tls: mqttTlsSchema.optional(),
+    /** QoS of result messages: 0 (default, live data) or 1. Rejects are always QoS 1. */
+    resultQos: z.union([z.literal(0), z.literal(1)]).default(0),
+    /** Folder holding one reject outbox per device; default `<dataDir>/outbox`. */
+    outboxDir: z.string().min(1).optional(),
+    /** Most unacknowledged rejects kept on disk; beyond it new rejects are refused loudly, never dropped. */
+    outboxMax: z.number().int().min(1).max(10_000_000).default(100_000),
+    embeddedBroker: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(1883),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 1883 }),
+    /** Reconnect delay: starts at initialMs, doubles per failed attempt up to maxMs. */
+    reconnect: z
+      .object({
+        initialMs: z.number().int().min(10).default(1000),
+        maxMs: z.number().int().min(10).default(30_000),
+      })
+      .strict()
+      .default({ initialMs: 1000, maxMs: 30_000 })
+      .refine((r) => r.maxMs >= r.initialMs, { message: 'reconnect.maxMs must be at least reconnect.initialMs' }),
+    /** Give up one connection attempt after this long. */
+    connectTimeoutMs: z.number().int().min(100).default(10_000),
+    /** MQTT keepalive; the broker declares the device offline (last will) after 1.5x this without traffic. */
+    keepaliveSeconds: z.number().int().min(1).max(65535).default(15),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.password !== undefined && c.username === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['username'], message: 'a password is set but no username' });
+    }
+    if (c.tls && c.url?.startsWith('mqtt://')) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: `tls is set but the url "${c.url}" is plain mqtt://; use mqtts://` });
+    }
+  });
+
+export type MqttConfig = z.output<typeof mqttConfigSchema>;
+export type MqttConfigInput = z.input<typeof mqttConfigSchema>;
+
+/** The client id used on the broker. */
+export function mqttClientId(config: MqttConfig): string {
+  return config.clientId ?? `linesight-${config.deviceId}`;
+}
+
+/** Directory of this device's reject outbox. */
+export function rejectOutboxDir(config: MqttConfig, dataDir: string): string {
+  return join(config.outboxDir ?? join(dataDir, 'outbox'), config.deviceId);
+}

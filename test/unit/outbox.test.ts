@@ -1,0 +1,175 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OutboxFullError, RejectOutbox } from '../../runtime/mqtt/outbox.ts';
+import type { RejectInput } from '../../runtime/mqtt/payloads.ts';
+import { createLogger } from '../../config/logger.ts';
+
+/** The tests provoke errors on purpose; their log lines are not wanted in the test output. */
+const quietLogger = createLogger('outbox-test').child({}, { level: 'silent' });
+const openOutbox = (dir: string, maxEntries?: number) => RejectOutbox.open(dir, maxEntries ? { logger: quietLogger, maxEntries } : { logger: quietLogger });
+const fixture = new URL('../fixtures/reject-publisher-child.ts', import.meta.url).pathname;
+
+const freshDir = () => mkdtemp(join(tmpdir(), 'linesight-outbox-'));
+const reject = (i: number): RejectInput => ({ ts: 1_700_000_000_000 + i, frameId: `cam1-${i}`, score: 2 + i / 10, threshold: 1.5, camera: 'cam1', product: 'bottle-cap' });
+
+t.test('append assigns increasing seqs and pending keeps their order across reopen', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  const stored = [];
+  for (let i = 0; i < 5; i++) stored.push(await outbox.append(reject(i)));
+  t.same(stored.map((s) => s.seq), [1, 2, 3, 4, 5]);
+  t.same(stored[2], { ...reject(2), seq: 3 }, 'the stored payload is the input plus its seq');
+  t.equal((await readdir(dir)).filter((n) => n.endsWith('.json')).length, 5, 'one file per pending reject');
+  await outbox.close();
+
+  const again = await openOutbox(dir);
+  t.teardown(() => again.close());
+  t.same((await again.pending()).map((p) => p.frameId), ['cam1-0', 'cam1-1', 'cam1-2', 'cam1-3', 'cam1-4']);
+  t.same(await again.oldest(), { ...reject(0), seq: 1 });
+  t.equal((await again.append(reject(5))).seq, 6, 'the sequence continues after reopen');
+});
+
+t.test('ack removes exactly one entry, also after reopen', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  for (let i = 0; i < 4; i++) await outbox.append(reject(i));
+  t.equal(await outbox.ack(1), true);
+  t.equal(await outbox.ack(3), true, 'an entry in the middle can be acked');
+  t.equal(await outbox.ack(3), false, 'acking twice is harmless');
+  t.equal(await outbox.ack(99), false);
+  t.same(outbox.pendingSeqs(), [2, 4]);
+  t.same(outbox.stats(), { pending: 2, lastSeq: 4, appended: 4, acked: 2, refused: 0, quarantined: 0 });
+  await outbox.close();
+  const again = await openOutbox(dir);
+  t.teardown(() => again.close());
+  t.same(again.pendingSeqs(), [2, 4]);
+});
+
+t.test('the sequence never restarts, even when every reject was acknowledged', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  for (let i = 0; i < 3; i++) await outbox.append(reject(i));
+  for (const seq of [1, 2, 3]) await outbox.ack(seq);
+  t.equal(outbox.size, 0);
+  await outbox.close();
+  const again = await openOutbox(dir);
+  t.equal(again.size, 0);
+  t.equal(again.lastSeq, 3);
+  t.equal((await again.append(reject(3))).seq, 4);
+  // Acking out of order (newest first) must not lower the remembered sequence.
+  await again.append(reject(4));
+  await again.ack(5);
+  await again.ack(4);
+  await again.close();
+  const third = await openOutbox(dir);
+  t.teardown(() => third.close());
+  t.equal((await third.append(reject(5))).seq, 6);
+});
+
+t.test('a half-written temp file is ignored and removed on open', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  await outbox.append(reject(0));
+  await outbox.append(reject(1));
+  await outbox.close();
+  await writeFile(join(dir, '0000000000000003.json.tmp'), '{"ts":17000000, "frameId": "cam1-');
+  const again = await openOutbox(dir);
+  t.teardown(() => again.close());
+  t.same(again.pendingSeqs(), [1, 2]);
+  t.notOk((await readdir(dir)).some((n) => n.endsWith('.tmp')), 'the temp file is gone');
+  t.equal((await again.append(reject(2))).seq, 3, 'its seq was never handed out, so it is used now');
+});
+
+t.test('an unreadable entry is set aside, reported and skipped; its seq is not reused', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  for (let i = 0; i < 3; i++) await outbox.append(reject(i));
+  await outbox.close();
+  await writeFile(join(dir, '0000000000000001.json'), 'garbage');
+  await writeFile(join(dir, '0000000000000003.json'), '{"ts":1}');
+  const again = await openOutbox(dir);
+  t.same((await again.oldest())?.seq, 2);
+  t.equal(again.stats().quarantined, 1);
+  t.same((await again.pending()).map((p) => p.seq), [2]);
+  t.equal(again.stats().quarantined, 2);
+  t.ok((await readdir(dir)).includes('0000000000000001.json.corrupt'), 'kept for inspection');
+  await again.ack(2);
+  await again.close();
+  const third = await openOutbox(dir);
+  t.teardown(() => third.close());
+  t.equal((await third.append(reject(9))).seq, 4);
+});
+
+t.test('a full outbox refuses a new reject loudly and keeps the old ones', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir, 2);
+  t.teardown(() => outbox.close());
+  await outbox.append(reject(0));
+  await outbox.append(reject(1));
+  await t.rejects(outbox.append(reject(2)), { name: 'OutboxFullError', message: /is full: 2 rejects wait.*mqtt\.outboxMax = 2.*frame cam1-2 was NOT stored/ });
+  t.ok((await outbox.append(reject(3)).catch((e: unknown) => e)) instanceof OutboxFullError);
+  t.same(outbox.pendingSeqs(), [1, 2], 'nothing was dropped');
+  t.equal(outbox.stats().refused, 2);
+  await outbox.ack(1);
+  t.equal((await outbox.append(reject(4))).seq, 3, 'room again after an ack');
+});
+
+t.test('bad input and a second user of the directory are refused with clear errors', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  t.teardown(() => outbox.close());
+  await t.rejects(outbox.append({ ...reject(0), score: Number.NaN }), { name: 'PayloadError', message: /key "score"/ });
+  t.equal(outbox.size, 0);
+  await t.rejects(openOutbox(dir), /already open in this process/);
+
+  // A lock held by another live process.
+  const other = await freshDir();
+  const sleeper = spawn('sleep', ['30']);
+  t.teardown(() => sleeper.kill('SIGKILL'));
+  await writeFile(join(other, 'lock'), `${sleeper.pid}\n`);
+  await t.rejects(openOutbox(other), new RegExp(`in use by process ${sleeper.pid}`));
+  // A lock left by a process that died is taken over.
+  sleeper.kill('SIGKILL');
+  await new Promise((r) => sleeper.once('exit', r));
+  const taken = await openOutbox(other);
+  t.equal((await readFile(join(other, 'lock'), 'utf8')).trim(), String(process.pid));
+  await taken.close();
+});
+
+t.test('SIGKILL in the middle of appends loses nothing that was reported stored', async (t) => {
+  const dir = await freshDir();
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify({ mode: 'append', deviceId: 'd', outboxDir: dir, camera: 'cam1', count: 0, framePrefix: 'f' })], {
+    env: { ...process.env, LINESIGHT_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  const reported: number[] = [];
+  const exited = new Promise((r) => child.once('exit', r));
+  await new Promise<void>((resolve) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^stored (\d+)/.exec(line);
+      if (!m) return;
+      reported.push(Number(m[1]));
+      // Kill while the child keeps writing, at a point that differs run to run.
+      if (reported.length === 40) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+  });
+  await exited;
+  const outbox = await openOutbox(dir);
+  t.teardown(() => outbox.close());
+  const seqs = outbox.pendingSeqs();
+  t.ok(seqs.length >= reported.length, `${seqs.length} entries on disk, ${reported.length} reported stored`);
+  t.ok(seqs.length <= reported.length + 1, 'at most the reject being reported when killed is extra');
+  t.same(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'contiguous from 1: no gap, no duplicate');
+  const all = await outbox.pending();
+  t.equal(all.length, seqs.length, 'every entry reads back');
+  t.same(all.map((p) => p.frameId), seqs.map((s) => `f-${s - 1}`), 'each entry holds its own reject');
+  t.notOk((await readdir(dir)).some((n) => n.endsWith('.tmp')));
+});
