@@ -17,6 +17,11 @@ import { enrollProduct } from '../trainer/enroll.ts';
 import { EnrollError } from '../trainer/golden-samples.ts';
 import { evaluateDataset, type CategoryMetrics } from '../eval/evaluate.ts';
 import { createProgress } from './progress.ts';
+import { DeviceRuntime } from '../runtime/device-runtime.ts';
+import { HealthServerError } from '../runtime/health-server.ts';
+import { EmbeddedBrokerError } from '../runtime/mqtt/embedded-broker.ts';
+import { OutboxError } from '../runtime/mqtt/outbox.ts';
+import { PublisherError } from '../runtime/mqtt/publisher.ts';
 import sharp from 'sharp';
 
 interface CommonFlags {
@@ -187,10 +192,45 @@ export function buildCli(): Command {
     if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
   });
 
+  program
+    .command('run')
+    .description('score live cameras and publish results and reject signals over MQTT (stops on SIGTERM / Ctrl-C)')
+    .requiredOption('--config <file>', 'device config file (YAML or JSON) with mqtt, cameras, ...')
+    .option('--data-dir <dir>', 'device data folder (overrides the config)')
+    .action(async (flags) => {
+      const config = await deviceConfig(flags);
+      const runtime = await DeviceRuntime.start(config);
+      console.error(
+        `linesight: scoring ${config.cameras.map((c) => `${c.id} (${c.product})`).join(', ')}; ` +
+          `MQTT ${runtime.brokerUrl} topics ${config.mqtt.prefix}/${config.mqtt.deviceId}/#` +
+          (runtime.healthUrl ? `; health ${runtime.healthUrl}/health` : ''),
+      );
+      await stopOnSignal(() => runtime.stop());
+    });
+
   return program;
 }
 
-const knownErrors = [ConfigError, EnrollError, ArtifactError, ImageReadError];
+/** Resolves after `stop` has run on the first SIGTERM or SIGINT; a second signal exits at once. */
+function stopOnSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      console.error(`linesight: ${signal}, stopping (finishing the current frames, flushing reject signals)`);
+      stop().then(() => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve();
+      }, reject);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+const knownErrors = [ConfigError, EnrollError, ArtifactError, ImageReadError, EmbeddedBrokerError, HealthServerError, PublisherError, OutboxError];
 
 export async function main(argv = process.argv): Promise<void> {
   try {

@@ -4,11 +4,11 @@
  * (verdict, binary mask, defect regions) made with the product's thresholds.
  */
 import type { InferenceSettings } from '../config/schema.ts';
-import { loadBackbone } from '../models/backbones/registry.ts';
 import { labelComponents } from '../models/components/connected-components.ts';
-import { FeatureExtractor, PatchCoreScorer, type PatchScores } from '../models/patchcore/model.ts';
+import { PatchCoreScorer, type PatchScores } from '../models/patchcore/model.ts';
 import { ArtifactError, loadProductArtifact, type ProductArtifact } from '../models/product-artifact.ts';
 import { sessionOptions } from '../models/session.ts';
+import { SharedModels } from './shared-models.ts';
 
 export type Verdict = 'ok' | 'reject';
 
@@ -53,23 +53,32 @@ export class ProductScorer {
     readonly scorer: PatchCoreScorer,
   ) {}
 
-  static async load(dataDir: string, productId: string, inference: InferenceSettings, version?: string): Promise<ProductScorer> {
+  /**
+   * Loads the active (or the given) version of a product. Pass the device's
+   * SharedModels so products and cameras share backbone sessions.
+   */
+  static async load(dataDir: string, productId: string, inference: InferenceSettings, version?: string, shared?: SharedModels): Promise<ProductScorer> {
+    const models = shared ?? new SharedModels(dataDir, inference);
     const artifact = await loadProductArtifact(dataDir, productId, version);
     const { manifest } = artifact;
-    const backbone = await loadBackbone(manifest.backbone.id, { dataDir });
+    const backbone = await models.backbone(manifest.backbone.id);
     if (backbone.sha256 !== manifest.backbone.sha256) {
       throw new ArtifactError(
         `product "${productId}" ${manifest.version} was enrolled with other ${manifest.backbone.id} weights (sha256 ${manifest.backbone.sha256.slice(0, 12)}…, installed ${backbone.sha256.slice(0, 12)}…); enroll it again`,
       );
     }
-    const session = sessionOptions(inference);
-    const extractor = await FeatureExtractor.create(backbone, manifest.layers.map((l) => l.name), manifest.inputSize, manifest.aggregation, session);
+    const extractor = await models.extractor(manifest.backbone.id, manifest.layers.map((l) => l.name), manifest.inputSize, manifest.aggregation);
     const expected = manifest.reduction?.from ?? manifest.featureDim;
     if (extractor.shape.channels !== expected) {
       throw new ArtifactError(`product "${productId}" ${manifest.version}: features have ${extractor.shape.channels} channels, the artifact expects ${expected}`);
     }
-    const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, ...session });
+    const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, ...sessionOptions(models.inference) });
     return new ProductScorer(artifact, scorer);
+  }
+
+  /** Frees this product's own sessions (shared backbone sessions stay). */
+  release(): Promise<void> {
+    return this.scorer.release();
   }
 
   get manifest() {

@@ -116,6 +116,10 @@ export class NearestNeighbourSearch {
     const out = await this.session.run({ features: new ort.Tensor('float32', rows, [count, this.channels]) });
     return out.patchScores!.data as Float32Array;
   }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
 }
 
 export class PatchCoreScorer {
@@ -154,5 +158,11 @@ export class PatchCoreScorer {
   async score(image: { data: Float32Array }): Promise<PatchScores> {
     const { rows, timings } = await this.features.extract(image);
     return this.scoreFeatures(rows, timings);
+  }
+
+  /** Frees the bank's sessions; the feature extractor may be shared and stays. */
+  async release(): Promise<void> {
+    await this.search.release();
+    await this.mapSession.release();
   }
 }

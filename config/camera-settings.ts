@@ -1,0 +1,64 @@
+/**
+ * One camera's stream settings: where to read it and the frames wanted from
+ * it. Any ffmpeg input works: rtsp:// (a line camera), http(s):// (an MJPEG
+ * or HLS stream), or a video file (played at real-time rate, looping).
+ */
+import { z } from 'zod';
+import { validateTopicId } from '../runtime/mqtt/topics.ts';
+
+const cameraId = z.string().superRefine((value, ctx) => {
+  try {
+    validateTopicId('camera id', value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+const streamUrl = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+    if (scheme && !['rtsp', 'rtsps', 'http', 'https', 'file', 'udp', 'rtmp', 'srt'].includes(scheme)) {
+      ctx.addIssue({ code: 'custom', message: `"${scheme}://" is not a stream linesight reads; use rtsp://, http(s)://, or a video file path` });
+    }
+  });
+
+export const roiSchema = z
+  .object({
+    x: z.number().int().min(0),
+    y: z.number().int().min(0),
+    width: z.number().int().min(8),
+    height: z.number().int().min(8),
+  })
+  .strict();
+
+export const cameraSettingsSchema = z
+  .object({
+    /** Names the camera in topics, logs and metrics (e.g. `cam1`, `infeed-top`). */
+    id: cameraId,
+    /** rtsp://user:pass@host:554/stream, http(s)://..., or a video file. */
+    url: streamUrl,
+    /** Frame size delivered to the pipeline, after the optional crop. */
+    width: z.number().int().min(16).max(4096).default(224),
+    height: z.number().int().min(16).max(4096).default(224),
+    /** Frames per second taken from the stream. */
+    fps: z.number().positive().max(120).default(15),
+    /** Region of interest in source pixels, cropped before scaling. */
+    roi: roiSchema.optional(),
+    /** No frame for this long means the stream is stalled: the reader is restarted. */
+    watchdogMs: z.number().int().min(500).max(600_000).default(5000),
+    /** Restart delay after a failure: starts at initialMs, doubles per failure up to maxMs. */
+    backoff: z
+      .object({
+        initialMs: z.number().int().min(10).default(500),
+        maxMs: z.number().int().min(10).default(30_000),
+      })
+      .strict()
+      .default({ initialMs: 500, maxMs: 30_000 }),
+    /** ffmpeg binary for this camera (default: system ffmpeg, else the bundled one). */
+    ffmpegPath: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type CameraSettings = z.output<typeof cameraSettingsSchema>;

@@ -1,0 +1,179 @@
+/**
+ * One camera's line of work: newest frame -> score against the camera's
+ * product -> decision -> MQTT. Frames are pulled, never queued: while a frame
+ * is being scored the camera source keeps only the newest one and counts the
+ * rest as dropped, so latency stays bounded when scoring is slower than the
+ * camera.
+ *
+ * A reject is written to the durable outbox (inside `publishReject`) before
+ * the next frame is taken, so a crash after a decision never loses it.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { encodeMaskRle, type RejectPayload, type ResultPayload } from './mqtt/payloads.ts';
+import type { MqttPublisher } from './mqtt/publisher.ts';
+import { decide, initialDecisionState, type DecisionSettings, type DecisionState } from './decision.ts';
+import { frameToInput } from './image-io.ts';
+import { LatencyWindow } from './latency-window.ts';
+import type { ProductLibrary } from './product-library.ts';
+import type { ScoringLane } from './scoring-lane.ts';
+
+/** One decoded camera frame (RGB24). */
+export interface Frame {
+  cameraId: string;
+  seq: number;
+  /** Arrival time, ms since epoch. */
+  ts: number;
+  width: number;
+  height: number;
+  data: Buffer;
+}
+
+/** What the pipeline needs from a camera source (see runtime/ingest/camera-source.ts). */
+export interface FrameSource {
+  start(): void;
+  stop(): Promise<void>;
+  /** The newest frame not yet taken; null once the source is stopped. */
+  next(): Promise<Frame | null>;
+}
+
+export interface StationSettings {
+  /** Camera id (MQTT topic level). */
+  id: string;
+  product: string;
+  decision: DecisionSettings;
+  /** Publish the defect mask (RLE JSON) of every frame over the threshold. */
+  publishMasks: boolean;
+}
+
+export interface ScoredFrame {
+  camera: string;
+  result: ResultPayload;
+  /** Set when this frame triggered a reject signal. */
+  reject?: RejectPayload;
+  timings: { decodeToInputMs: number; scoreMs: number };
+}
+
+export interface PipelineStats {
+  scored: number;
+  rejects: number;
+  /** Frames that failed to score (logged; the stream goes on). */
+  errors: number;
+  lastScore: number | null;
+  lastVerdict: 'ok' | 'reject' | null;
+  /** Frame arrival to decision, over the last frames. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface PipelineEvents {
+  scored: [ScoredFrame];
+  error: [Error];
+}
+
+export class CameraPipeline extends EventEmitter<PipelineEvents> {
+  private decision: DecisionState = initialDecisionState;
+  private readonly latency = new LatencyWindow();
+  private counts = { scored: 0, rejects: 0, errors: 0 };
+  private last: { score: number; verdict: 'ok' | 'reject' } | null = null;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+
+  constructor(
+    readonly station: StationSettings,
+    private readonly source: FrameSource,
+    private readonly products: ProductLibrary,
+    private readonly publisher: MqttPublisher,
+    private readonly lane: ScoringLane,
+    private readonly logger?: Logger,
+  ) {
+    super();
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.source.start();
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      let frame: Frame | null;
+      try {
+        frame = await this.source.next();
+      } catch (err) {
+        if (this.stopping) break;
+        throw err;
+      }
+      if (!frame) break;
+      try {
+        await this.process(frame);
+      } catch (err) {
+        this.counts.errors++;
+        this.logger?.error({ frame: frame.seq, err }, `camera ${this.station.id}: frame ${frame.seq} could not be scored: ${(err as Error).message}`);
+        if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+      }
+    }
+  }
+
+  /** Scores one frame, decides, publishes. Exposed for tests that feed frames directly. */
+  async process(frame: Frame): Promise<ScoredFrame> {
+    const { id: camera, product: productId } = this.station;
+    const product = this.products.get(productId);
+    const t0 = performance.now();
+    const input = await frameToInput(frame.data, frame.width, frame.height, product.inputSize);
+    const t1 = performance.now();
+    const outcome = await this.lane.run(() => product.score(input));
+    const t2 = performance.now();
+    const decided = decide(this.decision, outcome.verdict, frame.ts, this.station.decision);
+    this.decision = decided.state;
+    const frameId = `${camera}-${frame.seq}`;
+    const latencyMs = Math.max(0, Date.now() - frame.ts);
+    const result: ResultPayload = {
+      ts: frame.ts,
+      frameId,
+      seq: frame.seq,
+      product: productId,
+      modelVersion: product.manifest.version,
+      score: outcome.score,
+      threshold: outcome.threshold,
+      verdict: outcome.verdict,
+      regions: outcome.regions.slice(0, 32),
+      latencyMs,
+    };
+    let reject: RejectPayload | undefined;
+    if (decided.reject) {
+      // Durable before anything else happens: the outbox holds it until PUBACK.
+      reject = await this.publisher.publishReject({ ts: frame.ts, frameId, score: outcome.score, threshold: outcome.threshold, camera, product: productId });
+      this.counts.rejects++;
+    }
+    this.publisher.publishResult(camera, result);
+    if (outcome.verdict === 'reject' && this.station.publishMasks) {
+      const { width, height } = product.inputSize;
+      this.publisher.publishMask(camera, { ts: frame.ts, frameId, ...encodeMaskRle(outcome.mask, width, height) });
+    }
+    this.counts.scored++;
+    this.latency.add(latencyMs);
+    this.last = { score: outcome.score, verdict: outcome.verdict };
+    const scored: ScoredFrame = { camera, result, reject, timings: { decodeToInputMs: t1 - t0, scoreMs: t2 - t1 } };
+    this.emit('scored', scored);
+    return scored;
+  }
+
+  stats(): PipelineStats {
+    return {
+      ...this.counts,
+      lastScore: this.last?.score ?? null,
+      lastVerdict: this.last?.verdict ?? null,
+      p50Ms: this.latency.percentile(50),
+      p99Ms: this.latency.percentile(99),
+    };
+  }
+
+  /** Stops the camera, lets the frame being scored finish (its reject is stored), then resolves. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.source.stop();
+    await this.loop;
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The streaming runtime of one device: its cameras, the products they score,
+ * the MQTT publisher (and the embedded broker when no broker is configured),
+ * the health endpoint and the systemd watchdog, started and stopped as one.
+ *
+ * Start-up checks everything that can be checked before touching the line:
+ * the config (already validated), every product's artifact, the ffmpeg
+ * binary, the broker and HTTP ports. Anything wrong is one clear error and
+ * nothing is left running.
+ */
+import type { Logger } from 'pino';
+import { ConfigError } from '../config/errors.ts';
+import { createLogger } from '../config/logger.ts';
+import { rejectOutboxDir } from '../config/mqtt.ts';
+import type { DeviceConfig, StationConfig } from '../config/schema.ts';
+import { CameraPipeline, type ScoredFrame } from './camera-pipeline.ts';
+import { healthProblems, type CameraHealth, type DeviceHealth } from './health.ts';
+import { startHealthServer, type HealthServer } from './health-server.ts';
+import { FfmpegCamera } from './ingest/ffmpeg-camera.ts';
+import { resolveFfmpeg } from './ingest/find-ffmpeg.ts';
+import { RuntimeMetrics } from './metrics.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.ts';
+import { MqttPublisher } from './mqtt/publisher.ts';
+import { ProductLibrary } from './product-library.ts';
+import { ScoringLane } from './scoring-lane.ts';
+import { SharedModels } from './shared-models.ts';
+import { createSystemdNotifier } from './systemd-notify.ts';
+import { LINESIGHT_VERSION } from './version.ts';
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  /** Called for every scored frame (the demo prints from it). */
+  onScored?: (frame: ScoredFrame) => void;
+}
+
+interface Camera {
+  station: StationConfig;
+  source: FfmpegCamera;
+  pipeline: CameraPipeline;
+}
+
+export class DeviceRuntime {
+  private healthTimer: NodeJS.Timeout | undefined;
+  private stopWatchdog: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+
+  private constructor(
+    readonly config: DeviceConfig,
+    private readonly log: Logger,
+    private readonly products: ProductLibrary,
+    readonly publisher: MqttPublisher,
+    private readonly broker: EmbeddedBroker | undefined,
+    private readonly cameras: Camera[],
+    readonly metrics: RuntimeMetrics,
+    private http: HealthServer | undefined,
+    private readonly notifier: ReturnType<typeof createSystemdNotifier>,
+  ) {}
+
+  static async start(config: DeviceConfig, options: RuntimeOptions = {}): Promise<DeviceRuntime> {
+    const log = options.logger ?? createLogger('runtime');
+    if (config.cameras.length === 0) {
+      throw new ConfigError('the config has no cameras: add a "cameras:" list (each with id, url and product)');
+    }
+    const ffmpeg = resolveFfmpeg(config.cameras.find((c) => c.ffmpegPath)?.ffmpegPath);
+    log.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source }, `decoding cameras with ${ffmpeg.source} ffmpeg ${ffmpeg.path}`);
+
+    const products = new ProductLibrary(new SharedModels(config.dataDir, config.inference), log.child({ part: 'products' }));
+    const cleanups: (() => Promise<unknown>)[] = [() => products.close()];
+    const undo = async () => {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    };
+    try {
+      await products.load(config.cameras.map((c) => c.product));
+
+      let broker: EmbeddedBroker | undefined;
+      if (!config.mqtt.url) {
+        broker = await startEmbeddedBroker({ ...config.mqtt.embeddedBroker, logger: log.child({ part: 'broker' }) });
+        cleanups.push(() => broker!.close());
+      }
+      const publisher = new MqttPublisher({
+        config: config.mqtt,
+        url: broker?.url,
+        outboxDir: rejectOutboxDir(config.mqtt, config.dataDir),
+        device: { version: LINESIGHT_VERSION, cameras: config.cameras.map((c) => c.id), products: [...new Set(config.cameras.map((c) => c.product))] },
+        logger: log.child({ part: 'mqtt' }),
+      });
+      await publisher.start();
+      cleanups.push(() => publisher.close({ timeoutMs: 2000 }));
+
+      const lane = new ScoringLane();
+      const cameras: Camera[] = config.cameras.map((station) => {
+        const camLog = log.child({ camera: station.id });
+        const source = new FfmpegCamera(station, { logger: camLog, ffmpegPath: station.ffmpegPath ?? ffmpeg.path });
+        const decision = { ...config.decision, ...station.decision };
+        const pipeline = new CameraPipeline(
+          { id: station.id, product: station.product, decision, publishMasks: station.publishMasks },
+          source,
+          products,
+          publisher,
+          lane,
+          camLog,
+        );
+        return { station, source, pipeline };
+      });
+
+      // Metrics read the runtime's health at scrape time.
+      let runtime: DeviceRuntime | undefined;
+      const metrics = new RuntimeMetrics(() => runtime!.health());
+      runtime = new DeviceRuntime(config, log, products, publisher, broker, cameras, metrics, undefined, createSystemdNotifier({ logger: log }));
+      if (config.http.enabled) {
+        const http = await startHealthServer({ ...config.http, health: () => runtime!.health(), metrics });
+        runtime.http = http;
+        cleanups.push(() => http.close());
+        log.info(`health at ${http.url}/health, metrics at ${http.url}/metrics`);
+      }
+      runtime.wire(options);
+      return runtime;
+    } catch (err) {
+      await undo();
+      throw err;
+    }
+  }
+
+  private wire(options: RuntimeOptions): void {
+    for (const camera of this.cameras) {
+      camera.pipeline.on('scored', (scored) => {
+        this.metrics.frameScored(scored.camera, scored.result.verdict, scored.result.latencyMs);
+        if (scored.reject) this.metrics.rejectDecided(scored.camera);
+        options.onScored?.(scored);
+      });
+      camera.pipeline.start();
+    }
+    this.publisher.on('rejectAcked', (ack) => this.metrics.rejectAcked(ack.camera, ack.ackedAt - ack.frameTs));
+    this.products.on('swap', (swap) => this.log.info(swap, `product ${swap.product} hot-swapped to ${swap.to}`));
+    this.products.watch(this.config.productPollMs);
+    this.healthTimer = setInterval(() => this.publishHealth(), this.config.healthIntervalMs);
+    this.healthTimer.unref();
+    void this.notifier.ready(`scoring ${this.cameras.length} camera(s)`);
+    // The watchdog guards the process itself (event loop alive); cameras and the broker recover on their own.
+    this.stopWatchdog = this.notifier.startWatchdog(() => this.stopping === undefined);
+  }
+
+  get healthUrl(): string | undefined {
+    return this.http?.url;
+  }
+
+  get brokerUrl(): string {
+    return this.broker?.url ?? this.config.mqtt.url!;
+  }
+
+  private cameraHealth(camera: Camera): CameraHealth {
+    const source = camera.source.stats();
+    const versions = this.products.versions();
+    return {
+      id: camera.station.id,
+      product: camera.station.product,
+      modelVersion: versions[camera.station.product] ?? null,
+      state: source.state,
+      reason: source.state === 'streaming' ? undefined : source.reason,
+      fps: source.fps,
+      frames: source.frames,
+      droppedFrames: source.droppedFrames,
+      reconnects: source.reconnects,
+      decodeErrors: source.decodeErrors,
+      lastFrameTs: source.lastFrameTs ?? null,
+      ...camera.pipeline.stats(),
+    };
+  }
+
+  health(): DeviceHealth {
+    const p = this.publisher.stats();
+    const mqtt = { state: p.state, pendingRejects: p.pendingRejects, sentRejects: p.sentRejects, refusedRejects: p.refusedRejects, reconnects: p.reconnects, lastError: p.lastError };
+    const cameras = this.cameras.map((c) => this.cameraHealth(c));
+    const problems = healthProblems(mqtt, cameras);
+    return {
+      status: problems.length === 0 ? 'ok' : 'degraded',
+      problems,
+      device: this.config.mqtt.deviceId,
+      version: LINESIGHT_VERSION,
+      uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      mqtt,
+      products: this.products.versions(),
+      cameras,
+    };
+  }
+
+  private publishHealth(): void {
+    for (const c of this.health().cameras) {
+      this.publisher.publishHealth(c.id, {
+        ts: Date.now(),
+        fps: c.fps,
+        decodeErrors: c.decodeErrors,
+        reconnects: c.reconnects,
+        droppedFrames: c.droppedFrames,
+        p50Ms: c.p50Ms,
+        p99Ms: c.p99Ms,
+      });
+    }
+  }
+
+  /**
+   * Graceful stop (SIGTERM): cameras stop, the frame being scored finishes and
+   * its reject is stored, the outbox is flushed to the broker (within
+   * `flushTimeoutMs`; what is left stays on disk for the next start), the
+   * retained status turns offline.
+   */
+  stop(options: { flushTimeoutMs?: number } = {}): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('stopping: finishing the frames being scored');
+      this.stopWatchdog?.();
+      await this.notifier.stopping();
+      clearInterval(this.healthTimer);
+      await Promise.all(this.cameras.map((c) => c.pipeline.stop()));
+      this.publishHealth();
+      await this.publisher.close({ timeoutMs: options.flushTimeoutMs ?? 10_000 });
+      await this.http?.close();
+      await this.broker?.close();
+      await this.products.close();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The device's HTTP endpoint: `GET /health` (JSON; 200 when ok, 503 when
+ * degraded, so a load balancer or a monitoring probe can read the status
+ * code alone) and `GET /metrics` (Prometheus text). Bound to 127.0.0.1 by
+ * default: exposing it on the plant network is a deliberate config change.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DeviceHealth } from './health.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+
+export interface HealthServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export class HealthServerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HealthServerError';
+  }
+}
+
+export async function startHealthServer(opts: { host: string; port: number; health: () => DeviceHealth; metrics: RuntimeMetrics }): Promise<HealthServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/health') {
+      const health = opts.health();
+      res.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(health)}\n`);
+    } else if (path === '/metrics') {
+      opts.metrics.text().then(
+        (text) => res.writeHead(200, { 'content-type': opts.metrics.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('linesight: try /health or /metrics\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        new HealthServerError(
+          err.code === 'EADDRINUSE'
+            ? `the health endpoint cannot listen on ${opts.host}:${opts.port}: the port is in use (set http.port in the config, or http.enabled: false)`
+            : `the health endpoint cannot listen on ${opts.host}:${opts.port}: ${err.message}`,
+        ),
+      );
+    });
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The ffmpeg command line that turns one camera's stream into raw RGB frames
+ * on stdout (pure: settings in, arguments out).
+ *
+ * - rtsp: TCP transport (no lost UDP packets, passes firewalls), a socket
+ *   timeout, and -xerror so a hung or vanished camera ends the reader instead
+ *   of leaving it waiting (the supervisor restarts it). Low-delay flags keep
+ *   ffmpeg from buffering frames the line no longer cares about.
+ * - http(s): reconnects inside ffmpeg for short network blips.
+ * - files: played at real-time rate and looped, like a camera.
+ */
+import type { CameraSettings } from '../../config/camera-settings.ts';
+
+export type InputKind = 'rtsp' | 'http' | 'file' | 'other';
+
+export function inputKind(url: string): InputKind {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (!scheme || scheme === 'file') return 'file';
+  if (scheme === 'rtsp' || scheme === 'rtsps') return 'rtsp';
+  if (scheme === 'http' || scheme === 'https') return 'http';
+  return 'other';
+}
+
+/** Socket timeout for network inputs, in microseconds (ffmpeg's unit). */
+const IO_TIMEOUT_US = 5_000_000;
+
+export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'height' | 'fps' | 'roi'>, ffmpegMajor = 5): string[] {
+  const kind = inputKind(camera.url);
+  const input: string[] = [];
+  if (kind === 'rtsp') {
+    // ffmpeg 5 renamed the RTSP socket timeout from -stimeout to -timeout.
+    input.push('-rtsp_transport', 'tcp', ffmpegMajor >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US), '-fflags', 'nobuffer', '-flags', 'low_delay');
+  } else if (kind === 'http') {
+    input.push('-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', String(IO_TIMEOUT_US));
+  } else if (kind === 'file') {
+    input.push('-re', '-stream_loop', '-1');
+  }
+  const filters: string[] = [];
+  if (camera.roi) filters.push(`crop=${camera.roi.width}:${camera.roi.height}:${camera.roi.x}:${camera.roi.y}`);
+  filters.push(`fps=${camera.fps}`, `scale=${camera.width}:${camera.height}`);
+  const url = kind === 'file' ? camera.url.replace(/^file:\/\//i, '') : camera.url;
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning', '-xerror',
+    ...input,
+    '-i', url,
+    '-an', '-sn', '-dn',
+    '-vf', filters.join(','),
+    '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1',
+  ];
+}
+
+/** The URL with any password replaced, for logs and health messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^@/]*@/i, '$1:***@');
+}

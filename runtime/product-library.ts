@@ -1,0 +1,134 @@
+/**
+ * The products a device scores, each at its active version, hot-swapped when
+ * a technician activates a new version (enrollment or `activate`). The
+ * library polls each product's `active` pointer; a new version is loaded and
+ * verified next to the running one and swapped in between two frames. A
+ * version that fails to load is reported and the running model stays: the
+ * line never stops for a bad artifact.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { ArtifactError, readActiveVersion } from '../models/product-artifact.ts';
+import { ProductScorer } from './product-scorer.ts';
+import type { SharedModels } from './shared-models.ts';
+
+export interface ProductSwap {
+  product: string;
+  from: string;
+  to: string;
+}
+
+export interface ProductSwapFailure {
+  product: string;
+  version: string;
+  reason: string;
+}
+
+export interface ProductLibraryEvents {
+  swap: [ProductSwap];
+  swapFailed: [ProductSwapFailure];
+}
+
+/** How long a replaced model stays loaded so frames already scoring on it finish. */
+const RETIRE_AFTER_MS = 5000;
+
+export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
+  private readonly products = new Map<string, ProductScorer>();
+  /** Versions that failed to load, so a broken artifact is reported once, not every poll. */
+  private readonly failed = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private readonly retiring = new Map<NodeJS.Timeout, ProductScorer>();
+
+  constructor(
+    private readonly models: SharedModels,
+    private readonly logger?: Logger,
+  ) {
+    super();
+  }
+
+  /** Loads the active version of every product; throws (ArtifactError) naming the first that cannot be used. */
+  async load(productIds: Iterable<string>): Promise<void> {
+    for (const id of new Set(productIds)) {
+      if (this.products.has(id)) continue;
+      const scorer = await ProductScorer.load(this.models.dataDir, id, this.models.inference, undefined, this.models);
+      this.products.set(id, scorer);
+      this.logger?.info({ product: id, version: scorer.manifest.version }, `product ${id} ${scorer.manifest.version} loaded`);
+    }
+  }
+
+  get(productId: string): ProductScorer {
+    const scorer = this.products.get(productId);
+    if (!scorer) throw new ArtifactError(`product "${productId}" is not loaded`);
+    return scorer;
+  }
+
+  /** Product id -> active version, as served. */
+  versions(): Record<string, string> {
+    return Object.fromEntries([...this.products].map(([id, p]) => [id, p.manifest.version]));
+  }
+
+  /** Polls the `active` pointers every `intervalMs`. */
+  watch(intervalMs = 2000): void {
+    this.unwatch();
+    this.timer = setInterval(() => void this.checkForUpdates(), intervalMs);
+    this.timer.unref();
+  }
+
+  unwatch(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Looks for newly activated versions now and swaps them in; resolves when done. */
+  checkForUpdates(): Promise<void> {
+    this.checking ??= this.swapChanged().finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  private async swapChanged(): Promise<void> {
+    for (const [id, current] of this.products) {
+      let active: string | undefined;
+      try {
+        active = await readActiveVersion(this.models.dataDir, id);
+      } catch (err) {
+        this.logger?.warn({ product: id, err }, `cannot read the active version of product ${id}`);
+        continue;
+      }
+      if (!active || active === current.manifest.version || this.failed.get(id) === active) continue;
+      try {
+        const next = await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models);
+        this.products.set(id, next);
+        this.failed.delete(id);
+        this.retire(current);
+        this.logger?.info({ product: id, from: current.manifest.version, to: active }, `product ${id}: now scoring with ${active} (was ${current.manifest.version})`);
+        this.emit('swap', { product: id, from: current.manifest.version, to: active });
+      } catch (err) {
+        this.failed.set(id, active);
+        const reason = (err as Error).message;
+        this.logger?.error({ product: id, version: active }, `product ${id}: version ${active} cannot be used, still scoring with ${current.manifest.version}: ${reason}`);
+        this.emit('swapFailed', { product: id, version: active, reason });
+      }
+    }
+  }
+
+  private retire(scorer: ProductScorer): void {
+    const timer = setTimeout(() => {
+      this.retiring.delete(timer);
+      void scorer.release().catch(() => undefined);
+    }, RETIRE_AFTER_MS);
+    timer.unref();
+    this.retiring.set(timer, scorer);
+  }
+
+  /** Stops watching and frees every product's sessions. */
+  async close(): Promise<void> {
+    this.unwatch();
+    await this.checking;
+    for (const t of this.retiring.keys()) clearTimeout(t);
+    const all = [...this.products.values(), ...this.retiring.values()];
+    this.retiring.clear();
+    await Promise.all(all.map((p) => p.release().catch(() => undefined)));
+    this.products.clear();
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * `npm run bench:stream [-- --seconds 300 --cameras 1,2]`: the streaming
+ * runtime on a real RTSP camera. A local RTSP server (GStreamer) plays the
+ * conveyor video at 15 fps, 224x224; the runtime decodes it with ffmpeg,
+ * scores every frame it can, and publishes to the embedded broker. Per camera
+ * count it reports sustained scored fps per camera, dropped frames,
+ * frame-to-PUBACK latency of reject signals (p50/p99), process CPU and the
+ * RSS drift between the first and the last minute (a leak shows as drift).
+ */
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../config/logger.ts';
+import { deviceConfigSchema } from '../config/schema.ts';
+import { DeviceRuntime } from '../runtime/device-runtime.ts';
+import { percentile } from '../runtime/latency-window.ts';
+import { startRtspCamera } from '../test/helpers/rtsp-camera.ts';
+import { median, round, writeBenchResult } from './bench-common.ts';
+import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from './conveyor.ts';
+import { existsSync } from 'node:fs';
+
+const args = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '300' },
+    cameras: { type: 'string', default: '1,2' },
+    dir: { type: 'string', default: '.bench/stream' },
+    warmup: { type: 'string', default: '20' },
+  },
+}).values;
+const seconds = Number(args.seconds);
+const warmup = Number(args.warmup);
+const cameraCounts = args.cameras.split(',').map(Number);
+const dir = resolve(args.dir);
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+const sample = await prepareSampleProduct({ dir, size: 224, goldenSamples: 40, testGood: 12, testPerDefect: 3, log: say });
+const video = join(dir, 'conveyor.mp4');
+if (!existsSync(video)) await encodeConveyorVideo(conveyorSequence(sample.good, sample.defective), video, { size: 224, fps: 15 });
+
+interface Run {
+  fps: number;
+  fpsPerCamera: number[];
+  droppedFrames: number;
+  rejects: number;
+  rejectLatencyP50Ms: number | null;
+  rejectLatencyP99Ms: number | null;
+  frameLatencyP50Ms: number | null;
+  frameLatencyP99Ms: number | null;
+  cpuPct: number;
+  rssStartMb: number;
+  rssEndMb: number;
+  rssDriftPct: number;
+  seconds: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function runWith(cameraCount: number): Promise<Run> {
+  const server = await startRtspCamera({ video });
+  const config = deviceConfigSchema.parse({
+    dataDir: sample.dataDir,
+    mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: join(dir, `outbox-${cameraCount}`) },
+    http: { enabled: false },
+    decision: { debounceFrames: 2, cooldownMs: 500 },
+    cameras: Array.from({ length: cameraCount }, (_, i) => ({ id: `cam${i + 1}`, url: server.url, product: sample.product, width: 224, height: 224, fps: 15 })),
+  });
+  const ackLatencies: number[] = [];
+  const frameLatencies: number[] = [];
+  const scoredPerCamera = new Map<string, number>();
+  let measuring = false;
+  const runtime = await DeviceRuntime.start(config, {
+    logger: createLogger('bench'),
+    onScored: (s) => {
+      if (!measuring) return;
+      scoredPerCamera.set(s.camera, (scoredPerCamera.get(s.camera) ?? 0) + 1);
+      frameLatencies.push(s.result.latencyMs);
+    },
+  });
+  runtime.publisher.on('rejectAcked', (a) => measuring && ackLatencies.push(a.ackedAt - a.frameTs));
+  say(`${cameraCount} camera(s): warming up ${warmup} s, then measuring ${seconds} s`);
+  await sleep(warmup * 1000);
+  const droppedBefore = runtime.health().cameras.reduce((a, c) => a + c.droppedFrames, 0);
+  measuring = true;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const rss: { t: number; mb: number }[] = [];
+  while (performance.now() - t0 < seconds * 1000) {
+    await sleep(5000);
+    rss.push({ t: (performance.now() - t0) / 1000, mb: process.memoryUsage().rss / 2 ** 20 });
+    const h = runtime.health();
+    say(`  t=${Math.round((performance.now() - t0) / 1000)}s ` + h.cameras.map((c) => `${c.id} ${c.state} fps ${c.fps.toFixed(1)} dropped ${c.droppedFrames} p99 ${c.p99Ms ?? '-'} ms`).join(' | ') + ` rss ${rss.at(-1)!.mb.toFixed(0)} MB`);
+  }
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const droppedFrames = runtime.health().cameras.reduce((a, c) => a + c.droppedFrames, 0) - droppedBefore;
+  await runtime.stop();
+  await server.stop();
+  // RSS drift: median of the last minute against the median of the first minute.
+  const window = Math.min(60, elapsed / 3);
+  const first = median(rss.filter((r) => r.t <= window).map((r) => r.mb));
+  const last = median(rss.filter((r) => r.t >= elapsed - window).map((r) => r.mb));
+  const fpsPerCamera = config.cameras.map((c) => round((scoredPerCamera.get(c.id) ?? 0) / elapsed));
+  return {
+    fps: round(Math.min(...fpsPerCamera)),
+    fpsPerCamera,
+    droppedFrames,
+    rejects: ackLatencies.length,
+    rejectLatencyP50Ms: round(percentile(ackLatencies, 50) ?? NaN, 1),
+    rejectLatencyP99Ms: round(percentile(ackLatencies, 99) ?? NaN, 1),
+    frameLatencyP50Ms: round(percentile(frameLatencies, 50) ?? NaN, 1),
+    frameLatencyP99Ms: round(percentile(frameLatencies, 99) ?? NaN, 1),
+    cpuPct: round(((cpu.user + cpu.system) / 1000 / (elapsed * 1000)) * 100, 1),
+    rssStartMb: round(first, 1),
+    rssEndMb: round(last, 1),
+    rssDriftPct: round(((last - first) / first) * 100, 2),
+    seconds: round(elapsed, 1),
+  };
+}
+
+const cameras: Record<string, Run> = {};
+for (const n of cameraCounts) {
+  const r = await runWith(n);
+  cameras[String(n)] = r;
+  say(`${n} camera(s): ${r.fps} fps per camera, ${r.droppedFrames} dropped, reject frame-to-PUBACK p50 ${r.rejectLatencyP50Ms} ms p99 ${r.rejectLatencyP99Ms} ms ` +
+    `(${r.rejects} rejects), CPU ${r.cpuPct} % of one core (runtime process; ffmpeg not included), RSS ${r.rssStartMb} -> ${r.rssEndMb} MB (${r.rssDriftPct} %)`);
+}
+writeBenchResult('stream', { name: 'stream', size: 224, cameraFps: 15, cameras });

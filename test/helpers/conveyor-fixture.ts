@@ -1,0 +1,44 @@
+/**
+ * A small enrolled product and a short conveyor video for the streaming tests.
+ * Parts are chosen by their offline scores (clearly good, clearly defective),
+ * so the tests check the streaming path, not the model's accuracy.
+ */
+import { join } from 'node:path';
+import { inferenceSettingsSchema } from '../../config/schema.ts';
+import { readImage } from '../../runtime/image-io.ts';
+import { ProductScorer } from '../../runtime/product-scorer.ts';
+import { encodeConveyorVideo, prepareSampleProduct, type Part, type SampleProduct } from '../../scripts/conveyor.ts';
+
+export interface ConveyorFixture extends SampleProduct {
+  /** Parts sorted from clearly good to clearly defective, with their offline scores. */
+  scored: { part: Part; score: number; threshold: number }[];
+  /** Writes a video of `pattern` ('g' good, 'd' defective), each part held `partFrames` frames at `fps`. */
+  video(name: string, pattern: string, opts?: { fps?: number; partFrames?: number }): Promise<string>;
+}
+
+export async function conveyorFixture(dir: string): Promise<ConveyorFixture> {
+  const sample = await prepareSampleProduct({ dir, size: 224, goldenSamples: 12, testGood: 4, testPerDefect: 1, seed: 3 });
+  const scorer = await ProductScorer.load(sample.dataDir, sample.product, inferenceSettingsSchema.parse({}));
+  const scored: ConveyorFixture['scored'] = [];
+  for (const part of [...sample.good, ...sample.defective]) {
+    const r = await scorer.score(await readImage(part.image, scorer.inputSize));
+    scored.push({ part, score: r.score, threshold: r.threshold });
+  }
+  await scorer.release();
+  const clearlyGood = scored.filter((s) => !s.part.defective && s.score < s.threshold * 0.9).sort((a, b) => a.score - b.score);
+  const clearlyBad = scored.filter((s) => s.part.defective && s.score > s.threshold * 1.3).sort((a, b) => b.score - a.score);
+  if (clearlyGood.length === 0 || clearlyBad.length === 0) {
+    throw new Error(`conveyor fixture: no clearly good or clearly defective part (scores ${scored.map((s) => `${s.part.kind} ${s.score.toFixed(2)}/${s.threshold.toFixed(2)}`).join(', ')})`);
+  }
+  return {
+    ...sample,
+    scored,
+    async video(name, pattern, opts = {}) {
+      let g = 0;
+      const parts = [...pattern].map((c) => (c === 'd' ? clearlyBad[0]!.part : clearlyGood[g++ % clearlyGood.length]!.part));
+      const path = join(dir, `${name}.mp4`);
+      await encodeConveyorVideo(parts, path, { size: 224, fps: opts.fps ?? 15, partFrames: opts.partFrames ?? 15 });
+      return path;
+    },
+  };
+}

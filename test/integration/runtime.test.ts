@@ -1,0 +1,131 @@
+/**
+ * The streaming runtime end to end, in-process: real ffmpeg decoding a
+ * recorded conveyor video at real-time rate, real ONNX Runtime scoring, the
+ * embedded aedes broker, the HTTP health endpoint.
+ */
+import t from 'tap';
+import { deviceConfigSchema, type DeviceConfig } from '../../config/schema.ts';
+import { writeProductArtifact, activateVersion, loadProductArtifact } from '../../models/product-artifact.ts';
+import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
+import { DeviceRuntime } from '../../runtime/device-runtime.ts';
+import { rejectPayloadSchema, resultPayloadSchema, statusPayloadSchema } from '../../runtime/mqtt/payloads.ts';
+import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
+import { freePort } from '../helpers/mosquitto.ts';
+import { MqttCollector } from '../helpers/mqtt-collector.ts';
+
+const dir = t.testdir();
+const fixture = await conveyorFixture(dir);
+
+function config(overrides: Record<string, unknown>): DeviceConfig {
+  return deviceConfigSchema.parse({
+    dataDir: fixture.dataDir,
+    mqtt: { deviceId: 'line1', embeddedBroker: { port: 0 }, outboxDir: `${dir}/outbox-${Math.random().toString(36).slice(2)}` },
+    http: { port: 0 },
+    decision: { debounceFrames: 2, cooldownMs: 500 },
+    healthIntervalMs: 500,
+    productPollMs: 300,
+    ...overrides,
+  });
+}
+
+/** Waits until `check` is true, polling. */
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+t.test('frames flow end to end and one defective part makes exactly one reject', async (t) => {
+  // 4 s loop: good, good, defective, good.
+  const video = await fixture.video('ggdg', 'ggdg');
+  const scored: ScoredFrame[] = [];
+  const runtime = await DeviceRuntime.start(config({ cameras: [{ id: 'cam1', url: video, product: fixture.product }] }), { onScored: (s) => scored.push(s) });
+  t.teardown(() => runtime.stop());
+  const collector = await MqttCollector.connect(runtime.brokerUrl, ['linesight/line1/#']);
+  t.teardown(() => collector.client.endAsync());
+
+  await until(() => scored.length > 0 && scored.at(-1)!.result.seq - scored[0]!.result.seq >= 62, 20_000, 'one full loop of the video');
+  const first = scored[0]!.result.seq;
+  const loop = scored.filter((s) => s.result.seq - first < 60);
+  const rejects = loop.filter((s) => s.reject);
+  t.equal(rejects.length, 1, 'one reject for the one defective part');
+  const at = rejects[0]!.result.seq - first;
+  t.ok(at >= 30 && at < 45, `the reject comes from the defective part's frames (frame ${at} of the loop)`);
+  t.ok(loop.filter((s) => s.result.seq - first < 30 || s.result.seq - first >= 46).every((s) => s.result.verdict === 'ok'), 'good parts score ok');
+  t.ok(loop.length >= 40, `most frames are scored (${loop.length} of 60)`);
+
+  const reject = await collector.waitForJson('linesight/line1/cam1/reject', () => true, 5000);
+  t.ok(rejectPayloadSchema.safeParse(reject).success, 'the reject message is a valid reject payload');
+  t.match(reject, { camera: 'cam1', product: fixture.product, frameId: rejects[0]!.result.frameId, seq: 1 });
+  const result = (await collector.waitForCount('linesight/line1/cam1/result', 1))[0]!;
+  t.ok(resultPayloadSchema.safeParse(JSON.parse(result.payload.toString())).success, 'results are valid result payloads');
+  const status = collector.json('linesight/line1/status').at(-1);
+  t.match(statusPayloadSchema.parse(status), { state: 'online', cameras: ['cam1'], products: [fixture.product] });
+  await collector.waitForCount('linesight/line1/cam1/health', 1, 3000);
+  t.ok(collector.messages('linesight/line1/cam1/mask').length >= 1, 'the defective frames published their masks');
+
+  const health = await fetch(`${runtime.healthUrl}/health`);
+  t.equal(health.status, 200);
+  const body = (await health.json()) as { status: string; cameras: { id: string; state: string; rejects: number }[] };
+  t.match(body, { status: 'ok', cameras: [{ id: 'cam1', state: 'streaming' }] });
+  const metrics = await (await fetch(`${runtime.healthUrl}/metrics`)).text();
+  t.match(metrics, /linesight_frames_scored_total\{camera="cam1",verdict="ok"\} \d+/);
+  t.match(metrics, /linesight_rejects_total\{camera="cam1"\} [1-9]/);
+  t.match(metrics, /linesight_reject_ack_latency_seconds_count\{camera="cam1"\} [1-9]/);
+  t.match(metrics, /linesight_camera_frames_total\{camera="cam1"\} \d+/);
+
+  await runtime.stop();
+  await collector.waitForJson<{ state: string }>('linesight/line1/status', (s) => s.state === 'offline', 3000);
+  t.pass('the retained status turns offline on a graceful stop');
+});
+
+t.test('an unreachable camera is reported while the other camera keeps scoring', async (t) => {
+  const video = await fixture.video('gggg', 'gggg');
+  const deadPort = await freePort();
+  const scored: ScoredFrame[] = [];
+  const runtime = await DeviceRuntime.start(
+    config({
+      cameras: [
+        { id: 'cam1', url: video, product: fixture.product },
+        { id: 'cam2', url: `rtsp://127.0.0.1:${deadPort}/line`, product: fixture.product },
+      ],
+    }),
+    { onScored: (s) => scored.push(s) },
+  );
+  t.teardown(() => runtime.stop());
+  await until(() => scored.filter((s) => s.camera === 'cam1').length >= 20, 20_000, 'cam1 frames');
+  const res = await fetch(`${runtime.healthUrl}/health`);
+  t.equal(res.status, 503, 'health reports degraded');
+  const health = (await res.json()) as { status: string; problems: string[]; cameras: { id: string; state: string; reason?: string; scored: number }[] };
+  t.equal(health.status, 'degraded');
+  const [cam1, cam2] = health.cameras;
+  t.equal(cam1!.state, 'streaming');
+  t.not(cam2!.state, 'streaming');
+  t.equal(cam2!.scored, 0);
+  t.match(health.problems.join('\n'), /camera cam2/);
+  t.notOk(scored.some((s) => s.camera === 'cam2'));
+});
+
+t.test('a newly activated product version is hot-swapped without a restart', async (t) => {
+  const video = await fixture.video('gggg-swap', 'gggg');
+  const scored: ScoredFrame[] = [];
+  const runtime = await DeviceRuntime.start(config({ cameras: [{ id: 'cam1', url: video, product: fixture.product }] }), { onScored: (s) => scored.push(s) });
+  t.teardown(() => runtime.stop());
+  await until(() => scored.length >= 5, 20_000, 'first frames');
+  const before = scored.at(-1)!.result.modelVersion;
+  // A new version with a stricter threshold, written and activated as `enroll` does.
+  const current = await loadProductArtifact(fixture.dataDir, fixture.product);
+  const { version: _v, files: _f, schemaVersion: _s, ...draft } = current.manifest;
+  const stricter = { ...draft, thresholds: { ...draft.thresholds, image: draft.thresholds.image * 2 } };
+  const next = await writeProductArtifact(fixture.dataDir, stricter, current.bank, { activate: false, reduction: current.reduction });
+  await activateVersion(fixture.dataDir, fixture.product, next.version);
+  await until(() => scored.at(-1)!.result.modelVersion === next.version, 10_000, 'frames scored by the new version');
+  t.not(before, next.version);
+  const swappedAt = scored.findIndex((s) => s.result.modelVersion === next.version);
+  t.ok(scored.slice(swappedAt).every((s) => s.result.modelVersion === next.version), 'every later frame uses the new version');
+  t.equal(scored.at(-1)!.result.threshold, current.manifest.thresholds.image * 2);
+  const seqs = scored.map((s) => s.result.seq);
+  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'the camera kept streaming through the swap');
+});
