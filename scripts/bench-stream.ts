@@ -33,8 +33,14 @@ const dir = resolve(args.dir);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 const sample = await prepareSampleProduct({ dir, size: 224, goldenSamples: 40, testGood: 12, testPerDefect: 3, log: say });
-const video = join(dir, 'conveyor.mp4');
-if (!existsSync(video)) await encodeConveyorVideo(conveyorSequence(sample.good, sample.defective), video, { size: 224, fps: 15 });
+// The RTSP camera plays the video once: make it last the whole run (one part per second).
+const sequence = conveyorSequence(sample.good, sample.defective);
+const repeats = Math.ceil((warmup + seconds + 60) / sequence.length);
+const video = join(dir, `conveyor-${repeats * sequence.length}s.mp4`);
+if (!existsSync(video)) {
+  say(`encoding a ${repeats * sequence.length} s conveyor video`);
+  await encodeConveyorVideo(Array.from({ length: repeats }, () => sequence).flat(), video, { size: 224, fps: 15 });
+}
 
 interface Run {
   fps: number;

@@ -113,6 +113,11 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     return this.settings.id;
   }
 
+  /** Process id of the running ffmpeg reader, if any. */
+  get readerPid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get state(): CameraState {
     return this.current;
   }

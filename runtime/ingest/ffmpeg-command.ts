@@ -29,7 +29,7 @@ export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'heigh
   const input: string[] = [];
   if (kind === 'rtsp') {
     // ffmpeg 5 renamed the RTSP socket timeout from -stimeout to -timeout.
-    input.push('-rtsp_transport', 'tcp', ffmpegMajor >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US), '-fflags', 'nobuffer', '-flags', 'low_delay');
+    input.push('-rtsp_transport', 'tcp', ffmpegMajor >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US));
   } else if (kind === 'http') {
     input.push('-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', String(IO_TIMEOUT_US));
   } else if (kind === 'file') {
@@ -40,7 +40,7 @@ export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'heigh
   filters.push(`fps=${camera.fps}`, `scale=${camera.width}:${camera.height}`);
   const url = kind === 'file' ? camera.url.replace(/^file:\/\//i, '') : camera.url;
   return [
-    '-hide_banner', '-nostdin', '-loglevel', 'warning', '-xerror',
+    '-hide_banner', '-nostdin', '-loglevel', 'warning',
     ...input,
     '-i', url,
     '-an', '-sn', '-dn',

@@ -1,12 +1,11 @@
 /**
  * A real RTSP camera on 127.0.0.1: GStreamer's RTSP server (Debian package)
- * fed by ffmpeg, which plays a video file at real-time rate, looping, as
- * H.264 RTP. The server can be killed and started again on the same port
- * (a camera rebooting) while the feed keeps running.
+ * streaming an H.264 video made by ffmpeg at real-time rate (once: make the
+ * video as long as the stream is needed), or a live test pattern. The server
+ * can be killed and started again on the same port (a camera rebooting).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { resolveFfmpeg } from '../../runtime/ingest/find-ffmpeg.ts';
 import { freePort } from './mosquitto.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -19,7 +18,9 @@ export interface RtspCamera {
   kill(): Promise<void>;
   /** Starts the RTSP server again on the same port. */
   restart(): Promise<void>;
-  /** Stops server and feed. */
+  /** Process id of the server (to freeze it with SIGSTOP, as a hung camera). */
+  pid(): number | undefined;
+  /** Stops the server. */
   stop(): Promise<void>;
 }
 
@@ -29,9 +30,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 export async function startRtspCamera(opts: { video?: string; path?: string; fps?: number; size?: string } = {}): Promise<RtspCamera> {
   const port = await freePort();
-  const udpPort = await freePort();
   const path = opts.path ?? '/line';
-  const serverArgs = opts.video ? ['--udp-port', String(udpPort)] : ['--pattern', '--fps', String(opts.fps ?? 15), '--size', opts.size ?? '224x224'];
+  const serverArgs = opts.video ? ['--file', opts.video] : ['--pattern', '--fps', String(opts.fps ?? 15), '--size', opts.size ?? '224x224'];
   let server: ChildProcess | undefined;
 
   const startServer = async () => {
@@ -55,22 +55,7 @@ export async function startRtspCamera(opts: { video?: string; path?: string; fps
     });
   };
 
-  let feed: ChildProcess | undefined;
-  if (opts.video) {
-    const ffmpeg = resolveFfmpeg().path;
-    // Re-encoded rather than copied: a copied mp4 stream breaks at the first loop (the Annex-B
-    // filter refuses packets after EOF), and repeated headers let a client join at any keyframe.
-    const encode = ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-crf', '12', '-g', '15', '-bf', '0', '-x264-params', 'repeat-headers=1'];
-    feed = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', opts.video, '-an', ...encode, '-f', 'rtp', `rtp://127.0.0.1:${udpPort}?pkt_size=1200`], {
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
-  }
-  try {
-    await startServer();
-  } catch (err) {
-    feed?.kill('SIGKILL');
-    throw err;
-  }
+  await startServer();
   return {
     url: `rtsp://127.0.0.1:${port}${path}`,
     port,
@@ -81,10 +66,10 @@ export async function startRtspCamera(opts: { video?: string; path?: string; fps
       server = undefined;
     },
     restart: startServer,
+    pid: () => server?.pid,
     async stop() {
       server?.kill('SIGKILL');
-      feed?.kill('SIGKILL');
-      await Promise.all([server && exited(server), feed && exited(feed)]);
+      if (server) await exited(server);
       server = undefined;
     },
   };

@@ -12,6 +12,7 @@ import { rejectPayloadSchema, resultPayloadSchema, statusPayloadSchema } from '.
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
+import { startRtspCamera } from '../helpers/rtsp-camera.ts';
 
 const dir = t.testdir();
 const fixture = await conveyorFixture(dir);
@@ -128,4 +129,31 @@ t.test('a newly activated product version is hot-swapped without a restart', asy
   t.equal(scored.at(-1)!.result.threshold, current.manifest.thresholds.image * 2);
   const seqs = scored.map((s) => s.result.seq);
   t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'the camera kept streaming through the swap');
+});
+
+t.test('an RTSP camera killed and restarted: the runtime recovers on its own', async (t) => {
+  const video = await fixture.video('forty-good', 'g'.repeat(40));
+  const camera = await startRtspCamera({ video });
+  t.teardown(() => camera.stop());
+  const scored: ScoredFrame[] = [];
+  const runtime = await DeviceRuntime.start(
+    config({ cameras: [{ id: 'cam1', url: camera.url, product: fixture.product, backoff: { initialMs: 200, maxMs: 1000 } }] }),
+    { onScored: (s) => scored.push(s) },
+  );
+  t.teardown(() => runtime.stop());
+  await until(() => scored.length >= 10, 30_000, 'frames over RTSP');
+  t.ok(scored.every((s) => s.result.verdict === 'ok'), 'good parts pass over RTSP too');
+
+  await camera.kill();
+  await until(() => runtime.health().cameras[0]!.state !== 'streaming', 15_000, 'the outage to be noticed');
+  const down = runtime.health();
+  t.equal(down.status, 'degraded');
+  t.match(down.problems.join('\n'), /camera cam1/);
+  const countAtOutage = scored.length;
+
+  await camera.restart();
+  await until(() => runtime.health().cameras[0]!.state === 'streaming' && scored.length >= countAtOutage + 10, 40_000, 'frames after the camera came back');
+  const up = runtime.health();
+  t.equal(up.status, 'ok');
+  t.ok(up.cameras[0]!.reconnects >= 1, `reconnects counted (${up.cameras[0]!.reconnects})`);
 });

@@ -1,0 +1,83 @@
+import t from 'tap';
+import { ffmpegArgs, inputKind, redactUrl } from '../../runtime/ingest/ffmpeg-command.ts';
+import { describeFailure } from '../../runtime/ingest/ffmpeg-camera.ts';
+import { parseFfmpegMajor } from '../../runtime/ingest/find-ffmpeg.ts';
+import { FrameAssembler } from '../../runtime/ingest/frame-assembler.ts';
+
+const camera = { url: 'rtsp://10.0.0.5:554/line', width: 224, height: 160, fps: 15 };
+
+t.test('rtsp cameras are read over TCP with a socket timeout', async (t) => {
+  const args = ffmpegArgs(camera, 5);
+  const i = args.indexOf('-i');
+  const input = args.slice(0, i);
+  t.same(input.slice(input.indexOf('-rtsp_transport'), input.indexOf('-rtsp_transport') + 2), ['-rtsp_transport', 'tcp']);
+  t.ok(input.includes('-timeout'), 'ffmpeg 5 calls the socket timeout -timeout');
+  t.ok(ffmpegArgs(camera, 4).includes('-stimeout'), 'ffmpeg 4 calls it -stimeout');
+  t.equal(args[i + 1], camera.url);
+  t.equal(args.at(-1), 'pipe:1');
+  t.same(args.slice(args.indexOf('-pix_fmt'), args.indexOf('-pix_fmt') + 4), ['-pix_fmt', 'rgb24', '-f', 'rawvideo']);
+  t.equal(args[args.indexOf('-vf') + 1], 'fps=15,scale=224:160');
+  t.notOk(args.includes('-re'), 'a live camera is not paced');
+});
+
+t.test('a region of interest is cropped before scaling', async (t) => {
+  const args = ffmpegArgs({ ...camera, roi: { x: 100, y: 50, width: 640, height: 480 } });
+  t.equal(args[args.indexOf('-vf') + 1], 'crop=640:480:100:50,fps=15,scale=224:160');
+});
+
+t.test('files play at real-time rate, looping; http reconnects', async (t) => {
+  const file = ffmpegArgs({ ...camera, url: 'file:///videos/line.mp4' });
+  t.ok(file.includes('-re'));
+  t.same(file.slice(file.indexOf('-stream_loop'), file.indexOf('-stream_loop') + 2), ['-stream_loop', '-1']);
+  t.equal(file[file.indexOf('-i') + 1], '/videos/line.mp4');
+  t.equal(inputKind('/videos/line.mp4'), 'file');
+  const http = ffmpegArgs({ ...camera, url: 'http://cam/mjpeg' });
+  t.ok(http.includes('-reconnect'));
+  t.notOk(http.includes('-re'));
+});
+
+t.test('passwords never reach logs', async (t) => {
+  t.equal(redactUrl('rtsp://admin:s3cret@10.0.0.5:554/line'), 'rtsp://admin:***@10.0.0.5:554/line');
+  t.equal(redactUrl('rtsp://10.0.0.5/line'), 'rtsp://10.0.0.5/line');
+  t.notMatch(describeFailure(['Connection refused'], 'rtsp://admin:s3cret@10.0.0.5/line'), /s3cret/);
+});
+
+t.test("ffmpeg's last words become a sentence for technicians", async (t) => {
+  const url = 'rtsp://10.0.0.5/line';
+  t.match(describeFailure(['[tcp @ 0x1] Connection to tcp://10.0.0.5:554 failed: Connection refused'], url), /cannot connect .*connection refused/);
+  t.match(describeFailure(['method DESCRIBE failed: 401 Unauthorized'], url), /credentials/);
+  t.match(describeFailure(['method DESCRIBE failed: 404 Not Found'], url), /no such stream/);
+  t.match(describeFailure(['Connection timed out'], url), /timed out/);
+  t.match(describeFailure([], url), /ended/);
+});
+
+t.test('ffmpeg versions', async (t) => {
+  t.equal(parseFfmpegMajor('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026'), 5);
+  t.equal(parseFfmpegMajor('ffmpeg version 7.0.2 Copyright'), 7);
+  t.equal(parseFfmpegMajor('ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/'), 4);
+});
+
+t.test('the byte stream is cut into whole frames whatever the chunking', async (t) => {
+  const frameBytes = 6;
+  const stream = Buffer.from(Array.from({ length: 6 * 5 }, (_, i) => i));
+  for (const chunking of [[30], [1, 29], [4, 4, 4, 4, 4, 4, 6], [6, 6, 6, 6, 6], [7, 11, 12], Array(30).fill(1)]) {
+    const a = new FrameAssembler(frameBytes);
+    const frames: Buffer[] = [];
+    let offset = 0;
+    for (const n of chunking) {
+      frames.push(...a.push(stream.subarray(offset, offset + n)));
+      offset += n;
+    }
+    t.equal(frames.length, 5, `chunks ${chunking.join(',')}`);
+    t.same(Buffer.concat(frames), stream);
+    t.equal(a.partialBytes, 0);
+  }
+  const a = new FrameAssembler(frameBytes);
+  const [first] = a.push(stream.subarray(0, 6));
+  a.push(stream.subarray(6, 9));
+  t.same([...first!], [0, 1, 2, 3, 4, 5], 'a delivered frame is never overwritten by later bytes');
+  t.equal(a.partialBytes, 3);
+  a.reset();
+  t.equal(a.partialBytes, 0, 'a restart drops the partial frame');
+  t.throws(() => new FrameAssembler(0));
+});
