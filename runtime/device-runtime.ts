@@ -48,7 +48,7 @@ export class DeviceRuntime {
   private constructor(
     readonly config: DeviceConfig,
     private readonly log: Logger,
-    private readonly products: ProductLibrary,
+    readonly products: ProductLibrary,
     readonly publisher: MqttPublisher,
     private readonly broker: EmbeddedBroker | undefined,
     private readonly cameras: Camera[],

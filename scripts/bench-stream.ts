@@ -49,6 +49,7 @@ interface Run {
   rejects: number;
   rejectLatencyP50Ms: number | null;
   rejectLatencyP99Ms: number | null;
+  rejectStoredP99Ms: number | null;
   frameLatencyP50Ms: number | null;
   frameLatencyP99Ms: number | null;
   cpuPct: number;
@@ -71,6 +72,7 @@ async function runWith(cameraCount: number): Promise<Run> {
   });
   const ackLatencies: number[] = [];
   const frameLatencies: number[] = [];
+  const storedLatencies: number[] = [];
   const scoredPerCamera = new Map<string, number>();
   let measuring = false;
   const runtime = await DeviceRuntime.start(config, {
@@ -79,6 +81,7 @@ async function runWith(cameraCount: number): Promise<Run> {
       if (!measuring) return;
       scoredPerCamera.set(s.camera, (scoredPerCamera.get(s.camera) ?? 0) + 1);
       frameLatencies.push(s.result.latencyMs);
+      if (s.reject) storedLatencies.push(Date.now() - s.reject.ts);
     },
   });
   runtime.publisher.on('rejectAcked', (a) => measuring && ackLatencies.push(a.ackedAt - a.frameTs));
@@ -113,6 +116,7 @@ async function runWith(cameraCount: number): Promise<Run> {
     rejects: ackLatencies.length,
     rejectLatencyP50Ms: round(percentile(ackLatencies, 50) ?? NaN, 1),
     rejectLatencyP99Ms: round(percentile(ackLatencies, 99) ?? NaN, 1),
+    rejectStoredP99Ms: round(percentile(storedLatencies, 99) ?? NaN, 1),
     frameLatencyP50Ms: round(percentile(frameLatencies, 50) ?? NaN, 1),
     frameLatencyP99Ms: round(percentile(frameLatencies, 99) ?? NaN, 1),
     cpuPct: round(((cpu.user + cpu.system) / 1000 / (elapsed * 1000)) * 100, 1),

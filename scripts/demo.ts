@@ -20,6 +20,9 @@ import { createLogger } from '../config/logger.ts';
 import { deviceConfigSchema } from '../config/schema.ts';
 import type { ScoredFrame } from '../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
+import { HealthServerError } from '../runtime/health-server.ts';
+import { FfmpegNotFoundError } from '../runtime/ingest/find-ffmpeg.ts';
+import { EmbeddedBrokerError } from '../runtime/mqtt/embedded-broker.ts';
 import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct, CONVEYOR_PRODUCT as PRODUCT, type Part } from './conveyor.ts';
 
 const SIZE = 224;
@@ -97,7 +100,7 @@ async function main(): Promise<void> {
   const runtime = await DeviceRuntime.start(config, { logger, onScored });
   const started = Date.now();
   say(`\nlinesight demo: camera cam1 plays ${video} through ffmpeg; MQTT broker ${runtime.brokerUrl}`);
-  say(`watch the reject signals:  npx mqtt sub -h 127.0.0.1 -p ${args.port} -t 'linesight/+/+/reject' -v`);
+  say(`watch the reject signals:  npx mqtt sub -h 127.0.0.1 -p ${new URL(runtime.brokerUrl).port} -t 'linesight/+/+/reject' -v`);
   if (runtime.healthUrl) say(`health: ${runtime.healthUrl}/health   metrics: ${runtime.healthUrl}/metrics`);
   say(seconds ? `running for ${seconds} s\n` : 'Ctrl-C stops\n');
 
@@ -125,4 +128,14 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  // Known failures (a port in use, a missing ffmpeg) in one line; anything else with its stack.
+  if (err instanceof EmbeddedBrokerError || err instanceof HealthServerError || err instanceof FfmpegNotFoundError) {
+    console.error(`demo: ${err.message}${err instanceof EmbeddedBrokerError || err instanceof HealthServerError ? ' (or pass --port / --http-port)' : ''}`);
+    process.exitCode = 1;
+  } else {
+    throw err;
+  }
+}

@@ -5,7 +5,9 @@
  */
 import t from 'tap';
 import { deviceConfigSchema, type DeviceConfig } from '../../config/schema.ts';
-import { writeProductArtifact, activateVersion, loadProductArtifact } from '../../models/product-artifact.ts';
+import { join } from 'node:path';
+import { stat, truncate, writeFile } from 'node:fs/promises';
+import { BANK_FILE, activateVersion, loadProductArtifact, productDir, writeProductArtifact } from '../../models/product-artifact.ts';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { rejectPayloadSchema, resultPayloadSchema, statusPayloadSchema } from '../../runtime/mqtt/payloads.ts';
@@ -129,6 +131,19 @@ t.test('a newly activated product version is hot-swapped without a restart', asy
   t.equal(scored.at(-1)!.result.threshold, current.manifest.thresholds.image * 2);
   const seqs = scored.map((s) => s.result.seq);
   t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'the camera kept streaming through the swap');
+
+  // A damaged version made active behind linesight's back (a bad copy): refused, the running one stays.
+  const broken = await writeProductArtifact(fixture.dataDir, stricter, current.bank, { activate: false, reduction: current.reduction });
+  const bankFile = join(broken.dir, BANK_FILE);
+  await truncate(bankFile, (await stat(bankFile)).size - 100);
+  const failures: string[] = [];
+  runtime.products.on('swapFailed', (f) => failures.push(`${f.version}: ${f.reason}`));
+  await writeFile(join(productDir(fixture.dataDir, fixture.product), 'active'), `${broken.version}\n`);
+  await until(() => failures.length > 0, 10_000, 'the damaged version to be refused');
+  t.match(failures[0], new RegExp(`${broken.version}: .*(checksum|sha256|truncated|size|bytes)`, 'i'));
+  const countAtFailure = scored.length;
+  await until(() => scored.length >= countAtFailure + 5, 10_000, 'frames after the refusal');
+  t.ok(scored.slice(countAtFailure).every((s) => s.result.modelVersion === next.version), 'frames are still scored by the last good version');
 });
 
 t.test('an RTSP camera killed and restarted: the runtime recovers on its own', async (t) => {
