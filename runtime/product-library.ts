@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { ArtifactError, readActiveVersion } from '../models/product-artifact.ts';
+import { ArtifactError, listVersions, readActiveVersion } from '../models/product-artifact.ts';
 import { ProductScorer } from './product-scorer.ts';
 import type { SharedModels } from './shared-models.ts';
 
@@ -47,13 +47,39 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     super();
   }
 
-  /** Loads the active version of every product; throws (ArtifactError) naming the first that cannot be used. */
+  /**
+   * Loads the active version of every product. When the active version is
+   * damaged, the newest version that loads is used instead (logged as an
+   * error): the line keeps running on a verified model. Throws
+   * (ArtifactError) naming the first product with no usable version.
+   */
   async load(productIds: Iterable<string>): Promise<void> {
     for (const id of new Set(productIds)) {
       if (this.products.has(id)) continue;
-      const scorer = await ProductScorer.load(this.models.dataDir, id, this.models.inference, undefined, this.models);
+      const scorer = await this.loadUsable(id);
       this.products.set(id, scorer);
       this.logger?.info({ product: id, version: scorer.manifest.version }, `product ${id} ${scorer.manifest.version} loaded`);
+    }
+  }
+
+  private async loadUsable(id: string): Promise<ProductScorer> {
+    const { dataDir, inference } = this.models;
+    try {
+      return await ProductScorer.load(dataDir, id, inference, undefined, this.models);
+    } catch (err) {
+      const active = await readActiveVersion(dataDir, id).catch(() => undefined);
+      if (!(err instanceof ArtifactError) || !active) throw err;
+      for (const version of (await listVersions(dataDir, id)).filter((v) => v !== active).reverse()) {
+        try {
+          const scorer = await ProductScorer.load(dataDir, id, inference, version, this.models);
+          this.failed.set(id, active);
+          this.logger?.error({ product: id, active, using: version }, `product ${id}: the active version ${active} cannot be used (${err.message}); scoring with ${version} instead`);
+          return scorer;
+        } catch {
+          // try the next older version
+        }
+      }
+      throw err;
     }
   }
 

@@ -130,7 +130,7 @@ t.test('rejects survive a broker outage and a SIGKILL, and arrive in order', asy
   const unique = [...new Set(seqs)];
   t.same(unique, unique.map((_, i) => i + 1), `reject seqs 1..${unique.length} arrive with no gap, in order (got ${seqs.join(',')})`);
   t.ok(unique.length >= pending + 2, 'rejects before, during and after the outage all arrived');
-  const status = collector.json<{ state: string }>('linesight/line9/status').at(-1);
-  t.equal(status?.state, 'offline', 'the graceful stop left the retained status offline');
+  await collector.waitUntil(() => (collector.json<{ state: string }>('linesight/line9/status').at(-1)?.state === 'offline' ? true : undefined), 5000, 'the offline status');
+  t.pass('the graceful stop left the retained status offline');
   t.match(run.output(), /SIGTERM, stopping/);
 });

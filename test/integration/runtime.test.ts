@@ -6,7 +6,7 @@
 import t from 'tap';
 import { deviceConfigSchema, type DeviceConfig } from '../../config/schema.ts';
 import { join } from 'node:path';
-import { stat, truncate, writeFile } from 'node:fs/promises';
+import { readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { BANK_FILE, activateVersion, loadProductArtifact, productDir, writeProductArtifact } from '../../models/product-artifact.ts';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
@@ -144,6 +144,17 @@ t.test('a newly activated product version is hot-swapped without a restart', asy
   const countAtFailure = scored.length;
   await until(() => scored.length >= countAtFailure + 5, 10_000, 'frames after the refusal');
   t.ok(scored.slice(countAtFailure).every((s) => s.result.modelVersion === next.version), 'frames are still scored by the last good version');
+});
+
+t.test('a damaged active version at start-up: the newest good version is used', async (t) => {
+  // The previous test left a damaged version active.
+  const active = (await readFile(join(productDir(fixture.dataDir, fixture.product), 'active'), 'utf8')).trim();
+  const video = await fixture.video('gg-fallback', 'gg');
+  const runtime = await DeviceRuntime.start(config({ cameras: [{ id: 'cam1', url: video, product: fixture.product }] }));
+  t.teardown(() => runtime.stop());
+  const serving = runtime.products.versions()[fixture.product]!;
+  t.not(serving, active, `the damaged ${active} is not served`);
+  t.equal(Number(serving.slice(1)), Number(active.slice(1)) - 1, 'the newest version that loads is served');
 });
 
 t.test('an RTSP camera killed and restarted: the runtime recovers on its own', async (t) => {
