@@ -16,6 +16,7 @@ import { ProductScorer } from '../runtime/product-scorer.ts';
 import { enrollProduct } from '../trainer/enroll.ts';
 import { EnrollError } from '../trainer/golden-samples.ts';
 import { evaluateDataset, type CategoryMetrics } from '../eval/evaluate.ts';
+import { REFINE_MODES, type RefineMode } from '../runtime/refine-mask.ts';
 import { createProgress } from './progress.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { HealthServerError } from '../runtime/health-server.ts';
@@ -169,26 +170,41 @@ export function buildCli(): Command {
       .description('enroll and evaluate every category of an MVTec-layout dataset')
       .requiredOption('--dataset <root>', 'dataset root (<category>/train/good, <category>/test/<type>, <category>/ground_truth/<type>)')
       .option('--categories <a,b>', 'only these categories')
+      .option('--refine <modes>', `mask refinement(s) to measure, comma separated: ${REFINE_MODES.join(', ')} (the first fills the main table)`, 'none')
       .option('--json <file>', 'write the report as JSON')
       .option('--data-dir <dir>', 'keep the enrolled products here (default: a temporary folder)')
       .option('--config <file>', 'device config file'),
   ).action(async (flags) => {
     const config = await loadDeviceConfig(flags.config);
     const settings = enrollSettings(config, flags);
+    const refine = String(flags.refine).split(',').map((s) => s.trim()).filter(Boolean);
+    for (const mode of refine) {
+      if (!(REFINE_MODES as readonly string[]).includes(mode)) throw new ConfigError(`--refine "${mode}": use ${REFINE_MODES.join(', ')}`);
+    }
     const progress = createProgress();
     const categories = flags.categories ? String(flags.categories).split(',').map((s: string) => s.trim()).filter(Boolean) : undefined;
-    const columns: (keyof CategoryMetrics)[] = ['imageAUROC', 'pixelAUROC', 'aupro', 'f1max', 'iou', 'dice', 'msPerImage'];
+    const columns = ['imageAUROC', 'pixelAUROC', 'aupro', 'f1max', 'iou', 'dice', 'msPerImage'] as const;
     const row = (name: string, m: CategoryMetrics) =>
       [name.padEnd(14), ...columns.map((c) => (c === 'msPerImage' ? fmt(m[c], 1) : fmt(m[c]))).map((s) => s.padStart(10))].join(' ');
     const report = await evaluateDataset(flags.dataset, categories, {
       settings,
       inference: config.inference,
+      refine: refine as RefineMode[],
+      refineSettings: config.refine,
       dataDir: flags.dataDir,
       onProgress: (cat, stage, done, total) => progress.update(`${cat} ${stage}`, done, total),
     }).finally(() => progress.stop());
     console.log(['category'.padEnd(14), ...columns.map((c) => c.padStart(10))].join(' '));
     for (const [name, m] of Object.entries(report.categories)) console.log(row(name, m));
     console.log(row('mean', report.mean));
+    if (refine.length > 1 || refine[0] !== 'none') {
+      console.log(`\nmasks by refinement (mean over categories)`);
+      console.log(['refine'.padEnd(14), 'iou', 'dice', 'fpPixels%', 'msPerRefine'].map((c, i) => (i ? c.padStart(12) : c)).join(' '));
+      for (const [mode, stage] of Object.entries(report.stages)) {
+        const m = stage!.mean;
+        console.log([mode.padEnd(14), fmt(m.iou), fmt(m.dice), fmt(m.fpPixelRate * 100, 3), fmt(m.msPerRefine, 1)].map((c, i) => (i ? c.padStart(12) : c)).join(' '));
+      }
+    }
     if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
   });
 

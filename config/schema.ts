@@ -52,6 +52,30 @@ export const inferenceSettingsSchema = z
 
 export type InferenceSettings = z.output<typeof inferenceSettingsSchema>;
 
+/** How defect masks are refined (runtime/refine-mask.ts). */
+export const refineSettingsSchema = z
+  .object({
+    /** none: fixed threshold; filter: plus the small-region filter; threshold: per-image threshold plus the filter. */
+    mode: z.enum(['none', 'filter', 'threshold']).default('threshold'),
+    /** Defect regions smaller than this many original-image pixels are dropped. */
+    minRegionArea: z.number().int().min(1).max(1_000_000).default(25),
+    /** Thresholds tried by the per-image threshold search. */
+    iterTimes: z.number().int().min(1).max(1000).default(10),
+    /** The five known-anomaly rectangles of the per-image threshold. */
+    rectangles: z
+      .object({
+        /** Side as a share of the shorter image side. */
+        size: z.number().gt(0).max(0.3).default(0.12),
+        fill: z.enum(['noise', 'invert']).default('noise'),
+      })
+      .strict()
+      .default({ size: 0.12, fill: 'noise' }),
+    seed: z.number().int().default(0),
+  })
+  .strict();
+
+export type RefineSettings = z.output<typeof refineSettingsSchema>;
+
 /** When a camera's frames become one reject signal (see runtime/decision.ts). */
 export const decisionSettingsSchema = z
   .object({
@@ -105,6 +129,8 @@ export const deviceConfigSchema = z
       mqttConfigSchema,
     ),
     http: httpSettingsSchema.default(() => httpSettingsSchema.parse({})),
+    /** Mask refinement of flagged frames. */
+    refine: refineSettingsSchema.default(() => refineSettingsSchema.parse({})),
     /** Default decision settings of every camera. */
     decision: decisionSettingsSchema.default(() => decisionSettingsSchema.parse({})),
     /** How often each camera's health is published over MQTT, in ms. */

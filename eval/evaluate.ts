@@ -9,15 +9,21 @@
  * - aupro: area under the per-region-overlap curve up to FPR 0.3, normalised;
  * - f1max: best image-level F1 over all score thresholds;
  * - iou, dice: binary masks at the pixel threshold that maximises pixel F1
- *   (the protocol of papers/f2pad.txt), mean over defective test images;
+ *   (the protocol of papers/f2pad.txt), mean over defective test images,
+ *   after the chosen mask refinement (`refine`: none, filter, threshold);
+ * - fpPixelRate: predicted defect pixels outside the ground truth, as a share
+ *   of all normal pixels of all test images;
+ * - msPerRefine, iterations: median refinement time per image, thresholds tried;
  * - msPerImage: median scoring time of one image (features, nearest neighbour, map).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EnrollSettings, InferenceSettings } from '../config/schema.ts';
+import { refineSettingsSchema, type EnrollSettings, type InferenceSettings, type RefineSettings } from '../config/schema.ts';
+import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
+import { refineMask, type RefineMode } from '../runtime/refine-mask.ts';
 import { readImage, readMask } from '../runtime/image-io.ts';
-import { ProductScorer, thresholdMap } from '../runtime/product-scorer.ts';
+import { ProductScorer } from '../runtime/product-scorer.ts';
 import { enrollProduct, type EnrollProgress } from '../trainer/enroll.ts';
 import { listCategories, readCategory } from './dataset.ts';
 import { aupro, auroc, f1Max, maskScores } from './metrics.ts';
@@ -31,21 +37,33 @@ export interface CategoryMetrics {
   iou: number;
   dice: number;
   msPerImage: number;
+  refine: RefineMode;
+  fpPixelRate: number;
+  msPerRefine: number;
+  iterations: number;
   enrollSeconds: number;
   testImages: number;
   goldenSamples: number;
   bankSize: number;
 }
 
+/** Mask metrics of one refinement mode. */
+export type StageMetrics = Pick<CategoryMetrics, 'refine' | 'iou' | 'dice' | 'fpPixelRate' | 'msPerRefine' | 'iterations'>;
+
 export interface EvalReport {
   categories: Record<string, CategoryMetrics>;
   mean: CategoryMetrics;
   settings: Record<string, unknown>;
+  /** Every refinement mode asked for, side by side (the first is the one in `categories`). */
+  stages: Partial<Record<RefineMode, { categories: Record<string, StageMetrics>; mean: StageMetrics }>>;
 }
 
 export interface EvalOptions {
   settings: EnrollSettings;
   inference: InferenceSettings;
+  /** Mask refinement modes to measure; the first one fills the main metrics (default: none). */
+  refine?: RefineMode[];
+  refineSettings?: RefineSettings;
   /** Where the evaluation's products are written (default: a temporary folder, removed afterwards). */
   dataDir?: string;
   onCategory?: (name: string, metrics: CategoryMetrics) => void;
@@ -69,8 +87,10 @@ function concat(arrays: Float32Array[] | Uint8Array[], Type: typeof Float32Array
   return out;
 }
 
-export async function evaluateCategory(root: string, category: string, dataDir: string, opts: EvalOptions): Promise<CategoryMetrics> {
+export async function evaluateCategory(root: string, category: string, dataDir: string, opts: EvalOptions): Promise<{ metrics: CategoryMetrics; stages: StageMetrics[] }> {
   const data = await readCategory(root, category);
+  const modes = opts.refine && opts.refine.length > 0 ? opts.refine : (['none'] as RefineMode[]);
+  const refineSettings = opts.refineSettings ?? refineSettingsSchema.parse({});
   const productId = category.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+/, '') || 'category';
   const t0 = performance.now();
   const enrolled = await enrollProduct({
@@ -89,6 +109,7 @@ export async function evaluateCategory(root: string, category: string, dataDir: 
   const labels: number[] = [];
   const maps: Float32Array[] = [];
   const masks: Uint8Array[] = [];
+  const images: { data: Float32Array; width: number; height: number; minArea: number }[] = [];
   const times: number[] = [];
   for (const [i, item] of data.test.entries()) {
     const image = await readImage(item.path, size);
@@ -98,6 +119,7 @@ export async function evaluateCategory(root: string, category: string, dataDir: 
     imageScores.push(result.score);
     labels.push(item.label);
     maps.push(result.map);
+    images.push({ data: image.data, width: size.width, height: size.height, minArea: minAreaAtInput(refineSettings.minRegionArea, { width: image.originalWidth, height: image.originalHeight }, size) });
     masks.push(item.maskPath ? await readMask(item.maskPath, size) : new Uint8Array(size.width * size.height));
     opts.onProgress?.(category, 'test', i + 1, data.test.length);
   }
@@ -105,37 +127,62 @@ export async function evaluateCategory(root: string, category: string, dataDir: 
   const allPixels = concat(maps, Float32Array) as Float32Array;
   const allTruth = concat(masks, Uint8Array) as Uint8Array;
   const pixelBest = f1Max(allPixels, allTruth);
-  let iou = 0;
-  let dice = 0;
-  let defective = 0;
-  for (const [i, map] of maps.entries()) {
-    if (labels[i] !== 1) continue;
-    const s = maskScores(thresholdMap(map, pixelBest.threshold), masks[i]!);
-    iou += s.iou;
-    dice += s.dice;
-    defective++;
+  const stages: StageMetrics[] = [];
+  for (const mode of modes) {
+    let iou = 0;
+    let dice = 0;
+    let defective = 0;
+    let falsePositives = 0;
+    let normalPixels = 0;
+    let iterations = 0;
+    const refineTimes: number[] = [];
+    for (const [i, map] of maps.entries()) {
+      const image = images[i]!;
+      const refined = await refineMask(mode, { image, map, threshold: pixelBest.threshold, minRegionArea: image.minArea }, refineSettings, scorer.scorer);
+      refineTimes.push(refined.ms);
+      iterations = Math.max(iterations, refined.iterations);
+      const s = maskScores(refined.mask, masks[i]!);
+      falsePositives += s.fp;
+      normalPixels += masks[i]!.length - masks[i]!.reduce((a, v) => a + (v ? 1 : 0), 0);
+      if (labels[i] !== 1) continue;
+      iou += s.iou;
+      dice += s.dice;
+      defective++;
+    }
+    stages.push({
+      refine: mode,
+      iou: defective ? iou / defective : NaN,
+      dice: defective ? dice / defective : NaN,
+      fpPixelRate: normalPixels ? falsePositives / normalPixels : 0,
+      msPerRefine: median(refineTimes),
+      iterations,
+    });
   }
-  return {
+  await scorer.release();
+  const metrics: CategoryMetrics = {
     imageAUROC: auroc(imageScores, labels),
     pixelAUROC: auroc(allPixels, allTruth),
     aupro: aupro(maps, masks, size.width, size.height, 0.3),
     f1max: f1Max(imageScores, labels).f1,
     pixelF1max: pixelBest.f1,
-    iou: defective ? iou / defective : NaN,
-    dice: defective ? dice / defective : NaN,
+    ...stages[0]!,
     msPerImage: median(times),
     enrollSeconds,
     testImages: data.test.length,
     goldenSamples: enrolled.manifest.goldenSamples.count,
     bankSize: enrolled.manifest.coreset.size,
   };
+  return { metrics, stages };
 }
 
-export function meanMetrics(all: CategoryMetrics[]): CategoryMetrics {
-  const keys = Object.keys(all[0] ?? {}) as (keyof CategoryMetrics)[];
-  const mean = {} as CategoryMetrics;
-  for (const k of keys) mean[k] = all.reduce((s, m) => s + m[k], 0) / all.length;
-  return mean;
+/** Means of the numeric metrics; other fields (e.g. `refine`) are taken from the first. */
+export function meanMetrics<M extends object>(all: M[]): M {
+  const first = all[0] ?? ({} as M);
+  const mean = { ...first } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(first)) {
+    if (typeof v === 'number') mean[k] = all.reduce((s, m) => s + ((m as Record<string, number>)[k] ?? NaN), 0) / all.length;
+  }
+  return mean as M;
 }
 
 export async function evaluateDataset(root: string, categories: string[] | undefined, opts: EvalOptions): Promise<EvalReport> {
@@ -144,11 +191,21 @@ export async function evaluateDataset(root: string, categories: string[] | undef
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'linesight-eval-')));
   try {
     const results: Record<string, CategoryMetrics> = {};
+    const byStage = new Map<RefineMode, Record<string, StageMetrics>>();
     for (const name of names) {
-      results[name] = await evaluateCategory(root, name, dataDir, opts);
-      opts.onCategory?.(name, results[name]);
+      const { metrics, stages } = await evaluateCategory(root, name, dataDir, opts);
+      results[name] = metrics;
+      for (const stage of stages) byStage.set(stage.refine, { ...byStage.get(stage.refine), [name]: stage });
+      opts.onCategory?.(name, metrics);
     }
-    return { categories: results, mean: meanMetrics(Object.values(results)), settings: { ...opts.settings } };
+    const stages: EvalReport['stages'] = {};
+    for (const [mode, cats] of byStage) stages[mode] = { categories: cats, mean: meanMetrics(Object.values(cats)) };
+    return {
+      categories: results,
+      mean: meanMetrics(Object.values(results)),
+      settings: { ...opts.settings, refine: opts.refine ?? ['none'], refineSettings: opts.refineSettings ?? refineSettingsSchema.parse({}) },
+      stages,
+    };
   } finally {
     if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
   }

@@ -13,10 +13,16 @@ import type { Logger } from 'pino';
 import { encodeMaskRle, type RejectPayload, type ResultPayload } from './mqtt/payloads.ts';
 import type { MqttPublisher } from './mqtt/publisher.ts';
 import { decide, initialDecisionState, type DecisionSettings, type DecisionState } from './decision.ts';
+import type { RefineSettings } from '../config/schema.ts';
+import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
 import { frameToInput } from './image-io.ts';
+import { refineMask } from './refine-mask.ts';
 import { LatencyWindow } from './latency-window.ts';
 import type { ProductLibrary } from './product-library.ts';
 import type { ScoringLane } from './scoring-lane.ts';
+
+/** Longest wait for a reject's PUBACK before its mask is refined. */
+const REJECT_FIRST_MS = 250;
 
 /** One decoded camera frame (RGB24). */
 export interface Frame {
@@ -42,8 +48,9 @@ export interface StationSettings {
   id: string;
   product: string;
   decision: DecisionSettings;
-  /** Publish the defect mask (RLE JSON) of every frame over the threshold. */
+  /** Publish the refined defect mask (RLE JSON) of every frame that triggers a reject. */
   publishMasks: boolean;
+  refine: RefineSettings;
 }
 
 export interface ScoredFrame {
@@ -148,15 +155,22 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       this.counts.rejects++;
     }
     this.publisher.publishResult(camera, result);
-    if (outcome.verdict === 'reject' && this.station.publishMasks) {
-      const { width, height } = product.inputSize;
-      this.publisher.publishMask(camera, { ts: frame.ts, frameId, ...encodeMaskRle(outcome.mask, width, height) });
-    }
     this.counts.scored++;
     this.latency.add(latencyMs);
     this.last = { score: outcome.score, verdict: outcome.verdict };
     const scored: ScoredFrame = { camera, result, reject, timings: { decodeToInputMs: t1 - t0, scoreMs: t2 - t1 } };
     this.emit('scored', scored);
+    if (reject && this.station.publishMasks) {
+      // Off the reject path: the refined mask follows once the broker has the reject (or
+      // after a short wait when it is unreachable), so refining never delays the PLC signal.
+      await this.publisher.waitForReject(reject.seq, REJECT_FIRST_MS);
+      const { width, height } = product.inputSize;
+      const minRegionArea = minAreaAtInput(this.station.refine.minRegionArea, frame, product.inputSize);
+      const refined = await this.lane.run(() =>
+        refineMask(this.station.refine.mode, { image: { ...input, width, height }, map: outcome.map, threshold: product.manifest.thresholds.pixel, minRegionArea }, this.station.refine, product),
+      );
+      this.publisher.publishMask(camera, { ts: frame.ts, frameId, ...encodeMaskRle(refined.mask, width, height) });
+    }
     return scored;
   }
 

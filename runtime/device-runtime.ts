@@ -94,7 +94,7 @@ export class DeviceRuntime {
         const source = new FfmpegCamera(station, { logger: camLog, ffmpegPath: station.ffmpegPath ?? ffmpeg.path });
         const decision = { ...config.decision, ...station.decision };
         const pipeline = new CameraPipeline(
-          { id: station.id, product: station.product, decision, publishMasks: station.publishMasks },
+          { id: station.id, product: station.product, decision, publishMasks: station.publishMasks, refine: config.refine },
           source,
           products,
           publisher,

@@ -83,6 +83,11 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     }
   }
 
+  /** Feature-extractor sessions loaded for all products (shared by products and cameras). */
+  get extractorSessions(): number {
+    return this.models.extractorCount;
+  }
+
   get(productId: string): ProductScorer {
     const scorer = this.products.get(productId);
     if (!scorer) throw new ArtifactError(`product "${productId}" is not loaded`);

@@ -50,6 +50,8 @@ interface Run {
   rejectLatencyP50Ms: number | null;
   rejectLatencyP99Ms: number | null;
   rejectStoredP99Ms: number | null;
+  rejectSendP50Ms: number | null;
+  rejectSendP99Ms: number | null;
   frameLatencyP50Ms: number | null;
   frameLatencyP99Ms: number | null;
   cpuPct: number;
@@ -73,6 +75,8 @@ async function runWith(cameraCount: number): Promise<Run> {
   const ackLatencies: number[] = [];
   const frameLatencies: number[] = [];
   const storedLatencies: number[] = [];
+  const storedAt = new Map<number, number>();
+  const sendLatencies: number[] = [];
   const scoredPerCamera = new Map<string, number>();
   let measuring = false;
   const runtime = await DeviceRuntime.start(config, {
@@ -81,10 +85,18 @@ async function runWith(cameraCount: number): Promise<Run> {
       if (!measuring) return;
       scoredPerCamera.set(s.camera, (scoredPerCamera.get(s.camera) ?? 0) + 1);
       frameLatencies.push(s.result.latencyMs);
-      if (s.reject) storedLatencies.push(Date.now() - s.reject.ts);
+      if (s.reject) {
+        storedLatencies.push(Date.now() - s.reject.ts);
+        storedAt.set(s.reject.seq, Date.now());
+      }
     },
   });
-  runtime.publisher.on('rejectAcked', (a) => measuring && ackLatencies.push(a.ackedAt - a.frameTs));
+  runtime.publisher.on('rejectAcked', (a) => {
+    if (!measuring) return;
+    ackLatencies.push(a.ackedAt - a.frameTs);
+    const stored = storedAt.get(a.seq);
+    if (stored !== undefined) sendLatencies.push(a.ackedAt - stored);
+  });
   say(`${cameraCount} camera(s): warming up ${warmup} s, then measuring ${seconds} s`);
   await sleep(warmup * 1000);
   const droppedBefore = runtime.health().cameras.reduce((a, c) => a + c.droppedFrames, 0);
@@ -117,6 +129,8 @@ async function runWith(cameraCount: number): Promise<Run> {
     rejectLatencyP50Ms: round(percentile(ackLatencies, 50) ?? NaN, 1),
     rejectLatencyP99Ms: round(percentile(ackLatencies, 99) ?? NaN, 1),
     rejectStoredP99Ms: round(percentile(storedLatencies, 99) ?? NaN, 1),
+    rejectSendP50Ms: round(percentile(sendLatencies, 50) ?? NaN, 1),
+    rejectSendP99Ms: round(percentile(sendLatencies, 99) ?? NaN, 1),
     frameLatencyP50Ms: round(percentile(frameLatencies, 50) ?? NaN, 1),
     frameLatencyP99Ms: round(percentile(frameLatencies, 99) ?? NaN, 1),
     cpuPct: round(((cpu.user + cpu.system) / 1000 / (elapsed * 1000)) * 100, 1),

@@ -46,7 +46,12 @@ export async function startEmbeddedBroker(options: { host?: string; port?: numbe
   const broker = await Aedes.createBroker({ maxClientsIdLength: 128 });
   broker.on('client', (client) => forwardEveryMessage(client));
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
-  const server: Server = createServer(broker.handle);
+  // Small packets (a reject, its PUBACK) go out at once: without TCP_NODELAY, Nagle's algorithm
+  // and delayed ACKs hold them for tens of milliseconds.
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    broker.handle(socket);
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -327,6 +327,8 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   private onConnect(): void {
     const client = this.client;
     if (!client) return;
+    // Rejects are small packets: send them at once (no Nagle delay), as the broker side does.
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.reconnectDelay = this.config.reconnect.initialMs;
     client.options.reconnectPeriod = this.reconnectDelay;
     this.problem = undefined;
@@ -494,6 +496,24 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   }
 
   /** Resolves once the outbox is empty (true) or after timeoutMs (false). */
+  /** Resolves true once the reject `seq` is acknowledged by the broker, false after timeoutMs. */
+  waitForReject(seq: number, timeoutMs: number): Promise<boolean> {
+    if (!this.outbox || !this.outbox.pendingSeqs().includes(seq)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onAck = (ack: RejectAcked) => {
+        if (ack.seq !== seq) return;
+        clearTimeout(timer);
+        this.off('rejectAcked', onAck);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.off('rejectAcked', onAck);
+        resolve(false);
+      }, timeoutMs);
+      this.on('rejectAcked', onAck);
+    });
+  }
+
   waitForDrain(timeoutMs: number): Promise<boolean> {
     if (!this.outbox || this.outbox.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {

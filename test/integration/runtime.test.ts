@@ -109,6 +109,7 @@ t.test('an unreachable camera is reported while the other camera keeps scoring',
   t.equal(cam2!.scored, 0);
   t.match(health.problems.join('\n'), /camera cam2/);
   t.notOk(scored.some((s) => s.camera === 'cam2'));
+  t.equal(runtime.products.extractorSessions, 1, 'both cameras share one backbone session');
 });
 
 t.test('a newly activated product version is hot-swapped without a restart', async (t) => {
@@ -129,6 +130,7 @@ t.test('a newly activated product version is hot-swapped without a restart', asy
   const swappedAt = scored.findIndex((s) => s.result.modelVersion === next.version);
   t.ok(scored.slice(swappedAt).every((s) => s.result.modelVersion === next.version), 'every later frame uses the new version');
   t.equal(scored.at(-1)!.result.threshold, current.manifest.thresholds.image * 2);
+  t.equal(runtime.products.extractorSessions, 1, 'the new version reuses the backbone session');
   const seqs = scored.map((s) => s.result.seq);
   t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'the camera kept streaming through the swap');
 
