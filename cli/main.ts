@@ -15,8 +15,7 @@ import { ImageReadError, readImage } from '../runtime/image-io.ts';
 import { ProductScorer } from '../runtime/product-scorer.ts';
 import { enrollProduct } from '../trainer/enroll.ts';
 import { EnrollError } from '../trainer/golden-samples.ts';
-import { evaluateDataset, type CategoryMetrics } from '../eval/evaluate.ts';
-import { REFINE_MODES, type RefineMode } from '../runtime/refine-mask.ts';
+import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalStage } from '../eval/evaluate.ts';
 import { createProgress } from './progress.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { HealthServerError } from '../runtime/health-server.ts';
@@ -170,7 +169,7 @@ export function buildCli(): Command {
       .description('enroll and evaluate every category of an MVTec-layout dataset')
       .requiredOption('--dataset <root>', 'dataset root (<category>/train/good, <category>/test/<type>, <category>/ground_truth/<type>)')
       .option('--categories <a,b>', 'only these categories')
-      .option('--refine <modes>', `mask refinement(s) to measure, comma separated: ${REFINE_MODES.join(', ')} (the first fills the main table)`, 'none')
+      .option('--refine <modes>', `mask stage(s) to measure, comma separated: ${EVAL_STAGES.join(', ')} (the first fills the main table)`, 'none')
       .option('--json <file>', 'write the report as JSON')
       .option('--data-dir <dir>', 'keep the enrolled products here (default: a temporary folder)')
       .option('--config <file>', 'device config file'),
@@ -179,7 +178,7 @@ export function buildCli(): Command {
     const settings = enrollSettings(config, flags);
     const refine = String(flags.refine).split(',').map((s) => s.trim()).filter(Boolean);
     for (const mode of refine) {
-      if (!(REFINE_MODES as readonly string[]).includes(mode)) throw new ConfigError(`--refine "${mode}": use ${REFINE_MODES.join(', ')}`);
+      if (!(EVAL_STAGES as readonly string[]).includes(mode)) throw new ConfigError(`--refine "${mode}": use ${EVAL_STAGES.join(', ')}`);
     }
     const progress = createProgress();
     const categories = flags.categories ? String(flags.categories).split(',').map((s: string) => s.trim()).filter(Boolean) : undefined;
@@ -189,7 +188,7 @@ export function buildCli(): Command {
     const report = await evaluateDataset(flags.dataset, categories, {
       settings,
       inference: config.inference,
-      refine: refine as RefineMode[],
+      refine: refine as EvalStage[],
       refineSettings: config.refine,
       dataDir: flags.dataDir,
       onProgress: (cat, stage, done, total) => progress.update(`${cat} ${stage}`, done, total),

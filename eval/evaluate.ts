@@ -10,7 +10,9 @@
  * - f1max: best image-level F1 over all score thresholds;
  * - iou, dice: binary masks at the pixel threshold that maximises pixel F1
  *   (the protocol of papers/f2pad.txt), mean over defective test images,
- *   after the chosen mask refinement (`refine`: none, filter, threshold);
+ *   after the chosen mask refinement (`refine`: none, filter, threshold), or
+ *   at the product's own calibrated pixel threshold with the small-region
+ *   filter (`calibrated`: what a device does without a per-image threshold);
  * - fpPixelRate: predicted defect pixels outside the ground truth, as a share
  *   of all normal pixels of all test images;
  * - msPerRefine, iterations: median refinement time per image, thresholds tried;
@@ -22,6 +24,10 @@ import { join } from 'node:path';
 import { refineSettingsSchema, type EnrollSettings, type InferenceSettings, type RefineSettings } from '../config/schema.ts';
 import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
 import { refineMask, type RefineMode } from '../runtime/refine-mask.ts';
+
+/** Mask stages an evaluation can measure. */
+export const EVAL_STAGES = ['none', 'filter', 'calibrated', 'threshold'] as const;
+export type EvalStage = (typeof EVAL_STAGES)[number];
 import { readImage, readMask } from '../runtime/image-io.ts';
 import { ProductScorer } from '../runtime/product-scorer.ts';
 import { enrollProduct, type EnrollProgress } from '../trainer/enroll.ts';
@@ -37,7 +43,7 @@ export interface CategoryMetrics {
   iou: number;
   dice: number;
   msPerImage: number;
-  refine: RefineMode;
+  refine: EvalStage;
   fpPixelRate: number;
   msPerRefine: number;
   iterations: number;
@@ -55,14 +61,14 @@ export interface EvalReport {
   mean: CategoryMetrics;
   settings: Record<string, unknown>;
   /** Every refinement mode asked for, side by side (the first is the one in `categories`). */
-  stages: Partial<Record<RefineMode, { categories: Record<string, StageMetrics>; mean: StageMetrics }>>;
+  stages: Partial<Record<EvalStage, { categories: Record<string, StageMetrics>; mean: StageMetrics }>>;
 }
 
 export interface EvalOptions {
   settings: EnrollSettings;
   inference: InferenceSettings;
   /** Mask refinement modes to measure; the first one fills the main metrics (default: none). */
-  refine?: RefineMode[];
+  refine?: EvalStage[];
   refineSettings?: RefineSettings;
   /** Where the evaluation's products are written (default: a temporary folder, removed afterwards). */
   dataDir?: string;
@@ -89,7 +95,7 @@ function concat(arrays: Float32Array[] | Uint8Array[], Type: typeof Float32Array
 
 export async function evaluateCategory(root: string, category: string, dataDir: string, opts: EvalOptions): Promise<{ metrics: CategoryMetrics; stages: StageMetrics[] }> {
   const data = await readCategory(root, category);
-  const modes = opts.refine && opts.refine.length > 0 ? opts.refine : (['none'] as RefineMode[]);
+  const modes = opts.refine && opts.refine.length > 0 ? opts.refine : (['none'] as EvalStage[]);
   const refineSettings = opts.refineSettings ?? refineSettingsSchema.parse({});
   const productId = category.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+/, '') || 'category';
   const t0 = performance.now();
@@ -138,7 +144,9 @@ export async function evaluateCategory(root: string, category: string, dataDir: 
     const refineTimes: number[] = [];
     for (const [i, map] of maps.entries()) {
       const image = images[i]!;
-      const refined = await refineMask(mode, { image, map, threshold: pixelBest.threshold, minRegionArea: image.minArea }, refineSettings, scorer.scorer);
+      const [refineMode, threshold]: [RefineMode, number] =
+        mode === 'calibrated' ? ['filter', scorer.manifest.thresholds.pixel] : [mode, pixelBest.threshold];
+      const refined = await refineMask(refineMode, { image, map, threshold, minRegionArea: image.minArea }, refineSettings, scorer.scorer);
       refineTimes.push(refined.ms);
       iterations = Math.max(iterations, refined.iterations);
       const s = maskScores(refined.mask, masks[i]!);
@@ -191,7 +199,7 @@ export async function evaluateDataset(root: string, categories: string[] | undef
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'linesight-eval-')));
   try {
     const results: Record<string, CategoryMetrics> = {};
-    const byStage = new Map<RefineMode, Record<string, StageMetrics>>();
+    const byStage = new Map<EvalStage, Record<string, StageMetrics>>();
     for (const name of names) {
       const { metrics, stages } = await evaluateCategory(root, name, dataDir, opts);
       results[name] = metrics;

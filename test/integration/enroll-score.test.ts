@@ -103,3 +103,9 @@ t.test('a tampered artifact is refused and the active version stays', async (t) 
   const ok = await linesight(['score', '--product', 'disc', '--data-dir', dataDir, join(golden, 'good_000.png')]);
   t.equal(ok.code, 0, ok.stderr);
 });
+
+t.test('eval names an unknown mask stage before doing any work', async (t) => {
+  const r = await linesight(['eval', '--dataset', root, '--refine', 'none,f2pd']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /--refine "f2pd": use none, filter, calibrated, threshold/);
+});
