@@ -1,7 +1,7 @@
 /**
- * The same runtime under Deno 2 (from the `deno` npm package): `deno run -A
- * cli/main.ts run --config <file>` scores a short stream and publishes to a
- * real mosquitto broker.
+ * The same runtime under Deno 2 (the `deno` npm package, installed by .ci/run):
+ * `deno run -A cli/main.ts run --config <file>` scores a short stream and
+ * publishes to a real mosquitto broker.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { MqttCollector } from '../helpers/mqtt-collector.ts';
 const ROOT = join(import.meta.dirname, '..', '..');
 const DENO = join(ROOT, 'node_modules', '.bin', 'deno');
 
-t.test('linesight run under Deno publishes results', { skip: existsSync(DENO) ? false : 'the deno npm package is not installed' }, async (t) => {
+t.test('linesight run under Deno publishes results', { skip: existsSync(DENO) ? false : 'deno is not installed (npm install --no-save deno@2)' }, async (t) => {
   const dir = t.testdir();
   const fixture = await conveyorFixture(dir);
   const video = await fixture.video('gdg', 'gdg');
