@@ -59,31 +59,50 @@ export function layerShapes(ir: BackboneIR, inputSize: [number, number]): Map<st
   return shapes;
 }
 
-export function emitForward(ir: BackboneIR, opts: EmitOptions): Uint8Array {
-  const net = truncate(ir, opts.outputs);
-  const shapes = layerShapes(net, opts.inputSize);
-  const [h, w] = opts.inputSize;
-  const batch = opts.batch === undefined || opts.batch === 'dynamic' ? 'n' : opts.batch;
-  const g = new GraphBuilder(`${ir.id}-features`);
-  const image = g.input('image', [batch, h, w, 3]);
-  const { mean, std } = ir.preprocess;
+/** Forward values of an emitted network: IR value name -> ONNX value name. */
+export interface EmittedLayers {
+  values: Map<string, string>;
+  /** Per convolution: the value it really reads and its pads, after zero pads were folded in. */
+  convInputs: Map<string, { input: string; pads: [number, number, number, number] }>;
+  /** Per max pool emitted with `withPoolIndices`: the ONNX value of its argmax indices. */
+  poolIndices: Map<string, string>;
+}
+
+/** image NHWC RGB 0..255 -> the network's NCHW input: (x / 255 - mean) / std per channel. */
+export function emitPreprocess(g: GraphBuilder, image: string, preprocess: BackboneIR['preprocess']): string {
+  const { mean, std } = preprocess;
   // (x / 255 - mean) / std  ==  x * (1 / (255 std)) - mean / std, on the channel-last axis.
   const scaled = g.op('Mul', [image, g.floats('pre_scale', std.map((s) => 1 / (255 * s)), [3])]);
   const shifted = g.op('Add', [scaled, g.floats('pre_shift', mean.map((m, i) => -m / std[i]!), [3])]);
-  const values = new Map<string, string>([[net.input, g.op('Transpose', [shifted], { perm: [0, 3, 1, 2] }, 'input_nchw')]]);
+  return g.op('Transpose', [shifted], { perm: [0, 3, 1, 2] }, 'input_nchw');
+}
 
-  // Zero pads feeding only a convolution are folded into the convolution's own pads.
+/**
+ * Emits the nodes of `net` reading `input` (NCHW). Zero pads feeding only a
+ * convolution are folded into the convolution's own pads unless `keep` names
+ * them. `withPoolIndices` also emits max pools' argmax indices (for gradients).
+ */
+export function emitLayers(
+  g: GraphBuilder,
+  net: BackboneIR,
+  input: string,
+  shapes: Map<string, [number, number, number]>,
+  opts: { keep?: string[]; withPoolIndices?: boolean } = {},
+): EmittedLayers {
+  const keep = new Set(opts.keep ?? []);
+  const values = new Map<string, string>([[net.input, input]]);
+  const convInputs: EmittedLayers['convInputs'] = new Map();
+  const poolIndices = new Map<string, string>();
   const consumers = new Map<string, number>();
   for (const n of net.nodes) for (const i of nodeInputs(n)) consumers.set(i, (consumers.get(i) ?? 0) + 1);
   const byName = new Map(net.nodes.map((n) => [n.name, n]));
   const foldable = (name: string) => {
     const n = byName.get(name);
-    return n?.op === 'pad' && consumers.get(name) === 1 && !opts.outputs.includes(name) ? n : undefined;
+    return n?.op === 'pad' && consumers.get(name) === 1 && !keep.has(name) ? n : undefined;
   };
-
   const value = (name: string) => {
     const v = values.get(name);
-    if (!v) throw new Error(`backbone ${ir.id}: value "${name}" is used before it is defined`);
+    if (!v) throw new Error(`backbone ${net.id}: value "${name}" is used before it is defined`);
     return v;
   };
   for (const n of net.nodes as LayerNode[]) {
@@ -91,9 +110,10 @@ export function emitForward(ir: BackboneIR, opts: EmitOptions): Uint8Array {
     switch (n.op) {
       case 'conv': {
         const pad = foldable(n.input);
-        const input = pad ? value(pad.input) : value(n.input);
-        const pads = pad ? n.pads.map((p, i) => p + pad.pads[i]!) : n.pads;
-        const inputs = [input, g.initializer(`${n.name}_w`, n.weight, n.weightShape)];
+        const source = pad ? pad.input : n.input;
+        const pads = (pad ? n.pads.map((p, i) => p + pad.pads[i]!) : [...n.pads]) as [number, number, number, number];
+        convInputs.set(n.name, { input: source, pads });
+        const inputs = [value(source), g.initializer(`${n.name}_w`, n.weight, n.weightShape)];
         if (n.bias) inputs.push(g.initializer(`${n.name}_b`, n.bias, [n.bias.length]));
         out = g.op('Conv', inputs, { kernel_shape: [n.weightShape[2], n.weightShape[3]], strides: n.stride, pads, dilations: n.dilation, group: n.group }, n.name);
         break;
@@ -111,9 +131,17 @@ export function emitForward(ir: BackboneIR, opts: EmitOptions): Uint8Array {
         if (foldable(n.name)) continue;
         out = g.op('Pad', [value(n.input), g.int64s(`${n.name}_pads`, [0, 0, n.pads[0], n.pads[1], 0, 0, n.pads[2], n.pads[3]])], { mode: 'constant' }, n.name);
         break;
-      case 'maxpool':
-        out = g.op('MaxPool', [value(n.input)], { kernel_shape: n.kernel, strides: n.stride, pads: n.pads }, n.name);
+      case 'maxpool': {
+        const attrs = { kernel_shape: n.kernel, strides: n.stride, pads: n.pads };
+        if (opts.withPoolIndices) {
+          const [y, indices] = g.node('MaxPool', [value(n.input)], attrs, 2, n.name);
+          poolIndices.set(n.name, indices!);
+          out = y!;
+        } else {
+          out = g.op('MaxPool', [value(n.input)], attrs, n.name);
+        }
         break;
+      }
       case 'avgpool':
         out = g.op('AveragePool', [value(n.input)], { kernel_shape: n.kernel, strides: n.stride, pads: n.pads, count_include_pad: n.countIncludePad ? 1 : 0 }, n.name);
         break;
@@ -129,9 +157,20 @@ export function emitForward(ir: BackboneIR, opts: EmitOptions): Uint8Array {
     }
     values.set(n.name, out);
   }
+  return { values, convInputs, poolIndices };
+}
+
+export function emitForward(ir: BackboneIR, opts: EmitOptions): Uint8Array {
+  const net = truncate(ir, opts.outputs);
+  const shapes = layerShapes(net, opts.inputSize);
+  const [h, w] = opts.inputSize;
+  const batch = opts.batch === undefined || opts.batch === 'dynamic' ? 'n' : opts.batch;
+  const g = new GraphBuilder(`${ir.id}-features`);
+  const image = g.input('image', [batch, h, w, 3]);
+  const { values } = emitLayers(g, net, emitPreprocess(g, image, ir.preprocess), shapes, { keep: opts.outputs });
   for (const name of opts.outputs) {
     const [c, oh, ow] = shapes.get(name)!;
-    g.output(value(name), name, [batch, c, oh, ow]);
+    g.output(values.get(name)!, name, [batch, c, oh, ow]);
   }
   return g.toBytes();
 }
