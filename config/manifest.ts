@@ -43,6 +43,8 @@ export const manifestSchema = z
         pixelMax: z.number().optional(),
       })
       .strict(),
+    /** F2PAD's pixel prior and golden references (tensors prior_means, prior_precisions, references); absent: no F2PAD. */
+    refine: z.object({ priorComponents: z.number().int().positive(), references: z.number().int().positive() }).strict().optional(),
     goldenSamples: z
       .object({
         count: z.number().int(),

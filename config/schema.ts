@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { cameraSettingsSchema } from './camera-settings.ts';
 import { mqttConfigSchema } from './mqtt.ts';
+import { DEFAULT_F2PAD as F2 } from '../models/refine/f2pad.ts';
 
 export const productIdSchema = z
   .string()
@@ -36,6 +37,10 @@ export const enrollSettingsSchema = z
     minGoldenSamples: z.number().int().min(2).default(10),
     /** Thresholds sit this far above the highest held-out golden score (0.1 = 10 %). */
     thresholdMargin: z.number().min(0).max(10).default(0.1),
+    /** Golden samples stored in the artifact for F2PAD's in-painting (0 = no F2PAD for this product). */
+    refineReferences: z.number().int().min(0).max(64).default(16),
+    /** Gaussian components of F2PAD's pixel prior over golden-sample colours. */
+    priorComponents: z.number().int().min(1).max(16).default(5),
     seed: z.number().int().default(0),
   })
   .strict();
@@ -53,10 +58,52 @@ export const inferenceSettingsSchema = z
 export type InferenceSettings = z.output<typeof inferenceSettingsSchema>;
 
 /** How defect masks are refined (runtime/refine-mask.ts). */
+/** F2PAD mask refinement (models/refine/f2pad.ts): bounds and weights. */
+export const f2padSettingsSchema = z
+  .object({
+    /** Iteration cap per frame. */
+    maxIterations: z.number().int().min(0).max(1000).default(F2.maxIterations),
+    /** Wall-clock budget per frame, ms. */
+    budgetMs: z.number().int().min(1).max(600_000).default(F2.budgetMs),
+    /** Stop when the loss falls by less than this share in one iteration. */
+    tolerance: z.number().min(-1).max(1).default(F2.tolerance),
+    /** Pixels the optimised region extends beyond the backbone's mask. */
+    dilation: z.number().int().min(0).max(64).default(F2.dilation),
+    /** Pixels the in-painted region extends beyond the backbone's mask. */
+    inpaintDilation: z.number().int().min(0).max(64).default(F2.inpaintDilation),
+    /** Largest shift (pixels) tried when aligning a golden sample for in-painting. */
+    maxShift: z.number().int().min(0).max(32).default(F2.maxShift),
+    /** Weights of the sparsity, pixel-prior and total-variation terms. */
+    sparsity: z.number().min(0).default(F2.sparsity),
+    prior: z.number().min(0).default(F2.prior),
+    tv: z.number().min(0).default(F2.tv),
+    /** Scale of the sparsity term, in 0..255 grey levels. */
+    epsilon: z.number().gt(0).default(F2.epsilon),
+    /** Step per iteration, in 0..255 grey levels. */
+    step: z.number().gt(0).max(255).default(F2.step),
+    sharing: z
+      .object({
+        radius: z.number().int().min(0).max(8).default(F2.sharing.radius),
+        sigmaSpace: z.number().gt(0).default(F2.sharing.sigmaSpace),
+        sigmaColour: z.number().gt(0).default(F2.sharing.sigmaColour),
+      })
+      .strict()
+      .default(F2.sharing),
+    /** A pixel is defective when the frame differs from the estimated good part by more than this (0..255). */
+    tau: z.number().min(0).max(255).default(F2.tau),
+    /** Candidate bank features per position, chosen at the initial estimate. */
+    candidates: z.number().int().min(1).max(64).default(4),
+  })
+  .strict();
+
 export const refineSettingsSchema = z
   .object({
-    /** none: fixed threshold; filter: plus the small-region filter; threshold: per-image threshold plus the filter. */
-    mode: z.enum(['none', 'filter', 'threshold']).default('threshold'),
+    /**
+     * none: fixed threshold; filter: plus the small-region filter; threshold:
+     * per-image threshold plus the filter; f2pad: F2PAD from the fixed-threshold
+     * mask plus the filter (products enrolled before F2PAD fall back to threshold).
+     */
+    mode: z.enum(['none', 'filter', 'threshold', 'f2pad']).default('threshold'),
     /** Defect regions smaller than this many original-image pixels are dropped. */
     minRegionArea: z.number().int().min(1).max(1_000_000).default(25),
     /** Thresholds tried by the per-image threshold search. */
@@ -71,6 +118,7 @@ export const refineSettingsSchema = z
       .strict()
       .default({ size: 0.12, fill: 'noise' }),
     seed: z.number().int().default(0),
+    f2pad: f2padSettingsSchema.default(() => f2padSettingsSchema.parse({})),
   })
   .strict();
 

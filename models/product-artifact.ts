@@ -16,6 +16,7 @@ import { MANIFEST_SCHEMA_VERSION, manifestSchema, type Manifest } from '../confi
 import { formatIssues } from '../config/errors.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 import type { FeatureReduction } from './patchcore/graphs.ts';
+import type { RefineModel } from './refine/f2pad-model.ts';
 
 export const BANK_FILE = 'memory-bank.safetensors';
 export const MANIFEST_FILE = 'manifest.json';
@@ -35,6 +36,8 @@ export interface ProductArtifact {
   bank: Float32Array;
   /** PCA reduction applied to patch features before the search, when the manifest has one. */
   reduction?: FeatureReduction;
+  /** F2PAD's pixel prior and golden references, when the product was enrolled with them. */
+  refine?: RefineModel;
 }
 
 export type ManifestDraft = Omit<Manifest, 'version' | 'files' | 'schemaVersion'>;
@@ -107,7 +110,7 @@ export async function writeProductArtifact(
   dataDir: string,
   draft: ManifestDraft,
   bank: Float32Array,
-  opts: { activate?: boolean; reduction?: FeatureReduction } = {},
+  opts: { activate?: boolean; reduction?: FeatureReduction; refine?: RefineModel } = {},
 ): Promise<{ version: string; dir: string }> {
   const dir = productDir(dataDir, draft.productId);
   await mkdir(dir, { recursive: true });
@@ -121,10 +124,21 @@ export async function writeProductArtifact(
   await mkdir(tmp);
   try {
     if (!!opts.reduction !== !!draft.reduction) throw new Error('the manifest and the reduction tensors disagree');
+    if (!!opts.refine !== !!draft.refine) throw new Error('the manifest and the refinement tensors disagree');
     const tensors: Parameters<typeof encodeSafetensors>[0] = { bank: { shape: [draft.coreset.size, draft.featureDim], data: bank } };
     if (opts.reduction && draft.reduction) {
       tensors.reduction_mean = { shape: [draft.reduction.from], data: opts.reduction.mean };
       tensors.reduction_axes = { shape: [draft.reduction.from, draft.reduction.to], data: opts.reduction.axes };
+    }
+    if (opts.refine && draft.refine) {
+      const { width, height } = draft.inputSize;
+      const k = draft.refine.priorComponents;
+      tensors.prior_means = { shape: [k, 3], data: opts.refine.prior.means };
+      tensors.prior_precisions = { shape: [k, 3, 3], data: opts.refine.prior.precisions };
+      // Golden references as 8-bit pixels: they were decoded from 8-bit images.
+      const refs = new Uint8Array(opts.refine.references.length * width * height * 3);
+      opts.refine.references.forEach((r, i) => refs.set(Uint8Array.from(r, (v) => Math.round(v)), i * width * height * 3));
+      tensors.references = { shape: [opts.refine.references.length, height, width, 3], data: refs };
     }
     const bankBytes = encodeSafetensors(
       tensors,
@@ -210,5 +224,29 @@ export async function loadProductArtifact(dataDir: string, productId: string, ve
     }
     reduction = { mean: mean.data, axes: axes.data };
   }
-  return { dir, manifest, bank: bank.data, reduction };
+  let refine: RefineModel | undefined;
+  if (manifest.refine) {
+    const { priorComponents: k, references: count } = manifest.refine;
+    const { width, height } = manifest.inputSize;
+    const means = tensors.get('prior_means');
+    const precisions = tensors.get('prior_precisions');
+    const refs = tensors.get('references');
+    if (
+      !(means?.data instanceof Float32Array) ||
+      !(precisions?.data instanceof Float32Array) ||
+      !(refs?.data instanceof Uint8Array) ||
+      means.shape.join() !== `${k},3` ||
+      precisions.shape.join() !== `${k},3,3` ||
+      refs.shape.join() !== `${count},${height},${width},3`
+    ) {
+      throw new ArtifactError(`product "${productId}" version ${v}: the mask refinement tensors do not match the manifest`);
+    }
+    const size = width * height * 3;
+    const pixels = refs.data;
+    refine = {
+      prior: { means: means.data, precisions: precisions.data },
+      references: Array.from({ length: count }, (_, i) => Float32Array.from(pixels.subarray(i * size, (i + 1) * size))),
+    };
+  }
+  return { dir, manifest, bank: bank.data, reduction, refine };
 }

@@ -85,6 +85,8 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private last: { score: number; verdict: 'ok' | 'reject' } | null = null;
   private loop: Promise<void> | undefined;
   private stopping = false;
+  /** Product versions whose refine.mode fallback was already logged. */
+  private readonly warnedFallback = new Set<string>();
 
   constructor(
     readonly station: StationSettings,
@@ -169,6 +171,10 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       const refined = await this.lane.run(() =>
         refineMask(this.station.refine.mode, { image: { ...input, width, height }, map: outcome.map, threshold: product.manifest.thresholds.pixel, minRegionArea }, this.station.refine, product),
       );
+      if (refined.fallback && !this.warnedFallback.has(product.manifest.version)) {
+        this.warnedFallback.add(product.manifest.version);
+        this.logger?.warn(`camera ${this.station.id}: refine.mode ${this.station.refine.mode} is not possible (${refined.fallback}); masks use the per-image threshold instead`);
+      }
       this.publisher.publishMask(camera, { ts: frame.ts, frameId, ...encodeMaskRle(refined.mask, width, height) });
     }
     return scored;

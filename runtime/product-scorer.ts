@@ -8,6 +8,8 @@ import { labelComponents } from '../models/components/connected-components.ts';
 import { PatchCoreScorer, type PatchScores } from '../models/patchcore/model.ts';
 import { ArtifactError, loadProductArtifact, type ProductArtifact } from '../models/product-artifact.ts';
 import { sessionOptions } from '../models/session.ts';
+import type { Backbone } from '../models/backbones/registry.ts';
+import { F2padModel } from '../models/refine/f2pad-model.ts';
 import { SharedModels } from './shared-models.ts';
 
 export type Verdict = 'ok' | 'reject';
@@ -48,9 +50,13 @@ export function defectRegions(mask: Uint8Array, map: Float32Array, width: number
 }
 
 export class ProductScorer {
+  private f2padModel?: Promise<F2padModel | undefined>;
+
   private constructor(
     readonly artifact: ProductArtifact,
     readonly scorer: PatchCoreScorer,
+    private readonly backbone: Backbone,
+    private readonly inference: InferenceSettings,
   ) {}
 
   /**
@@ -73,12 +79,35 @@ export class ProductScorer {
       throw new ArtifactError(`product "${productId}" ${manifest.version}: features have ${extractor.shape.channels} channels, the artifact expects ${expected}`);
     }
     const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, ...sessionOptions(models.inference) });
-    return new ProductScorer(artifact, scorer);
+    return new ProductScorer(artifact, scorer, backbone, models.inference);
   }
 
   /** Frees this product's own sessions (shared backbone sessions stay). */
-  release(): Promise<void> {
-    return this.scorer.release();
+  async release(): Promise<void> {
+    await (await this.f2padModel?.catch(() => undefined))?.release();
+    await this.scorer.release();
+  }
+
+  /**
+   * Why this product cannot refine masks with F2PAD, or undefined when it can:
+   * it needs the pixel prior and references stored at enrollment and a
+   * backbone linesight can differentiate.
+   */
+  get f2padUnavailable(): string | undefined {
+    if (!this.artifact.refine) return `product "${this.manifest.productId}" ${this.manifest.version} was enrolled without F2PAD data (enroll it again)`;
+    if (!this.backbone.ir) return `backbone ${this.backbone.id} has no layer description to differentiate`;
+    return undefined;
+  }
+
+  /** The product's F2PAD model, built on first use (its graphs take a moment to load). */
+  f2pad(candidates: number): Promise<F2padModel | undefined> {
+    if (this.f2padUnavailable) return Promise.resolve(undefined);
+    this.f2padModel ??= F2padModel.create(this.backbone, this.scorer.features, this.artifact.bank, this.artifact.refine!, {
+      candidates,
+      reduction: this.artifact.reduction,
+      ...sessionOptions(this.inference),
+    });
+    return this.f2padModel;
   }
 
   get manifest() {

@@ -5,28 +5,39 @@
  *   `minRegionArea` original-image pixels become normal);
  * - `threshold`: the frame's own threshold from five pasted rectangles
  *   (models/refine/per-image-threshold.ts), then the small-region filter.
+ * - `f2pad`: F2PAD (models/refine/f2pad.ts) from the fixed-threshold mask,
+ *   then the small-region filter; a product without F2PAD data falls back to
+ *   `threshold` and says why in `fallback`.
  * It runs for flagged frames only, after their reject is stored.
  */
 import type { RefineSettings } from '../config/schema.ts';
 import { removeSmallRegions } from '../models/components/connected-components.ts';
 import { seededRandom } from '../models/components/random.ts';
 import { anomalyRectangles, pasteRectangles, searchThreshold } from '../models/refine/per-image-threshold.ts';
+import type { F2padModel } from '../models/refine/f2pad-model.ts';
 import { thresholdMap } from './product-scorer.ts';
 
-export const REFINE_MODES = ['none', 'filter', 'threshold'] as const;
+export const REFINE_MODES = ['none', 'filter', 'threshold', 'f2pad'] as const;
 export type RefineMode = (typeof REFINE_MODES)[number];
 
 export interface RefinedMask {
   mask: Uint8Array;
   /** The pixel threshold the mask was cut at. */
   threshold: number;
-  /** Thresholds tried (0 when none was searched). */
+  /** Thresholds tried, or F2PAD iterations run (0 for a fixed threshold). */
   iterations: number;
   ms: number;
+  /** The mode that made the mask (differs from the one asked for after a fallback). */
+  mode: RefineMode;
+  /** Why the mode asked for could not run. */
+  fallback?: string;
 }
 
 export interface MapScorer {
   score(image: { data: Float32Array }): Promise<{ map: Float32Array }>;
+  /** Reason F2PAD cannot run for this product, if any. */
+  readonly f2padUnavailable?: string;
+  f2pad?(candidates: number): Promise<F2padModel | undefined>;
 }
 
 export async function refineMask(
@@ -39,6 +50,17 @@ export async function refineMask(
   const { width, height } = input.image;
   let threshold = input.threshold;
   let iterations = 0;
+  let fallback: string | undefined;
+  if (mode === 'f2pad') {
+    const model = await scorer.f2pad?.(settings.f2pad.candidates);
+    if (model) {
+      const refined = await model.refineMask(input.image.data, thresholdMap(input.map, threshold), settings.f2pad);
+      const mask = removeSmallRegions(refined.mask, width, height, input.minRegionArea, 8);
+      return { mask, threshold, iterations: refined.iterations, ms: performance.now() - t0, mode };
+    }
+    fallback = scorer.f2padUnavailable ?? 'F2PAD is not available for this product';
+    mode = 'threshold';
+  }
   if (mode === 'threshold') {
     const rects = anomalyRectangles(width, height, settings.rectangles.size);
     const pasted = pasteRectangles(input.image.data, width, height, rects, settings.rectangles.fill, seededRandom(settings.seed));
@@ -48,5 +70,5 @@ export async function refineMask(
   }
   let mask = thresholdMap(input.map, threshold);
   if (mode !== 'none') mask = removeSmallRegions(mask, width, height, input.minRegionArea, 8);
-  return { mask, threshold, iterations, ms: performance.now() - t0 };
+  return { mask, threshold, iterations, ms: performance.now() - t0, mode, ...(fallback ? { fallback } : {}) };
 }

@@ -14,6 +14,8 @@ import type { FeatureReduction } from '../models/patchcore/graphs.ts';
 import { loadBackbone } from '../models/backbones/registry.ts';
 import { FeatureExtractor, PatchCoreScorer } from '../models/patchcore/model.ts';
 import { sessionOptions } from '../models/session.ts';
+import { fitPixelPrior, samplePixels } from '../models/refine/pixel-prior.ts';
+import type { RefineModel } from '../models/refine/f2pad-model.ts';
 import { calibrateThresholds, splitHoldout } from './calibrate.ts';
 import { loadGoldenSamples, EnrollError } from './golden-samples.ts';
 
@@ -114,6 +116,20 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   const calibration = calibrateThresholds(imageScores, pixelMaxima, settings.thresholdMargin);
   timings.calibrateMs = clock() - t;
 
+  // F2PAD's pixel prior (colours of the bank's golden samples) and the golden
+  // references it in-paints defects from, spread over the bank's samples.
+  t = clock();
+  let refine: RefineModel | undefined;
+  if (settings.refineReferences > 0) {
+    const bankImages = bankIdx.map((i) => golden.images[i]!);
+    const colours = samplePixels(bankImages, 20000, seededRandom(settings.seed + 2));
+    const prior = fitPixelPrior(colours, settings.priorComponents, seededRandom(settings.seed + 3));
+    const count = Math.min(settings.refineReferences, bankImages.length);
+    const references = Array.from({ length: count }, (_, k) => bankImages[Math.floor((k * bankImages.length) / count)]!.data);
+    refine = { prior, references };
+  }
+  timings.refineModelMs = clock() - t;
+
   const heldSet = new Set(heldOut);
   const draft: ManifestDraft = {
     productId: opts.productId,
@@ -130,6 +146,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     coreset: { ratio: settings.coresetRatio, size: coresetSize, totalPatches, projectionDim: settings.projectionDim, seed: settings.seed },
     thresholds: { image: calibration.image, pixel: calibration.pixel },
     calibration: { heldOut: heldOut.length, margin: settings.thresholdMargin, imageScores: calibration.imageScores, pixelMax: calibration.pixelMax },
+    ...(refine ? { refine: { priorComponents: settings.priorComponents, references: refine.references.length } } : {}),
     goldenSamples: {
       count: golden.images.length,
       files: golden.images.map((img, i) => ({ name: img.name, sha256: img.sha256, role: heldSet.has(i) ? 'heldOut' : 'bank' })),
@@ -138,7 +155,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     timings,
   };
   onProgress?.({ stage: 'write', done: 0, total: 1 });
-  const written = await writeProductArtifact(opts.dataDir, draft, bank, { activate: opts.activate, reduction });
+  const written = await writeProductArtifact(opts.dataDir, draft, bank, { activate: opts.activate, reduction, refine });
   onProgress?.({ stage: 'write', done: 1, total: 1 });
   return { ...written, manifest: draft };
 }

@@ -14,6 +14,7 @@
  */
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { gaussianKernel1d } from '../components/gaussian.ts';
+import type { LayerNode } from '../ir.ts';
 
 export type Aggregation = 'patchcore' | 'sppm';
 
@@ -54,6 +55,41 @@ function resizeTo(g: GraphBuilder, value: string, height: number, width: number,
   });
 }
 
+/** The local 3x3 average every aggregation starts from (stride 1, zero padding counted). */
+const LOCAL_POOL = { kernel: [3, 3], stride: [1, 1], pads: [1, 1, 1, 1] } as const;
+/** SPPM's coarser pools: 1/2 and 1/4 resolution give each patch a larger receptive field. */
+const SPPM_POOLS = [
+  { kernel: [4, 4], stride: [2, 2], pads: [1, 1, 1, 1] },
+  { kernel: [5, 5], stride: [4, 4], pads: [2, 2, 2, 2] },
+] as const;
+
+/**
+ * The aggregation as layer-IR nodes appended to a backbone (for the
+ * input-gradient graph of mask refinement), ending in one NCHW value
+ * `output` [1, C, h, w] equal to `aggregationGraph`'s rows.
+ */
+export function aggregationNodes(layers: FeatureLayerShape[], aggregation: Aggregation, output = 'patch_features'): LayerNode[] {
+  const { height, width } = aggregatedShape(layers, aggregation);
+  const nodes: LayerNode[] = [];
+  const parts: string[] = [];
+  const resized = (name: string, input: string, size: [number, number]) => {
+    nodes.push({ op: 'resize', name, input, size, mode: 'bilinear' });
+    return name;
+  };
+  for (const layer of layers) {
+    const pools = aggregation === 'sppm' ? [LOCAL_POOL, ...SPPM_POOLS] : [LOCAL_POOL];
+    pools.forEach((pool, k) => {
+      const name = `${output}_${layer.name}_pool${k}`;
+      nodes.push({ op: 'avgpool', name, input: layer.name, kernel: [...pool.kernel], stride: [...pool.stride], pads: [...pool.pads], countIncludePad: true });
+      let piece = k === 0 ? name : resized(`${name}_up`, name, [layer.height, layer.width]);
+      if (layer.height !== height || layer.width !== width) piece = resized(`${piece}_to_grid`, piece, [height, width]);
+      parts.push(piece);
+    });
+  }
+  nodes.push({ op: 'concat', name: output, inputs: parts });
+  return nodes;
+}
+
 /**
  * Inputs: one per layer, named like the layer, [n, C_i, h_i, w_i].
  * Output `features`: [n, h*w, C] (positions row-major, channels last).
@@ -64,17 +100,10 @@ export function aggregationGraph(layers: FeatureLayerShape[], aggregation: Aggre
   const parts: string[] = [];
   for (const layer of layers) {
     const x = g.input(layer.name, ['n', layer.channels, layer.height, layer.width]);
-    const local = g.op('AveragePool', [x], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 1 });
-    const pieces = [local];
-    if (aggregation === 'sppm') {
-      // Coarser pools (1/2 and 1/4 resolution) give each patch a larger receptive field.
-      const half = g.op('AveragePool', [x], { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 });
-      const quarter = g.op('AveragePool', [x], { kernel_shape: [5, 5], strides: [4, 4], pads: [2, 2, 2, 2], count_include_pad: 1 });
-      pieces.push(
-        resizeTo(g, half, layer.height, layer.width, layer.channels),
-        resizeTo(g, quarter, layer.height, layer.width, layer.channels),
-      );
-    }
+    const pool = (p: typeof LOCAL_POOL | (typeof SPPM_POOLS)[number]) =>
+      g.op('AveragePool', [x], { kernel_shape: [...p.kernel], strides: [...p.stride], pads: [...p.pads], count_include_pad: 1 });
+    const pieces = [pool(LOCAL_POOL)];
+    if (aggregation === 'sppm') for (const p of SPPM_POOLS) pieces.push(resizeTo(g, pool(p), layer.height, layer.width, layer.channels));
     for (const piece of pieces) {
       parts.push(layer.height === height && layer.width === width ? piece : resizeTo(g, piece, height, width, layer.channels));
     }
@@ -114,20 +143,39 @@ export interface FeatureReduction {
  * Output `patchScores` [q]: Euclidean distance to the nearest bank row.
  */
 export function nearestNeighbourGraph(bank: Float32Array, bankSize: number, channels: number, reduction?: FeatureReduction): Uint8Array {
-  const dim = reduction ? reduction.axes.length / channels : channels;
-  if (bank.length !== bankSize * dim) throw new Error(`memory bank holds ${bank.length} values, expected ${bankSize} x ${dim}`);
   const g = new GraphBuilder('nearest-neighbour');
-  let x = g.input('features', ['q', channels]);
-  if (reduction) x = g.op('MatMul', [g.op('Sub', [x, g.initializer('reduction_mean', reduction.mean, [channels])]), g.initializer('reduction_axes', reduction.axes, [channels, dim])]);
-  const bT = g.initializer('bank_t', transpose(bank, bankSize, dim), [dim, bankSize]);
-  const bNorm = g.initializer('bank_sq_norm', squaredNorms(bank, bankSize, dim), [bankSize]);
-  // partial[p, m] = |b_m|^2 - 2 x_p . b_m ; the |x_p|^2 term is added after the min.
-  const partial = g.op('Gemm', [x, bT, bNorm], { alpha: { f: -2 }, beta: { f: 1 } });
+  const { x, partial } = emitBankDistances(g, bank, bankSize, channels, reduction);
   const minPartial = g.op('ReduceMin', [partial], { axes: [1], keepdims: 0 });
   const xNorm = g.op('ReduceSumSquare', [x], { axes: [1], keepdims: 0 });
   const squared = g.op('Relu', [g.op('Add', [minPartial, xNorm])]);
   g.output(g.op('Sqrt', [squared]), 'patchScores', ['q']);
   return g.toBytes();
+}
+
+/**
+ * The `count` nearest bank rows of every patch. Input `features` [q, C];
+ * output `indices` [q, count] (int64, nearest first).
+ */
+export function nearestCandidatesGraph(bank: Float32Array, bankSize: number, channels: number, count: number, reduction?: FeatureReduction): Uint8Array {
+  const g = new GraphBuilder('nearest-candidates');
+  const { partial } = emitBankDistances(g, bank, bankSize, channels, reduction);
+  const k = g.int64s('k', [Math.min(count, bankSize)]);
+  const [, indices] = g.node('TopK', [partial, k], { axis: 1, largest: 0, sorted: 1 }, 2);
+  g.output(indices!, 'indices', ['q', Math.min(count, bankSize)], 'int64');
+  return g.toBytes();
+}
+
+/** Input `features` [q, C] -> (reduced) rows x and partial[p, m] = |b_m|^2 - 2 x_p . b_m. */
+function emitBankDistances(g: GraphBuilder, bank: Float32Array, bankSize: number, channels: number, reduction?: FeatureReduction) {
+  const dim = reduction ? reduction.axes.length / channels : channels;
+  if (bank.length !== bankSize * dim) throw new Error(`memory bank holds ${bank.length} values, expected ${bankSize} x ${dim}`);
+  let x = g.input('features', ['q', channels]);
+  if (reduction) x = g.op('MatMul', [g.op('Sub', [x, g.initializer('reduction_mean', reduction.mean, [channels])]), g.initializer('reduction_axes', reduction.axes, [channels, dim])]);
+  const bT = g.initializer('bank_t', transpose(bank, bankSize, dim), [dim, bankSize]);
+  const bNorm = g.initializer('bank_sq_norm', squaredNorms(bank, bankSize, dim), [bankSize]);
+  // The |x_p|^2 term is the same for every bank row: added after the min, when needed.
+  const partial = g.op('Gemm', [x, bT, bNorm], { alpha: { f: -2 }, beta: { f: 1 } });
+  return { x, partial };
 }
 
 /** Input `patchScores` [h*w]; output `map` [H, W], bilinear upsampling then Gaussian blur. */

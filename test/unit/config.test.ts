@@ -36,6 +36,22 @@ t.test('an unknown key is named with its full path', async (t) => {
   await t.rejects(loadDeviceConfig(top, {}), /unknown key "camras"/);
 });
 
+t.test('F2PAD settings: defaults, overrides and a wrong nested key', async (t) => {
+  const defaults = await loadDeviceConfig(undefined, {});
+  t.equal(defaults.refine.f2pad.maxIterations, 12);
+  t.equal(defaults.refine.f2pad.budgetMs, 800);
+  const p = await file('f2pad.yaml', 'refine:\n  mode: f2pad\n  f2pad:\n    budgetMs: 300\n    sharing:\n      radius: 1\n');
+  const c = await loadDeviceConfig(p, {});
+  t.equal(c.refine.mode, 'f2pad');
+  t.equal(c.refine.f2pad.budgetMs, 300);
+  t.equal(c.refine.f2pad.sharing.radius, 1);
+  t.equal(c.refine.f2pad.sharing.sigmaColour, 20, 'unset keys keep their defaults');
+  const typo = await file('f2pad-typo.yaml', 'refine:\n  f2pad:\n    budgetMS: 300\n');
+  await t.rejects(loadDeviceConfig(typo, {}), /unknown key "refine\.f2pad\.budgetMS"/);
+  const bad = await file('f2pad-bad.yaml', 'refine:\n  f2pad:\n    tau: 300\n');
+  await t.rejects(loadDeviceConfig(bad, {}), /refine\.f2pad\.tau/);
+});
+
 t.test('an invalid value names the key and the rule', async (t) => {
   const p = await file('bad.yaml', 'enroll:\n  coresetRatio: 2\n');
   const err = await loadDeviceConfig(p, {}).catch((e) => e);

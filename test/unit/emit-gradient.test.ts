@@ -13,39 +13,12 @@ import ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import { emitForward, layerShapes } from '../../models/onnx/emit-forward.ts';
 import { emitInputGradient, resizeMatrix } from '../../models/onnx/emit-gradient.ts';
-import type { BackboneIR, ConvNode, LayerNode } from '../../models/ir.ts';
+import type { BackboneIR } from '../../models/ir.ts';
+import { conv, lcg, net } from '../helpers/tiny-net.ts';
 import { loadMobileNetV2 } from '../../models/backbones/mobilenet-v2.ts';
 import { GraphBuilder } from '../../models/onnx/graph-builder.ts';
 
 const require = createRequire(import.meta.url);
-
-function lcg(seed: number) {
-  let s = seed;
-  return () => (s = (s * 16807) % 2147483647) / 2147483647;
-}
-
-function conv(name: string, input: string, cin: number, cout: number, k: number, rnd: () => number, extra: Partial<ConvNode> = {}): ConvNode {
-  const group = extra.group ?? 1;
-  const weight = Float32Array.from({ length: cout * (cin / group) * k * k }, () => (rnd() - 0.5) * 0.8);
-  const p = Math.floor(k / 2);
-  return {
-    op: 'conv',
-    name,
-    input,
-    weight,
-    weightShape: [cout, cin / group, k, k],
-    bias: Float32Array.from({ length: cout }, () => rnd() - 0.5),
-    stride: [1, 1],
-    pads: [p, p, p, p],
-    dilation: [1, 1],
-    group,
-    ...extra,
-  };
-}
-
-function net(nodes: LayerNode[]): BackboneIR {
-  return { id: 'tiny', input: 'x', preprocess: { mean: [0.4, 0.5, 0.6], std: [0.2, 0.25, 0.3] }, nodes, featureLayers: [] };
-}
 
 interface CheckOptions {
   directions?: number;

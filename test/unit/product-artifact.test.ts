@@ -52,6 +52,23 @@ t.test('write, activate and load round-trip', async (t) => {
   t.same((await readdir(join(dataDir, 'products', 'bracket'))).filter((e) => e.startsWith('.')), [], 'no temporary files remain');
 });
 
+t.test('F2PAD data (pixel prior, 8-bit golden references) round-trips; without it the artifact still loads', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const prior = { means: Float32Array.from([0.1, 0.2, 0.3]), precisions: Float32Array.from([4, 0, 0, 0, 5, 0, 0, 0, 6]) };
+  const references = [Float32Array.from({ length: 8 * 8 * 3 }, (_, i) => i % 256), new Float32Array(8 * 8 * 3).fill(200)];
+  await writeProductArtifact(dataDir, { ...draft(), refine: { priorComponents: 1, references: 2 } }, bank, { refine: { prior, references } });
+  const loaded = await loadProductArtifact(dataDir, 'bracket');
+  t.same([...loaded.refine!.prior.means], [...prior.means]);
+  t.same([...loaded.refine!.prior.precisions], [...prior.precisions]);
+  t.same(loaded.refine!.references.map((r) => [...r]), references.map((r) => [...r]));
+  await t.rejects(
+    writeProductArtifact(dataDir, draft(), bank, { refine: { prior, references } }),
+    /the manifest and the refinement tensors disagree/,
+  );
+  await writeProductArtifact(dataDir, draft(), bank);
+  t.equal((await loadProductArtifact(dataDir, 'bracket')).refine, undefined, 'a product enrolled without F2PAD data has none');
+});
+
 t.test('a tampered or truncated bank is refused by name and cannot be activated', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
   await writeProductArtifact(dataDir, draft(), bank);
