@@ -7,33 +7,24 @@ export function dilateMask(mask: Uint8Array, width: number, height: number, radi
   if (mask.length !== width * height) throw new Error(`mask holds ${mask.length} pixels, expected ${width}x${height}`);
   if (radius <= 0) return mask.slice();
   const rows = new Uint8Array(mask.length);
-  for (let y = 0; y < height; y++) {
-    // Distance to the last set pixel on the left, then on the right.
-    let last = -Infinity;
-    for (let x = 0; x < width; x++) {
-      if (mask[y * width + x]) last = x;
-      if (x - last <= radius) rows[y * width + x] = 1;
-    }
-    last = Infinity;
-    for (let x = width - 1; x >= 0; x--) {
-      if (mask[y * width + x]) last = x;
-      if (last - x <= radius) rows[y * width + x] = 1;
-    }
-  }
+  for (let y = 0; y < height; y++) dilateLine(mask, rows, y * width, 1, width, radius);
   const out = new Uint8Array(mask.length);
-  for (let x = 0; x < width; x++) {
-    let last = -Infinity;
-    for (let y = 0; y < height; y++) {
-      if (rows[y * width + x]) last = y;
-      if (y - last <= radius) out[y * width + x] = 1;
-    }
-    last = Infinity;
-    for (let y = height - 1; y >= 0; y--) {
-      if (rows[y * width + x]) last = y;
-      if (last - y <= radius) out[y * width + x] = 1;
-    }
-  }
+  for (let x = 0; x < width; x++) dilateLine(rows, out, x, width, height, radius);
   return out;
+}
+
+/** 1-D dilation of `length` pixels from `start`, `stride` apart: set where a set pixel lies within `radius`. */
+function dilateLine(src: Uint8Array, dst: Uint8Array, start: number, stride: number, length: number, radius: number): void {
+  let last = -Infinity; // position of the last set pixel seen, scanning forward, then backward
+  for (let i = 0; i < length; i++) {
+    if (src[start + i * stride]) last = i;
+    if (i - last <= radius) dst[start + i * stride] = 1;
+  }
+  last = Infinity;
+  for (let i = length - 1; i >= 0; i--) {
+    if (src[start + i * stride]) last = i;
+    if (last - i <= radius) dst[start + i * stride] = 1;
+  }
 }
 
 /** Pixels of `outer` that are not in `inner`. */

@@ -7,18 +7,15 @@
  * random r (the seeds fed as grad_<layer>).
  */
 import t, { type Test } from 'tap';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
+import { kerasMobileNetV2Probe } from '../helpers/keras-mobilenet.ts';
 import { emitForward, layerShapes } from '../../models/onnx/emit-forward.ts';
 import { emitInputGradient, resizeMatrix } from '../../models/onnx/emit-gradient.ts';
 import type { BackboneIR } from '../../models/ir.ts';
 import { conv, lcg, net } from '../helpers/tiny-net.ts';
 import { loadMobileNetV2 } from '../../models/backbones/mobilenet-v2.ts';
 import { GraphBuilder } from '../../models/onnx/graph-builder.ts';
-
-const require = createRequire(import.meta.url);
 
 interface CheckOptions {
   directions?: number;
@@ -203,19 +200,8 @@ t.test('whole backbone: MobileNetV2 to block_5_add and block_12_add, against fin
 });
 
 t.test('whole backbone: the gradient equals tfjs autodiff of the Keras model', async (t) => {
-  await tf.setBackend('cpu');
-  const dir = join(dirname(require.resolve('nsfwjs/models/mobilenet_v2')), '..', '..', 'models', 'mobilenet_v2');
-  const model = require(join(dir, 'model.min.js'));
-  const shard = Buffer.from(require(join(dir, 'group1-shard1of1.min.js')) as string, 'base64');
-  const keras = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: model.modelTopology,
-      weightSpecs: model.weightsManifest[0].weights,
-      weightData: shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength),
-    }),
-  );
   const layers = ['block_5_add', 'block_12_add'];
-  const probe = tf.model({ inputs: keras.inputs, outputs: layers.map((l) => keras.getLayer(l).output as tf.SymbolicTensor) });
+  const probe = await kerasMobileNetV2Probe(layers);
   const size = 64;
   const rnd = lcg(7);
   const pixels = Float32Array.from({ length: size * size * 3 }, () => 20 + rnd() * 215);

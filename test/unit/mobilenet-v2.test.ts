@@ -1,28 +1,14 @@
 import t from 'tap';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
+import { kerasMobileNetV2Probe } from '../helpers/keras-mobilenet.ts';
 import { loadMobileNetV2 } from '../../models/backbones/mobilenet-v2.ts';
 import { emitForward } from '../../models/onnx/emit-forward.ts';
 
-const require = createRequire(import.meta.url);
 const layers = ['block_2_add', 'block_5_add', 'block_6_expand_relu', 'block_12_add'];
 
 t.test('ONNX features equal a tfjs execution of the same Keras model', async (t) => {
-  await tf.setBackend('cpu');
-  const dir = join(dirname(require.resolve('nsfwjs/models/mobilenet_v2')), '..', '..', 'models', 'mobilenet_v2');
-  const model = require(join(dir, 'model.min.js'));
-  const shard = Buffer.from(require(join(dir, 'group1-shard1of1.min.js')) as string, 'base64');
-  // tfjs reads the same quantised weights and dequantises them itself.
-  const keras = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: model.modelTopology,
-      weightSpecs: model.weightsManifest[0].weights,
-      weightData: shard.buffer.slice(shard.byteOffset, shard.byteOffset + shard.byteLength),
-    }),
-  );
-  const probe = tf.model({ inputs: keras.inputs, outputs: layers.map((l) => keras.getLayer(l).output as tf.SymbolicTensor) });
+  const probe = await kerasMobileNetV2Probe(layers);
 
   let seed = 11;
   const pixels = Float32Array.from({ length: 224 * 224 * 3 }, () => ((seed = (seed * 16807) % 2147483647) % 256));
