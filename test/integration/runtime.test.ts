@@ -123,7 +123,7 @@ t.test('a newly activated product version is hot-swapped without a restart', asy
   const current = await loadProductArtifact(fixture.dataDir, fixture.product);
   const { version: _v, files: _f, schemaVersion: _s, ...draft } = current.manifest;
   const stricter = { ...draft, thresholds: { ...draft.thresholds, image: draft.thresholds.image * 2 } };
-  const next = await writeProductArtifact(fixture.dataDir, stricter, current.bank, { activate: false, reduction: current.reduction });
+  const next = await writeProductArtifact(fixture.dataDir, stricter, current.bank, { activate: false, reduction: current.reduction, refine: current.refine });
   await activateVersion(fixture.dataDir, fixture.product, next.version);
   await until(() => scored.at(-1)!.result.modelVersion === next.version, 10_000, 'frames scored by the new version');
   t.not(before, next.version);
@@ -135,7 +135,7 @@ t.test('a newly activated product version is hot-swapped without a restart', asy
   t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'the camera kept streaming through the swap');
 
   // A damaged version made active behind linesight's back (a bad copy): refused, the running one stays.
-  const broken = await writeProductArtifact(fixture.dataDir, stricter, current.bank, { activate: false, reduction: current.reduction });
+  const broken = await writeProductArtifact(fixture.dataDir, stricter, current.bank, { activate: false, reduction: current.reduction, refine: current.refine });
   const bankFile = join(broken.dir, BANK_FILE);
   await truncate(bankFile, (await stat(bankFile)).size - 100);
   const failures: string[] = [];
