@@ -57,7 +57,6 @@ export const inferenceSettingsSchema = z
 
 export type InferenceSettings = z.output<typeof inferenceSettingsSchema>;
 
-/** How defect masks are refined (runtime/refine-mask.ts). */
 /** F2PAD mask refinement (models/refine/f2pad.ts): bounds and weights. */
 export const f2padSettingsSchema = z
   .object({
@@ -96,6 +95,7 @@ export const f2padSettingsSchema = z
   })
   .strict();
 
+/** How defect masks are refined (runtime/refine-mask.ts). */
 export const refineSettingsSchema = z
   .object({
     /**

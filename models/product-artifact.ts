@@ -135,9 +135,8 @@ export async function writeProductArtifact(
       const k = draft.refine.priorComponents;
       tensors.prior_means = { shape: [k, 3], data: opts.refine.prior.means };
       tensors.prior_precisions = { shape: [k, 3, 3], data: opts.refine.prior.precisions };
-      // Golden references as 8-bit pixels: they were decoded from 8-bit images.
       const refs = new Uint8Array(opts.refine.references.length * width * height * 3);
-      opts.refine.references.forEach((r, i) => refs.set(Uint8Array.from(r, (v) => Math.round(v)), i * width * height * 3));
+      opts.refine.references.forEach((r, i) => refs.set(r, i * width * height * 3));
       tensors.references = { shape: [opts.refine.references.length, height, width, 3], data: refs };
     }
     const bankBytes = encodeSafetensors(
@@ -245,7 +244,7 @@ export async function loadProductArtifact(dataDir: string, productId: string, ve
     const pixels = refs.data;
     refine = {
       prior: { means: means.data, precisions: precisions.data },
-      references: Array.from({ length: count }, (_, i) => Float32Array.from(pixels.subarray(i * size, (i + 1) * size))),
+      references: Array.from({ length: count }, (_, i) => pixels.subarray(i * size, (i + 1) * size)),
     };
   }
   return { dir, manifest, bank: bank.data, reduction, refine };

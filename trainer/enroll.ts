@@ -125,7 +125,8 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     const colours = samplePixels(bankImages, 20000, seededRandom(settings.seed + 2));
     const prior = fitPixelPrior(colours, settings.priorComponents, seededRandom(settings.seed + 3));
     const count = Math.min(settings.refineReferences, bankImages.length);
-    const references = Array.from({ length: count }, (_, k) => bankImages[Math.floor((k * bankImages.length) / count)]!.data);
+    // 8-bit, as they were decoded from 8-bit image files.
+    const references = Array.from({ length: count }, (_, k) => Uint8Array.from(bankImages[Math.floor((k * bankImages.length) / count)]!.data));
     refine = { prior, references };
   }
   timings.refineModelMs = clock() - t;

@@ -68,11 +68,16 @@ export interface EmittedLayers {
   poolIndices: Map<string, string>;
 }
 
+/** Per-channel factor from 0..255 pixels to the network's input: 1 / (255 std). */
+export function preprocessScale(preprocess: BackboneIR['preprocess']): number[] {
+  return preprocess.std.map((s) => 1 / (255 * s));
+}
+
 /** image NHWC RGB 0..255 -> the network's NCHW input: (x / 255 - mean) / std per channel. */
 export function emitPreprocess(g: GraphBuilder, image: string, preprocess: BackboneIR['preprocess']): string {
   const { mean, std } = preprocess;
   // (x / 255 - mean) / std  ==  x * (1 / (255 std)) - mean / std, on the channel-last axis.
-  const scaled = g.op('Mul', [image, g.floats('pre_scale', std.map((s) => 1 / (255 * s)), [3])]);
+  const scaled = g.op('Mul', [image, g.floats('pre_scale', preprocessScale(preprocess), [3])]);
   const shifted = g.op('Add', [scaled, g.floats('pre_shift', mean.map((m, i) => -m / std[i]!), [3])]);
   return g.op('Transpose', [shifted], { perm: [0, 3, 1, 2] }, 'input_nchw');
 }

@@ -21,8 +21,9 @@
  * Every rule is checked against finite differences in test/unit/emit-gradient.test.ts.
  */
 import { GraphBuilder } from './graph-builder.ts';
-import { emitLayers, emitPreprocess, layerShapes, type EmittedLayers } from './emit-forward.ts';
+import { emitLayers, emitPreprocess, layerShapes, preprocessScale, type EmittedLayers } from './emit-forward.ts';
 import { truncate, type BackboneIR, type LayerNode } from '../ir.ts';
+import { transposeMatrix } from '../components/matrix.ts';
 
 type Shape = [number, number, number];
 
@@ -51,12 +52,6 @@ export function resizeMatrix(inSize: number, outSize: number, mode: 'bilinear' |
     m[o * inSize + i1] = m[o * inSize + i1]! + frac;
   }
   return m;
-}
-
-function transposeMatrix(m: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(m.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = m[r * cols + c]!;
-  return t;
 }
 
 /** ConvTranspose output padding that gives back exactly `size` along one axis. */
@@ -201,7 +196,7 @@ export function emitLayersGradient(
 /** NCHW input gradient -> gradient with respect to the NHWC 0..255 pixels. */
 export function emitPreprocessGradient(g: GraphBuilder, gradNchw: string, preprocess: BackboneIR['preprocess']): string {
   const nhwc = g.op('Transpose', [gradNchw], { perm: [0, 2, 3, 1] });
-  return g.op('Mul', [nhwc, g.floats('pre_scale_t', preprocess.std.map((s) => 1 / (255 * s)), [3])]);
+  return g.op('Mul', [nhwc, g.floats('pre_scale_t', preprocessScale(preprocess), [3])]);
 }
 
 export interface GradientGraphOptions {

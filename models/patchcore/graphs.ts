@@ -14,6 +14,7 @@
  */
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { gaussianKernel1d } from '../components/gaussian.ts';
+import { transposeMatrix } from '../components/matrix.ts';
 import type { LayerNode } from '../ir.ts';
 
 export type Aggregation = 'patchcore' | 'sppm';
@@ -125,12 +126,6 @@ function squaredNorms(rows: Float32Array, count: number, dim: number): Float32Ar
   return norms;
 }
 
-function transpose(rows: Float32Array, count: number, dim: number): Float32Array {
-  const t = new Float32Array(rows.length);
-  for (let m = 0; m < count; m++) for (let c = 0; c < dim; c++) t[c * count + m] = rows[m * dim + c]!;
-  return t;
-}
-
 /** A fixed linear reduction of patch features: (x - mean) . axes, axes [C, D]. */
 export interface FeatureReduction {
   mean: Float32Array;
@@ -171,7 +166,7 @@ function emitBankDistances(g: GraphBuilder, bank: Float32Array, bankSize: number
   if (bank.length !== bankSize * dim) throw new Error(`memory bank holds ${bank.length} values, expected ${bankSize} x ${dim}`);
   let x = g.input('features', ['q', channels]);
   if (reduction) x = g.op('MatMul', [g.op('Sub', [x, g.initializer('reduction_mean', reduction.mean, [channels])]), g.initializer('reduction_axes', reduction.axes, [channels, dim])]);
-  const bT = g.initializer('bank_t', transpose(bank, bankSize, dim), [dim, bankSize]);
+  const bT = g.initializer('bank_t', transposeMatrix(bank, bankSize, dim), [dim, bankSize]);
   const bNorm = g.initializer('bank_sq_norm', squaredNorms(bank, bankSize, dim), [bankSize]);
   // The |x_p|^2 term is the same for every bank row: added after the min, when needed.
   const partial = g.op('Gemm', [x, bT, bNorm], { alpha: { f: -2 }, beta: { f: 1 } });

@@ -15,6 +15,7 @@
  * `weights` [P]. Outputs: `loss` [1], `distances` [P], `grad_image` [1, H, W, 3].
  */
 import { truncate, type BackboneIR } from '../ir.ts';
+import { transposeMatrix } from '../components/matrix.ts';
 import { emitLayers, emitPreprocess, layerShapes } from '../onnx/emit-forward.ts';
 import { emitLayersGradient, emitPreprocessGradient } from '../onnx/emit-gradient.ts';
 import { GraphBuilder } from '../onnx/graph-builder.ts';
@@ -31,12 +32,6 @@ export interface ObjectiveGraphOptions {
 }
 
 const FEATURES = 'patch_features';
-
-function transposeMatrix(m: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(m.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = m[r * cols + c]!;
-  return t;
-}
 
 export function f2padObjectiveGraph(ir: BackboneIR, opts: ObjectiveGraphOptions): Uint8Array {
   const backbone = truncate(

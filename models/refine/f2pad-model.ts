@@ -16,8 +16,8 @@ import type { PixelPrior } from './pixel-prior.ts';
 /** What enrollment stores for F2PAD: the pixel prior and a few golden references. */
 export interface RefineModel {
   prior: PixelPrior;
-  /** Golden samples at the input size, HWC RGB 0..255. */
-  references: Float32Array[];
+  /** Golden samples at the input size, HWC RGB 0..255 (8-bit, as decoded: 1/4 the memory of floats). */
+  references: Uint8Array[];
 }
 
 /**

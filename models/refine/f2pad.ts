@@ -79,7 +79,7 @@ export interface F2padInput {
   /** The backbone's binary mask (1 = defective). */
   initialMask: Uint8Array;
   /** Golden samples at the frame's size, HWC RGB 0..255. */
-  references: Float32Array[];
+  references: ArrayLike<number>[];
   prior: PixelPrior;
   /** Builds the feature objective for the region, with candidates chosen at the initial estimate. */
   objective(initial: Float32Array, region: Uint8Array): Promise<FeatureObjective>;

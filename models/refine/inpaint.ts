@@ -22,7 +22,7 @@ export function inpaintFromReferences(
   height: number,
   region: Uint8Array,
   ring: Uint8Array,
-  references: Float32Array[],
+  references: ArrayLike<number>[],
   maxShift: number,
 ): Inpainting {
   if (references.length === 0) throw new Error('in-painting needs at least one golden reference image');

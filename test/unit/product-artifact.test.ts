@@ -55,7 +55,7 @@ t.test('write, activate and load round-trip', async (t) => {
 t.test('F2PAD data (pixel prior, 8-bit golden references) round-trips; without it the artifact still loads', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
   const prior = { means: Float32Array.from([0.1, 0.2, 0.3]), precisions: Float32Array.from([4, 0, 0, 0, 5, 0, 0, 0, 6]) };
-  const references = [Float32Array.from({ length: 8 * 8 * 3 }, (_, i) => i % 256), new Float32Array(8 * 8 * 3).fill(200)];
+  const references = [Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => i % 256), new Uint8Array(8 * 8 * 3).fill(200)];
   await writeProductArtifact(dataDir, { ...draft(), refine: { priorComponents: 1, references: 2 } }, bank, { refine: { prior, references } });
   const loaded = await loadProductArtifact(dataDir, 'bracket');
   t.same([...loaded.refine!.prior.means], [...prior.means]);
