@@ -13,7 +13,8 @@ import { ArtifactError } from '../models/product-artifact.ts';
 import { overlayPng } from '../runtime/heatmap.ts';
 import { ImageReadError, readImage } from '../runtime/image-io.ts';
 import { ProductScorer } from '../runtime/product-scorer.ts';
-import { enrollProduct } from '../trainer/enroll.ts';
+import { CONTACT_SHEET_FILE, enrollProduct } from '../trainer/enroll.ts';
+import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
 import { EnrollError } from '../trainer/golden-samples.ts';
 import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalStage } from '../eval/evaluate.ts';
 import { createProgress } from './progress.ts';
@@ -38,7 +39,11 @@ const settingFlags: Record<string, keyof EnrollSettings> = {
   coreset: 'coresetRatio',
   sigma: 'sigma',
   seed: 'seed',
+  adapt: 'adapt',
+  calibrate: 'calibrate',
+  targetFrr: 'targetFrr',
 };
+const stringSettings = new Set<keyof EnrollSettings>(['backbone', 'aggregation', 'adapt', 'calibrate']);
 
 function addSettingFlags(cmd: Command): Command {
   return cmd
@@ -48,7 +53,10 @@ function addSettingFlags(cmd: Command): Command {
     .addOption(new Option('--aggregation <kind>', 'patch aggregation').choices(['patchcore', 'sppm']))
     .option('--coreset <ratio>', 'share of patch features kept in the memory bank (0-1)')
     .option('--sigma <px>', 'Gaussian smoothing of the anomaly map')
-    .option('--seed <n>', 'random seed of hold-out split and coreset');
+    .option('--seed <n>', 'random seed of hold-out split, synthetic negatives and coreset')
+    .addOption(new Option('--adapt <method>', 'feature adaptation on synthetic negatives before the memory bank is built').choices(['none', 'cutswap', 'cutpaste']))
+    .addOption(new Option('--calibrate <method>', 'how the reject threshold is chosen').choices([...CALIBRATION_METHODS]))
+    .option('--target-frr <rate>', 'target false-reject rate on good parts for --calibrate cutswap, e.g. 0.005');
 }
 
 function enrollSettings(config: DeviceConfig, flags: Record<string, unknown>): EnrollSettings {
@@ -57,7 +65,7 @@ function enrollSettings(config: DeviceConfig, flags: Record<string, unknown>): E
     const v = flags[flag];
     if (v === undefined) continue;
     if (key === 'layers') merged[key] = String(v).split(',').map((s) => s.trim()).filter(Boolean);
-    else if (key === 'backbone' || key === 'aggregation') merged[key] = v;
+    else if (stringSettings.has(key)) merged[key] = v;
     else merged[key] = Number(v);
   }
   try {
@@ -119,6 +127,15 @@ export function buildCli(): Command {
         `memory bank ${m.coreset.size} x ${m.featureDim}, image threshold ${fmt(m.thresholds.image)} ` +
         `(held-out good scores ${fmt(m.calibration.imageScores?.min ?? NaN)}..${fmt(m.calibration.imageScores?.max ?? NaN)}) in ${result.dir}`,
     );
+    const c = m.calibration;
+    const target = c.method === 'cutswap' ? `, target ${fmt((c.targetFrr ?? NaN) * 100, 2)} %` : '';
+    const missed = c.expectedMiss === null || c.expectedMiss === undefined ? 'no synthetic negatives were made' : `misses ${fmt(c.expectedMiss * 100, 1)} % of ${c.negatives?.count} synthetic ${c.negatives?.method} negatives`;
+    console.log(`reject threshold (${c.method}${target}): expected false rejects ${fmt((c.expectedFrr ?? NaN) * 100, 2)} % of good parts; ${missed}`);
+    if (m.adaptation) {
+      const a = m.adaptation;
+      console.log(`feature adaptation (${a.method}): ${a.samples} samples, ${a.epochs} epochs in ${fmt(a.trainSeconds, 1)} s (${a.backend}), training accuracy ${fmt(a.accuracy * 100, 1)} %`);
+    }
+    if (m.attachments?.includes(CONTACT_SHEET_FILE)) console.log(`synthetic negatives and saliency maps: ${join(result.dir, CONTACT_SHEET_FILE)}`);
   });
 
   program
@@ -182,7 +199,7 @@ export function buildCli(): Command {
     }
     const progress = createProgress();
     const categories = flags.categories ? String(flags.categories).split(',').map((s: string) => s.trim()).filter(Boolean) : undefined;
-    const columns = ['imageAUROC', 'pixelAUROC', 'aupro', 'f1max', 'iou', 'dice', 'msPerImage'] as const;
+    const columns = ['imageAUROC', 'pixelAUROC', 'aupro', 'f1max', 'iou', 'dice', 'frr', 'recall', 'msPerImage'] as const;
     const row = (name: string, m: CategoryMetrics) =>
       [name.padEnd(14), ...columns.map((c) => (c === 'msPerImage' ? fmt(m[c], 1) : fmt(m[c]))).map((s) => s.padStart(10))].join(' ');
     const report = await evaluateDataset(flags.dataset, categories, {
@@ -202,6 +219,15 @@ export function buildCli(): Command {
       for (const [mode, stage] of Object.entries(report.stages)) {
         const m = stage!.mean;
         console.log([mode.padEnd(14), fmt(m.iou), fmt(m.dice), fmt(m.fpPixelRate * 100, 3), fmt(m.msPerRefine, 1)].map((c, i) => (i ? c.padStart(12) : c)).join(' '));
+      }
+    }
+    const methods = Object.entries(report.calibrations);
+    if (methods.length > 0) {
+      console.log(`\nreject threshold by calibration (mean over categories; ${settings.calibrate} is the product's)`);
+      console.log(['calibrate'.padEnd(14), 'frr%', 'recall%', 'expectedFrr%', 'expectedMiss%'].map((c, i) => (i ? c.padStart(13) : c)).join(' '));
+      for (const [method, c] of methods) {
+        const m = c!.mean;
+        console.log([method.padEnd(14), fmt(m.frr * 100, 2), fmt(m.recall * 100, 1), fmt(m.expectedFrr * 100, 2), fmt(m.expectedMiss * 100, 1)].map((v, i) => (i ? v.padStart(13) : v)).join(' '));
       }
     }
     if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);

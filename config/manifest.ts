@@ -5,10 +5,14 @@
  */
 import { z } from 'zod';
 import { productIdSchema } from './schema.ts';
+import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest');
+
+const scoreSummary = z.object({ min: z.number(), max: z.number(), mean: z.number() }).strict();
+const thresholdChoice = z.object({ threshold: z.number(), expectedFrr: z.number(), expectedMiss: z.number().nullable() }).strict();
 
 export const featureLayerSchema = z
   .object({ name: z.string(), channels: z.number().int().positive(), height: z.number().int().positive(), width: z.number().int().positive() })
@@ -29,6 +33,21 @@ export const manifestSchema = z
     featureDim: z.number().int().positive(),
     /** PCA reduction of raw patch features (stored as reduction_mean / reduction_axes tensors). */
     reduction: z.object({ from: z.number().int().positive(), to: z.number().int().positive(), explainedVariance: z.number() }).strict().nullable(),
+    /** Feature adaptation on synthetic negatives, folded into the reduction tensors; null: plain backbone features. */
+    adaptation: z
+      .object({
+        method: z.enum(['cutswap', 'cutpaste']),
+        samples: z.number().int().positive(),
+        epochs: z.number().int().positive(),
+        backend: z.string(),
+        trainSeconds: z.number(),
+        finalLoss: z.number(),
+        accuracy: z.number(),
+        change: z.number(),
+      })
+      .strict()
+      .nullable()
+      .optional(),
     grid: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).strict(),
     sigma: z.number().min(0),
     coreset: z
@@ -39,8 +58,20 @@ export const manifestSchema = z
       .object({
         heldOut: z.number().int().min(0),
         margin: z.number(),
-        imageScores: z.object({ min: z.number(), max: z.number(), mean: z.number() }).strict().optional(),
+        imageScores: scoreSummary.optional(),
         pixelMax: z.number().optional(),
+        /** How the image threshold was chosen (trainer/calibrate.ts); absent in products enrolled before calibration methods. */
+        method: z.enum(CALIBRATION_METHODS).optional(),
+        targetFrr: z.number().optional(),
+        /** What the technician is told at the end of enrollment: expected false-reject rate on good parts and share of synthetic negatives missed. */
+        expectedFrr: z.number().optional(),
+        expectedMiss: z.number().nullable().optional(),
+        /** Bank samples scored with their own patches left out of the bank. */
+        leftOut: z.number().int().min(0).optional(),
+        leftOutScores: scoreSummary.optional(),
+        negatives: z.object({ method: z.enum(['cutswap', 'cutpaste']), count: z.number().int().min(0), scores: scoreSummary.optional() }).strict().optional(),
+        /** Every method's threshold, side by side. */
+        choices: z.record(z.enum(CALIBRATION_METHODS), thresholdChoice).optional(),
       })
       .strict(),
     /** F2PAD's pixel prior and golden references (tensors prior_means, prior_precisions, references); absent: no F2PAD. */
@@ -52,6 +83,8 @@ export const manifestSchema = z
         skipped: z.array(z.object({ name: z.string(), reason: z.string() }).strict()),
       })
       .strict(),
+    /** Files for people next to the manifest (contact sheets); not read by the runtime. */
+    attachments: z.array(z.string()).optional(),
     timings: z.record(z.string(), z.number()).optional(),
     /** sha256 of every tensor file next to the manifest. */
     files: z.record(z.string(), sha256),

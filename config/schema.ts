@@ -8,12 +8,28 @@ import { z } from 'zod';
 import { cameraSettingsSchema } from './camera-settings.ts';
 import { mqttConfigSchema } from './mqtt.ts';
 import { DEFAULT_F2PAD as F2 } from '../models/refine/f2pad.ts';
+import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
 
 export const productIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'use 1-64 lowercase letters, digits, "-" or "_", starting with a letter or digit');
 
 export const executionProviderSchema = z.enum(['tensorrt', 'cuda', 'cpu']);
+
+/** Training of the CutSwap / CutPaste feature adaptor (trainer/adapt-features.ts). */
+export const adaptationSettingsSchema = z
+  .object({
+    epochs: z.number().int().min(1).max(1000).default(30),
+    /** Synthetic negatives per bank golden sample, half patch, half scar. */
+    negativesPerImage: z.number().int().min(2).max(32).default(4),
+    batchSize: z.number().int().min(1).max(512).default(16),
+    learningRate: z.number().gt(0).max(1).default(0.003),
+    /** Pull of the adaptor towards the identity (pretrained features). */
+    weightDecay: z.number().min(0).default(0.01),
+    /** Hidden units of the classification head (discarded after training). */
+    hidden: z.number().int().min(1).max(1024).default(32),
+  })
+  .strict();
 
 /** How a product is enrolled: backbone, features, memory bank, calibration. */
 export const enrollSettingsSchema = z
@@ -35,8 +51,24 @@ export const enrollSettingsSchema = z
     /** Share of golden samples held out of the bank to calibrate thresholds. */
     holdoutFraction: z.number().min(0.05).max(0.5).default(0.15),
     minGoldenSamples: z.number().int().min(2).default(10),
-    /** Thresholds sit this far above the highest held-out golden score (0.1 = 10 %). */
+    /** maxnormal: the image threshold sits this far above the highest held-out good score; also the pixel threshold's margin (0.1 = 10 %). */
     thresholdMargin: z.number().min(0).max(10).default(0.1),
+    /**
+     * How the image (reject) threshold is chosen: cutswap = meet `targetFrr`
+     * on good parts, catching the most synthetic negatives; f1synthetic = best
+     * F1 against synthetic negatives; maxnormal = `thresholdMargin` above the
+     * highest held-out good score.
+     */
+    calibrate: z.enum(CALIBRATION_METHODS).default('cutswap'),
+    /** Target false-reject rate on good parts for `calibrate: cutswap` (0.005 = 0.5 %). */
+    targetFrr: z.number().gt(0).lt(0.5).default(0.005),
+    /** Synthetic negatives (CutSwap and scar) made from each held-out golden sample for calibration (0 = none). */
+    calibrationNegatives: z.number().int().min(0).max(64).default(8),
+    /** Feature adaptation before the memory bank is built: none, or self-supervised on CutSwap or CutPaste negatives. */
+    adapt: z.enum(['none', 'cutswap', 'cutpaste']).default('none'),
+    adaptation: adaptationSettingsSchema.default(() => adaptationSettingsSchema.parse({})),
+    /** Write a contact sheet PNG of synthetic negatives and saliency maps next to the artifact. */
+    contactSheet: z.boolean().default(true),
     /** Golden samples stored in the artifact for F2PAD's in-painting (0 = no F2PAD for this product). */
     refineReferences: z.number().int().min(0).max(64).default(16),
     /** Gaussian components of F2PAD's pixel prior over golden-sample colours. */

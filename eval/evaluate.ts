@@ -19,7 +19,14 @@
  * - msPerRefine, iterations: medians over flagged images (image score over
  *   the product's threshold) of the refinement time and of the thresholds
  *   tried or F2PAD iterations run;
- * - msPerImage: median scoring time of one image (features, nearest neighbour, map).
+ * - msPerImage: median scoring time of one image (features, nearest neighbour, map);
+ * - threshold, frr, recall: the product's calibrated image (reject) threshold,
+ *   the share of good test images it rejects and the share of defective test
+ *   images it rejects; expectedFrr, expectedMiss: what enrollment predicted
+ *   (false-reject rate on good parts, share of synthetic negatives missed);
+ *   `calibrations` in the report gives the same for every calibration method
+ *   side by side, from the same enrollment;
+ * - adaptSeconds: feature-adaptation training time (0 without adaptation).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,6 +42,7 @@ import { readImage, readMask } from '../runtime/image-io.ts';
 import { ProductScorer } from '../runtime/product-scorer.ts';
 import { enrollProduct, type EnrollProgress } from '../trainer/enroll.ts';
 import { listCategories, readCategory } from './dataset.ts';
+import type { CalibrationMethod } from '../trainer/calibrate.ts';
 import { aupro, auroc, f1Max, maskScores } from './metrics.ts';
 
 export interface CategoryMetrics {
@@ -51,9 +59,26 @@ export interface CategoryMetrics {
   msPerRefine: number;
   iterations: number;
   enrollSeconds: number;
+  adapt: string;
+  adaptSeconds: number;
+  calibrate: string;
+  threshold: number;
+  frr: number;
+  recall: number;
+  expectedFrr: number;
+  expectedMiss: number;
   testImages: number;
   goldenSamples: number;
   bankSize: number;
+}
+
+/** Reject decisions at one calibration method's threshold. */
+export interface CalibrationMetrics {
+  threshold: number;
+  frr: number;
+  recall: number;
+  expectedFrr: number;
+  expectedMiss: number;
 }
 
 /** Mask metrics of one refinement mode. */
@@ -65,6 +90,8 @@ export interface EvalReport {
   settings: Record<string, unknown>;
   /** Every refinement mode asked for, side by side (the first is the one in `categories`). */
   stages: Partial<Record<EvalStage, { categories: Record<string, StageMetrics>; mean: StageMetrics }>>;
+  /** Every calibration method's threshold with its measured rates, side by side. */
+  calibrations: Partial<Record<CalibrationMethod, { categories: Record<string, CalibrationMetrics>; mean: CalibrationMetrics }>>;
 }
 
 export interface EvalOptions {
@@ -96,7 +123,30 @@ function concat(arrays: Float32Array[] | Uint8Array[], Type: typeof Float32Array
   return out;
 }
 
-export async function evaluateCategory(root: string, category: string, dataDir: string, opts: EvalOptions): Promise<{ metrics: CategoryMetrics; stages: StageMetrics[] }> {
+/** Share of good images rejected and of defective images rejected at a threshold (score >= threshold rejects). */
+export function rejectRates(scores: number[], labels: number[], threshold: number): { frr: number; recall: number } {
+  let good = 0;
+  let rejectedGood = 0;
+  let bad = 0;
+  let rejectedBad = 0;
+  scores.forEach((s, i) => {
+    if (labels[i] === 1) {
+      bad++;
+      if (s >= threshold) rejectedBad++;
+    } else {
+      good++;
+      if (s >= threshold) rejectedGood++;
+    }
+  });
+  return { frr: good ? rejectedGood / good : NaN, recall: bad ? rejectedBad / bad : NaN };
+}
+
+export async function evaluateCategory(
+  root: string,
+  category: string,
+  dataDir: string,
+  opts: EvalOptions,
+): Promise<{ metrics: CategoryMetrics; stages: StageMetrics[]; calibrations: Partial<Record<CalibrationMethod, CalibrationMetrics>> }> {
   const data = await readCategory(root, category);
   const modes = opts.refine && opts.refine.length > 0 ? opts.refine : (['none'] as EvalStage[]);
   const refineSettings = opts.refineSettings ?? refineSettingsSchema.parse({});
@@ -175,6 +225,11 @@ export async function evaluateCategory(root: string, category: string, dataDir: 
     });
   }
   await scorer.release();
+  const { manifest } = scorer;
+  const calibrations: Partial<Record<CalibrationMethod, CalibrationMetrics>> = {};
+  for (const [method, c] of Object.entries(manifest.calibration.choices ?? {}) as [CalibrationMethod, NonNullable<typeof manifest.calibration.choices>[CalibrationMethod]][]) {
+    calibrations[method] = { threshold: c.threshold, ...rejectRates(imageScores, labels, c.threshold), expectedFrr: c.expectedFrr, expectedMiss: c.expectedMiss ?? NaN };
+  }
   const metrics: CategoryMetrics = {
     imageAUROC: auroc(imageScores, labels),
     pixelAUROC: auroc(allPixels, allTruth),
@@ -184,11 +239,18 @@ export async function evaluateCategory(root: string, category: string, dataDir: 
     ...stages[0]!,
     msPerImage: median(times),
     enrollSeconds,
+    adapt: manifest.adaptation?.method ?? 'none',
+    adaptSeconds: manifest.adaptation?.trainSeconds ?? 0,
+    calibrate: manifest.calibration.method ?? 'maxnormal',
+    threshold: manifest.thresholds.image,
+    ...rejectRates(imageScores, labels, manifest.thresholds.image),
+    expectedFrr: manifest.calibration.expectedFrr ?? NaN,
+    expectedMiss: manifest.calibration.expectedMiss ?? NaN,
     testImages: data.test.length,
     goldenSamples: enrolled.manifest.goldenSamples.count,
     bankSize: enrolled.manifest.coreset.size,
   };
-  return { metrics, stages };
+  return { metrics, stages, calibrations };
 }
 
 /** Means of the numeric metrics; other fields (e.g. `refine`) are taken from the first. */
@@ -208,19 +270,24 @@ export async function evaluateDataset(root: string, categories: string[] | undef
   try {
     const results: Record<string, CategoryMetrics> = {};
     const byStage = new Map<EvalStage, Record<string, StageMetrics>>();
+    const byMethod = new Map<CalibrationMethod, Record<string, CalibrationMetrics>>();
     for (const name of names) {
-      const { metrics, stages } = await evaluateCategory(root, name, dataDir, opts);
+      const { metrics, stages, calibrations } = await evaluateCategory(root, name, dataDir, opts);
       results[name] = metrics;
       for (const stage of stages) byStage.set(stage.refine, { ...byStage.get(stage.refine), [name]: stage });
+      for (const [method, c] of Object.entries(calibrations) as [CalibrationMethod, CalibrationMetrics][]) byMethod.set(method, { ...byMethod.get(method), [name]: c });
       opts.onCategory?.(name, metrics);
     }
     const stages: EvalReport['stages'] = {};
     for (const [mode, cats] of byStage) stages[mode] = { categories: cats, mean: meanMetrics(Object.values(cats)) };
+    const calibrations: EvalReport['calibrations'] = {};
+    for (const [method, cats] of byMethod) calibrations[method] = { categories: cats, mean: meanMetrics(Object.values(cats)) };
     return {
       categories: results,
       mean: meanMetrics(Object.values(results)),
       settings: { ...opts.settings, refine: opts.refine ?? ['none'], refineSettings: opts.refineSettings ?? refineSettingsSchema.parse({}) },
       stages,
+      calibrations,
     };
   } finally {
     if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });

@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { MANIFEST_SCHEMA_VERSION, manifestSchema, type Manifest } from '../config/manifest.ts';
 import { formatIssues } from '../config/errors.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
@@ -110,7 +110,13 @@ export async function writeProductArtifact(
   dataDir: string,
   draft: ManifestDraft,
   bank: Float32Array,
-  opts: { activate?: boolean; reduction?: FeatureReduction; refine?: RefineModel } = {},
+  opts: {
+    activate?: boolean;
+    reduction?: FeatureReduction;
+    refine?: RefineModel;
+    /** Files for people, written next to the manifest (e.g. contact sheets); the runtime never reads them. */
+    attachments?: Record<string, Uint8Array>;
+  } = {},
 ): Promise<{ version: string; dir: string }> {
   const dir = productDir(dataDir, draft.productId);
   await mkdir(dir, { recursive: true });
@@ -144,6 +150,10 @@ export async function writeProductArtifact(
       { productId: draft.productId, version },
     );
     await writeDurable(join(tmp, BANK_FILE), bankBytes);
+    for (const [name, bytes] of Object.entries(opts.attachments ?? {})) {
+      if (name !== basename(name) || name === BANK_FILE || name === MANIFEST_FILE) throw new Error(`attachment name ${name} is not a plain file name of its own`);
+      await writeDurable(join(tmp, name), bytes);
+    }
     const manifest: Manifest = { schemaVersion: MANIFEST_SCHEMA_VERSION, ...draft, version, files: { [BANK_FILE]: sha256Of(bankBytes) } };
     manifestSchema.parse(manifest);
     await writeDurable(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);

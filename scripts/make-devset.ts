@@ -1,6 +1,6 @@
 /**
  * Writes linesight's development dataset in the MVTec AD layout:
- *   npx tsx scripts/make-devset.ts --out .devset [--train 60] [--test-good 20]
+ *   npx tsx scripts/make-devset.ts --out .devset [--train 60] [--test-good 100]
  *     [--test-per-defect 10] [--size 256] [--seed 1] [--categories a,b]
  *
  * Products: real texture photos from python3-skimage (brick, grass, gravel:
@@ -382,7 +382,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     options: {
       out: { type: 'string', default: '.devset' },
       train: { type: 'string', default: '60' },
-      'test-good': { type: 'string', default: '20' },
+      'test-good': { type: 'string', default: '100' },
       'test-per-defect': { type: 'string', default: '10' },
       size: { type: 'string', default: '256' },
       seed: { type: 'string', default: '1' },

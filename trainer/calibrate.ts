@@ -1,29 +1,124 @@
 /**
- * Threshold calibration from held-out golden samples: parts the memory bank
- * has never seen but that are known to be good. The image threshold sits a
- * margin above the highest held-out image score, the pixel threshold a margin
- * above the highest held-out anomaly-map value, so good parts like these pass.
+ * Reject-threshold calibration without real defects (pure functions).
+ *
+ * Inputs are image scores of good parts the memory bank has not seen (held-out
+ * golden samples, and bank samples scored with their own patches left out of
+ * the bank) and of synthetic negatives made from held-out samples. Three ways
+ * to turn them into the image threshold:
+ *
+ * - `maxnormal` (anomalib's convention when no defects are known): a margin
+ *   above the highest held-out good score;
+ * - `f1synthetic` (anomalib's F1-adaptive threshold, with synthetic negatives
+ *   standing in for the unknown defects): the threshold of best F1;
+ * - `cutswap`: the lowest threshold — so the most synthetic negatives caught —
+ *   whose expected false-reject rate on good parts meets the target. The rate
+ *   comes from a Gumbel fit to the good scores: an image score is the maximum
+ *   of many patch distances, and maxima follow the Gumbel law, whose tail
+ *   reaches past the few dozen scores a technician's golden samples give.
+ *
+ * Every method reports the same two expectations for the technician: the
+ * false-reject rate on good parts (from the Gumbel fit) and the share of
+ * synthetic negatives it would miss.
  */
 
-export interface Calibration {
-  image: number;
-  pixel: number;
-  imageScores: { min: number; max: number; mean: number };
-  pixelMax: number;
+export const CALIBRATION_METHODS = ['maxnormal', 'f1synthetic', 'cutswap'] as const;
+export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
+
+export interface ThresholdChoice {
+  threshold: number;
+  /** Expected false-reject rate on good parts (Gumbel tail above the threshold). */
+  expectedFrr: number;
+  /** Share of synthetic negatives scoring below the threshold. */
+  expectedMiss: number;
 }
 
-export function calibrateThresholds(imageScores: number[], pixelMaxima: number[], margin: number): Calibration {
-  if (imageScores.length === 0 || imageScores.length !== pixelMaxima.length) {
-    throw new Error('calibration needs at least one held-out golden sample with its image score and map maximum');
+export interface Gumbel {
+  location: number;
+  scale: number;
+}
+
+const EULER_GAMMA = 0.5772156649015329;
+
+/** Method-of-moments Gumbel (maximum) fit: scale = std sqrt(6) / pi, location = mean - gamma scale. */
+export function fitGumbel(scores: number[]): Gumbel {
+  if (scores.length < 2) throw new Error('a Gumbel fit needs at least two scores');
+  const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
+  const variance = scores.reduce((a, b) => a + (b - mean) ** 2, 0) / (scores.length - 1);
+  const scale = Math.max((Math.sqrt(variance) * Math.sqrt(6)) / Math.PI, 1e-9 * Math.max(1, Math.abs(mean)));
+  return { location: mean - EULER_GAMMA * scale, scale };
+}
+
+/** P(score > t). */
+export function gumbelTail(g: Gumbel, t: number): number {
+  return 1 - Math.exp(-Math.exp(-(t - g.location) / g.scale));
+}
+
+/** The t with P(score > t) = tail. */
+export function gumbelThreshold(g: Gumbel, tail: number): number {
+  if (!(tail > 0 && tail < 1)) throw new Error(`target false-reject rate ${tail} must lie strictly between 0 and 1`);
+  return g.location - g.scale * Math.log(-Math.log(1 - tail));
+}
+
+/**
+ * The threshold of best F1 with negatives as the positive class (score >= t
+ * is flagged); on ties the larger threshold, halfway to the next good score.
+ */
+export function f1Threshold(normal: number[], negative: number[]): number {
+  if (negative.length === 0) throw new Error('an F1 threshold needs negatives');
+  const all = [...normal.map((s) => ({ s, neg: 0 })), ...negative.map((s) => ({ s, neg: 1 }))].sort((a, b) => b.s - a.s);
+  let tp = 0;
+  let fp = 0;
+  let best = { f1: -1, index: 0 };
+  for (let i = 0; i < all.length; i++) {
+    if (all[i]!.neg) tp++;
+    else fp++;
+    if (i + 1 < all.length && all[i + 1]!.s === all[i]!.s) continue;
+    const f1 = (2 * tp) / (2 * tp + fp + (negative.length - tp));
+    if (f1 > best.f1) best = { f1, index: i };
   }
-  const max = Math.max(...imageScores);
-  const pixelMax = Math.max(...pixelMaxima);
+  const at = all[best.index]!.s;
+  const below = all[best.index + 1]?.s;
+  return below === undefined ? at : (at + below) / 2;
+}
+
+function choice(threshold: number, gumbel: Gumbel, negative: number[]): ThresholdChoice {
   return {
-    image: max * (1 + margin),
-    pixel: pixelMax * (1 + margin),
-    imageScores: { min: Math.min(...imageScores), max, mean: imageScores.reduce((a, b) => a + b, 0) / imageScores.length },
-    pixelMax,
+    threshold,
+    expectedFrr: gumbelTail(gumbel, threshold),
+    expectedMiss: negative.length ? negative.filter((s) => s < threshold).length / negative.length : NaN,
   };
+}
+
+export interface CalibrationInput {
+  /** Scores of held-out golden samples (never in the bank). */
+  heldOut: number[];
+  /** Scores of bank samples against the bank without their own patches. */
+  leftOut: number[];
+  /** Scores of synthetic negatives made from held-out samples. */
+  negative: number[];
+}
+
+/** Every method's threshold and expectations, from one set of scores. */
+export function thresholdChoices(input: CalibrationInput, opts: { targetFrr: number; margin: number }): Record<CalibrationMethod, ThresholdChoice> {
+  if (input.heldOut.length === 0) throw new Error('calibration needs at least one held-out golden sample');
+  const good = [...input.heldOut, ...input.leftOut];
+  const gumbel = fitGumbel(good.length >= 2 ? good : [...good, ...good]);
+  const maxHeld = Math.max(...input.heldOut);
+  return {
+    maxnormal: choice(maxHeld * (1 + opts.margin), gumbel, input.negative),
+    f1synthetic: choice(input.negative.length ? f1Threshold(good, input.negative) : maxHeld, gumbel, input.negative),
+    cutswap: choice(gumbelThreshold(gumbel, opts.targetFrr), gumbel, input.negative),
+  };
+}
+
+/** The pixel threshold: a margin above the highest anomaly-map value of a held-out golden sample. */
+export function pixelThreshold(pixelMaxima: number[], margin: number): number {
+  if (pixelMaxima.length === 0) throw new Error('calibration needs at least one held-out golden sample');
+  return Math.max(...pixelMaxima) * (1 + margin);
+}
+
+export function summarise(scores: number[]): { min: number; max: number; mean: number } {
+  return { min: Math.min(...scores), max: Math.max(...scores), mean: scores.reduce((a, b) => a + b, 0) / scores.length };
 }
 
 /** Splits sample indices into bank and held-out sets, reproducibly for a seed. */

@@ -1,6 +1,8 @@
 /**
- * Enrollment: golden samples -> patch features -> greedy coreset memory bank
- * -> thresholds calibrated on held-out golden samples -> product artifact.
+ * Enrollment: golden samples -> patch features -> (optional) feature
+ * adaptation on synthetic negatives -> greedy coreset memory bank -> reject
+ * threshold calibrated on good parts the bank has not seen and on synthetic
+ * negatives -> product artifact (plus a contact sheet of the negatives).
  */
 import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
@@ -12,14 +14,25 @@ import { seededRandom } from '../models/components/random.ts';
 import { principalAxes, reduceRows, subsampleRows } from '../models/components/pca.ts';
 import type { FeatureReduction } from '../models/patchcore/graphs.ts';
 import { loadBackbone } from '../models/backbones/registry.ts';
-import { FeatureExtractor, PatchCoreScorer } from '../models/patchcore/model.ts';
 import { sessionOptions } from '../models/session.ts';
 import { fitPixelPrior, samplePixels } from '../models/refine/pixel-prior.ts';
 import type { RefineModel } from '../models/refine/f2pad-model.ts';
-import { calibrateThresholds, splitHoldout } from './calibrate.ts';
+import { FeatureExtractor, NearestNeighbourSearch, PatchCoreScorer } from '../models/patchcore/model.ts';
+import { adaptRows, foldAdaptor, type FeatureAdaptor } from '../models/adapt/feature-adaptor.ts';
+import { syntheticClass } from '../models/augment/synthetic-defects.ts';
+import { SaliencyExtractor } from '../models/saliency/layer-cam.ts';
+import { pixelThreshold, splitHoldout, summarise, thresholdChoices, type CalibrationMethod } from './calibrate.ts';
 import { loadGoldenSamples, EnrollError } from './golden-samples.ts';
+import { poolRows, trainFeatureAdaptor, type AdaptSample } from './adapt-features.ts';
+import { makeNegatives, type NegativeMethod } from './synthetic-negatives.ts';
+import { syntheticContactSheet, type ContactSheetRow } from './contact-sheet.ts';
 
-export type EnrollStage = 'load' | 'features' | 'coreset' | 'calibrate' | 'write';
+/** File name of the synthetic-negatives contact sheet next to the manifest. */
+export const CONTACT_SHEET_FILE = 'synthetic-negatives.png';
+/** Golden samples shown on the contact sheet. */
+const CONTACT_SHEET_ROWS = 4;
+
+export type EnrollStage = 'load' | 'features' | 'negatives' | 'adapt' | 'coreset' | 'calibrate' | 'write';
 
 export interface EnrollProgress {
   stage: EnrollStage;
@@ -60,33 +73,87 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   const session = sessionOptions(opts.inference);
   const extractor = await FeatureExtractor.create(backbone, layerNames, size, settings.aggregation, session);
   const { heldOut, bank: bankIdx } = splitHoldout(golden.images.length, settings.holdoutFraction, seededRandom(settings.seed));
+  if (heldOut.length === 0) throw new EnrollError('no golden sample could be held out for threshold calibration');
+  if (settings.adapt === 'cutswap' && !backbone.ir) {
+    throw new EnrollError(`adaptation with CutSwap needs saliency maps, which backbone ${backbone.id} cannot give (an onnx: file); use adapt: cutpaste or none`);
+  }
+  // CutSwap needs the backbone's saliency maps; other backbones calibrate on CutPaste negatives.
+  const saliency = backbone.ir && (settings.adapt === 'cutswap' || settings.calibrationNegatives > 0) ? await SaliencyExtractor.create(backbone.ir, size, session) : undefined;
+  const calibrationMethod: NegativeMethod = saliency ? 'cutswap' : 'cutpaste';
 
   t = clock();
   const { channels } = extractor.shape;
   const positions = extractor.positions;
-  const all = new Float32Array(bankIdx.length * positions * channels);
+  const raw = new Float32Array(bankIdx.length * positions * channels);
   for (const [i, idx] of bankIdx.entries()) {
     const { rows } = await extractor.extract(golden.images[idx]!);
-    all.set(rows, i * positions * channels);
+    raw.set(rows, i * positions * channels);
     onProgress?.({ stage: 'features', done: i + 1, total: bankIdx.length });
   }
   timings.featuresMs = clock() - t;
+  const totalPatches = bankIdx.length * positions;
+
+  // Feature adaptation (papers/cutswap.txt §III-B): the adaptor is linear and
+  // folds into the reduction below, so the bank is built on adapted features.
+  let adaptor: FeatureAdaptor | undefined;
+  let adaptation: ManifestDraft['adaptation'] = null;
+  if (settings.adapt !== 'none') {
+    const a = settings.adaptation;
+    t = clock();
+    const grid = { width: extractor.shape.width, height: extractor.shape.height };
+    const samples: AdaptSample[] = [];
+    const random = seededRandom(settings.seed + 4);
+    for (const [i, idx] of bankIdx.entries()) {
+      samples.push({ rows: poolRows(raw.subarray(i * positions * channels, (i + 1) * positions * channels), grid, channels, 2), label: 0 });
+      const { negatives } = await makeNegatives(golden.images[idx]!, a.negativesPerImage, settings.adapt, random, saliency);
+      for (const n of negatives) samples.push({ rows: poolRows((await extractor.extract(n.image)).rows, grid, channels, 2), label: syntheticClass(n.kind) });
+      onProgress?.({ stage: 'negatives', done: i + 1, total: bankIdx.length });
+    }
+    timings.negativesMs = clock() - t;
+    t = clock();
+    const trained = await trainFeatureAdaptor(samples, channels, {
+      ...a,
+      seed: settings.seed,
+      onEpoch: (done, total) => onProgress?.({ stage: 'adapt', done, total }),
+    });
+    timings.adaptMs = clock() - t;
+    adaptor = trained.adaptor;
+    adaptation = {
+      method: settings.adapt,
+      samples: samples.length,
+      epochs: a.epochs,
+      backend: trained.backend,
+      trainSeconds: trained.trainMs / 1000,
+      finalLoss: trained.losses.at(-1)!,
+      accuracy: trained.accuracy,
+      change: trained.change,
+    };
+  }
+  const features = adaptor ? adaptRows(raw, totalPatches, adaptor) : raw;
 
   t = clock();
-  const totalPatches = bankIdx.length * positions;
   // PCA reduction of the patch features (PatchCore reduces its embedding too):
   // the search cost is linear in the dimension and most variance sits in few axes.
-  let reduction: FeatureReduction | undefined;
+  let pca: FeatureReduction | undefined;
   let reductionInfo: ManifestDraft['reduction'] = null;
-  let rows: Float32Array = all;
+  let rows: Float32Array = features;
   let dim = channels;
   if (settings.featureDim > 0 && settings.featureDim < channels) {
-    const sample = subsampleRows(all, totalPatches, channels, 20000, seededRandom(settings.seed + 1));
-    const pca = principalAxes(sample, sample.length / channels, channels, settings.featureDim);
-    reduction = { mean: pca.mean, axes: pca.axes };
-    rows = reduceRows(all, totalPatches, channels, reduction);
+    const sample = subsampleRows(features, totalPatches, channels, 20000, seededRandom(settings.seed + 1));
+    const axes = principalAxes(sample, sample.length / channels, channels, settings.featureDim);
+    pca = { mean: axes.mean, axes: axes.axes };
+    rows = reduceRows(features, totalPatches, channels, pca);
     dim = settings.featureDim;
-    reductionInfo = { from: channels, to: dim, explainedVariance: pca.explainedVariance };
+    reductionInfo = { from: channels, to: dim, explainedVariance: axes.explainedVariance };
+  }
+  let reduction = pca;
+  if (adaptor) {
+    try {
+      reduction = foldAdaptor(adaptor, pca);
+    } catch {
+      throw new EnrollError('feature adaptation diverged (its map cannot be folded into the scoring graph); enroll again with adapt: none or a larger adaptation.weightDecay');
+    }
+    reductionInfo ??= { from: channels, to: channels, explainedVariance: 1 };
   }
   timings.reductionMs = clock() - t;
 
@@ -101,19 +168,49 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   timings.coresetMs = clock() - t;
 
   t = clock();
+  const calibrateTotal = heldOut.length * (1 + settings.calibrationNegatives) + bankIdx.length;
+  let calibrated = 0;
+  const step = () => onProgress?.({ stage: 'calibrate', done: ++calibrated, total: calibrateTotal });
   const scorer = await PatchCoreScorer.create(extractor, bank, { sigma: settings.sigma, reduction, ...session });
-  const imageScores: number[] = [];
+  const heldOutScores: number[] = [];
   const pixelMaxima: number[] = [];
-  for (const [i, idx] of heldOut.entries()) {
-    const result = await scorer.score(golden.images[idx]!);
-    imageScores.push(result.score);
+  const negativeScores: number[] = [];
+  const sheet: ContactSheetRow[] = [];
+  const random = seededRandom(settings.seed + 5);
+  for (const idx of heldOut) {
+    const image = golden.images[idx]!;
+    const result = await scorer.score(image);
+    heldOutScores.push(result.score);
     let m = -Infinity;
     for (const v of result.map) if (v > m) m = v;
     pixelMaxima.push(m);
-    onProgress?.({ stage: 'calibrate', done: i + 1, total: heldOut.length });
+    step();
+    if (settings.calibrationNegatives === 0) continue;
+    const made = await makeNegatives(image, settings.calibrationNegatives, calibrationMethod, random, saliency);
+    for (const n of made.negatives) {
+      negativeScores.push((await scorer.score(n.image)).score);
+      step();
+    }
+    if (sheet.length < CONTACT_SHEET_ROWS) sheet.push({ golden: image, saliency: made.saliency, negatives: made.negatives.slice(0, 4) });
   }
-  if (imageScores.length === 0) throw new EnrollError('no golden sample could be held out for threshold calibration');
-  const calibration = calibrateThresholds(imageScores, pixelMaxima, settings.thresholdMargin);
+  // Bank samples scored without their own patches: more good scores from parts
+  // the bank has (almost) not seen, for the tail of the good-score distribution.
+  const leftOutScores: number[] = [];
+  const search = await NearestNeighbourSearch.create(bank, channels, reduction, { ...session, withPenalty: true });
+  const penalty = new Float32Array(coresetSize);
+  for (let i = 0; i < bankIdx.length; i++) {
+    for (let m = 0; m < coresetSize; m++) penalty[m] = Math.floor(picked[m]! / positions) === i ? 1e30 : 0;
+    const distances = await search.distances(raw.subarray(i * positions * channels, (i + 1) * positions * channels), penalty);
+    let max = -Infinity;
+    for (const d of distances) if (d > max) max = d;
+    leftOutScores.push(max);
+    step();
+  }
+  await search.release();
+  await scorer.release();
+  await saliency?.release();
+  const choices = thresholdChoices({ heldOut: heldOutScores, leftOut: leftOutScores, negative: negativeScores }, { targetFrr: settings.targetFrr, margin: settings.thresholdMargin });
+  const chosen = choices[settings.calibrate];
   timings.calibrateMs = clock() - t;
 
   // F2PAD's pixel prior (colours of the bank's golden samples) and the golden
@@ -131,7 +228,11 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   }
   timings.refineModelMs = clock() - t;
 
+  const attachments: Record<string, Uint8Array> = {};
+  if (settings.contactSheet && sheet.length > 0) attachments[CONTACT_SHEET_FILE] = await syntheticContactSheet(sheet);
+
   const heldSet = new Set(heldOut);
+  const nullable = (v: number) => (Number.isFinite(v) ? v : null);
   const draft: ManifestDraft = {
     productId: opts.productId,
     createdAt: new Date().toISOString(),
@@ -142,21 +243,38 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     aggregation: settings.aggregation,
     featureDim: dim,
     reduction: reductionInfo,
+    adaptation,
     grid: { width: extractor.shape.width, height: extractor.shape.height },
     sigma: settings.sigma,
     coreset: { ratio: settings.coresetRatio, size: coresetSize, totalPatches, projectionDim: settings.projectionDim, seed: settings.seed },
-    thresholds: { image: calibration.image, pixel: calibration.pixel },
-    calibration: { heldOut: heldOut.length, margin: settings.thresholdMargin, imageScores: calibration.imageScores, pixelMax: calibration.pixelMax },
+    thresholds: { image: chosen.threshold, pixel: pixelThreshold(pixelMaxima, settings.thresholdMargin) },
+    calibration: {
+      heldOut: heldOut.length,
+      margin: settings.thresholdMargin,
+      imageScores: summarise(heldOutScores),
+      pixelMax: Math.max(...pixelMaxima),
+      method: settings.calibrate,
+      targetFrr: settings.targetFrr,
+      expectedFrr: chosen.expectedFrr,
+      expectedMiss: nullable(chosen.expectedMiss),
+      leftOut: leftOutScores.length,
+      leftOutScores: summarise(leftOutScores),
+      negatives: { method: calibrationMethod, count: negativeScores.length, ...(negativeScores.length ? { scores: summarise(negativeScores) } : {}) },
+      choices: Object.fromEntries(
+        Object.entries(choices).map(([k, c]) => [k, { threshold: c.threshold, expectedFrr: c.expectedFrr, expectedMiss: nullable(c.expectedMiss) }]),
+      ) as Record<CalibrationMethod, { threshold: number; expectedFrr: number; expectedMiss: number | null }>,
+    },
     ...(refine ? { refine: { priorComponents: settings.priorComponents, references: refine.references.length } } : {}),
     goldenSamples: {
       count: golden.images.length,
       files: golden.images.map((img, i) => ({ name: img.name, sha256: img.sha256, role: heldSet.has(i) ? 'heldOut' : 'bank' })),
       skipped: golden.skipped,
     },
+    ...(Object.keys(attachments).length ? { attachments: Object.keys(attachments) } : {}),
     timings,
   };
   onProgress?.({ stage: 'write', done: 0, total: 1 });
-  const written = await writeProductArtifact(opts.dataDir, draft, bank, { activate: opts.activate, reduction, refine });
+  const written = await writeProductArtifact(opts.dataDir, draft, bank, { activate: opts.activate, reduction, refine, attachments });
   onProgress?.({ stage: 'write', done: 1, total: 1 });
   return { ...written, manifest: draft };
 }

@@ -79,7 +79,8 @@ function windowCounts(h: number, w: number, oh: number, ow: number, kernel: [num
 /**
  * Emits the backward pass of `net` (already emitted forward as `fwd`), seeded
  * with gradients at some of its values; returns the gradient at `net.input`
- * (NCHW, batch 1).
+ * (NCHW, batch 1). `onGradient` sees the complete gradient at every node's
+ * output on the way (saliency maps read the layers they need from it).
  */
 export function emitLayersGradient(
   g: GraphBuilder,
@@ -87,6 +88,7 @@ export function emitLayersGradient(
   fwd: EmittedLayers,
   shapes: Map<string, Shape>,
   seeds: Map<string, string>,
+  onGradient?: (name: string, grad: string) => void,
 ): string {
   const pending = new Map<string, string[]>();
   const push = (name: string, grad: string) => pending.set(name, [...(pending.get(name) ?? []), grad]);
@@ -104,6 +106,7 @@ export function emitLayersGradient(
   for (const n of [...net.nodes].reverse() as LayerNode[]) {
     const gy = take(n.name);
     if (!gy) continue;
+    onGradient?.(n.name, gy);
     switch (n.op) {
       case 'conv': {
         const { input, pads } = fwd.convInputs.get(n.name)!;

@@ -136,11 +136,14 @@ export interface FeatureReduction {
  * Exact nearest neighbour. Input `features` [q, C] (any number of rows),
  * optionally reduced to D dimensions first; the bank [M, D] is baked in.
  * Output `patchScores` [q]: Euclidean distance to the nearest bank row.
+ * `withPenalty` adds an input `penalty` [M] added to every squared distance
+ * (a huge value leaves a bank row out, e.g. the rows of the image being scored).
  */
-export function nearestNeighbourGraph(bank: Float32Array, bankSize: number, channels: number, reduction?: FeatureReduction): Uint8Array {
+export function nearestNeighbourGraph(bank: Float32Array, bankSize: number, channels: number, reduction?: FeatureReduction, opts: { withPenalty?: boolean } = {}): Uint8Array {
   const g = new GraphBuilder('nearest-neighbour');
   const { x, partial } = emitBankDistances(g, bank, bankSize, channels, reduction);
-  const minPartial = g.op('ReduceMin', [partial], { axes: [1], keepdims: 0 });
+  const penalised = opts.withPenalty ? g.op('Add', [partial, g.input('penalty', [bankSize])]) : partial;
+  const minPartial = g.op('ReduceMin', [penalised], { axes: [1], keepdims: 0 });
   const xNorm = g.op('ReduceSumSquare', [x], { axes: [1], keepdims: 0 });
   const squared = g.op('Relu', [g.op('Add', [minPartial, xNorm])]);
   g.output(g.op('Sqrt', [squared]), 'patchScores', ['q']);

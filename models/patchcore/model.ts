@@ -103,17 +103,28 @@ export class NearestNeighbourSearch {
     private readonly session: ort.InferenceSession,
   ) {}
 
-  static async create(bank: Float32Array, channels: number, reduction?: FeatureReduction, opts: SessionOptions = {}): Promise<NearestNeighbourSearch> {
+  static async create(
+    bank: Float32Array,
+    channels: number,
+    reduction?: FeatureReduction,
+    opts: SessionOptions & { withPenalty?: boolean } = {},
+  ): Promise<NearestNeighbourSearch> {
     const dim = reduction ? reduction.axes.length / channels : channels;
     const bankSize = bank.length / dim;
     if (!Number.isInteger(bankSize) || bankSize < 1) throw new Error(`memory bank of ${bank.length} values does not fit ${dim}-dimensional features`);
-    return new NearestNeighbourSearch(channels, await createSession(nearestNeighbourGraph(bank, bankSize, channels, reduction), opts));
+    const graph = nearestNeighbourGraph(bank, bankSize, channels, reduction, { withPenalty: opts.withPenalty });
+    return new NearestNeighbourSearch(channels, await createSession(graph, opts));
   }
 
-  /** Exact distance of every row to its nearest bank row. */
-  async distances(rows: Float32Array): Promise<Float32Array> {
+  /**
+   * Exact distance of every row to its nearest bank row; with a search made
+   * `withPenalty`, `penalty` [M] is added to the squared distance of each bank row.
+   */
+  async distances(rows: Float32Array, penalty?: Float32Array): Promise<Float32Array> {
     const count = rows.length / this.channels;
-    const out = await this.session.run({ features: new ort.Tensor('float32', rows, [count, this.channels]) });
+    const feeds: Record<string, ort.Tensor> = { features: new ort.Tensor('float32', rows, [count, this.channels]) };
+    if (penalty) feeds.penalty = new ort.Tensor('float32', penalty, [penalty.length]);
+    const out = await this.session.run(feeds);
     return out.patchScores!.data as Float32Array;
   }
 

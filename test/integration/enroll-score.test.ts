@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { partPixels, writeGoldenSet, writePng, writeTruncatedPng } from '../helpers/images.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'linesight-cli-'));
@@ -102,6 +103,52 @@ t.test('a tampered artifact is refused and the active version stays', async (t) 
   t.equal((await readFile(join(dataDir, 'products', 'disc', 'active'), 'utf8')).trim(), 'v1');
   const ok = await linesight(['score', '--product', 'disc', '--data-dir', dataDir, join(golden, 'good_000.png')]);
   t.equal(ok.code, 0, ok.stderr);
+});
+
+t.test('CutSwap: adapted features, calibrated threshold, expectations and contact sheet', async (t) => {
+  const config = join(root, 'adapt.yaml');
+  await writeFile(config, 'enroll:\n  adaptation:\n    epochs: 3\n');
+  const r = await linesight(['enroll', '--product', 'adapted', '--images', golden, '--data-dir', dataDir, '--config', config, '--adapt', 'cutswap', ...settings]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /reject threshold \(cutswap, target 0\.50 %\): expected false rejects 0\.50 % of good parts; misses [\d.]+ % of 16 synthetic cutswap negatives/);
+  t.match(r.stdout, /feature adaptation \(cutswap\): \d+ samples, 3 epochs in [\d.]+ s \((wasm|cpu|tensorflow)\)/);
+  const dir = join(dataDir, 'products', 'adapted', 'v1');
+  t.match(r.stdout, `synthetic negatives and saliency maps: ${join(dir, 'synthetic-negatives.png')}`);
+  const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+  t.equal(m.adaptation.method, 'cutswap');
+  t.equal(m.adaptation.samples, 12 * 5, 'each bank sample with four negatives');
+  t.ok(m.adaptation.change > 0, 'the adaptor moved');
+  t.same(m.reduction, { from: 128, to: 48, explainedVariance: m.reduction.explainedVariance }, 'the adaptor is folded into the reduction');
+  t.same(Object.keys(m.calibration.choices).sort(), ['cutswap', 'f1synthetic', 'maxnormal']);
+  t.equal(m.thresholds.image, m.calibration.choices.cutswap.threshold);
+  t.equal(m.calibration.leftOut, 12);
+  t.equal(m.calibration.negatives.count, 16);
+  t.ok(m.calibration.choices.cutswap.threshold > m.calibration.imageScores.max, 'a 0.5 % target sits above every held-out good score here');
+  const sheet = await sharp(join(dir, 'synthetic-negatives.png')).metadata();
+  t.equal(sheet.height, 2 * 64 + 4, 'one row per held-out sample');
+  t.equal(sheet.width, 9 * 64 + 8 * 4, 'the sample, four saliency levels, four negatives');
+
+  const good = await writePng(join(root, 'good2.png'), partPixels(64, 64, 50), 64, 64);
+  const bad = await writePng(join(root, 'bad2.png'), partPixels(64, 64, 51, { x: 22, y: 30, r: 6 }), 64, 64);
+  const scored = await linesight(['score', '--product', 'adapted', '--data-dir', dataDir, '--json', good, bad]);
+  t.equal(scored.code, 0, scored.stderr);
+  const [g, b] = scored.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.equal(g.verdict, 'ok', `good part scores ${g.score} under ${g.threshold}`);
+  t.equal(b.verdict, 'reject', `defective part scores ${b.score} over ${b.threshold}`);
+
+  const plain = await linesight(['enroll', '--product', 'plain', '--images', golden, '--data-dir', dataDir, '--calibrate', 'maxnormal', ...settings]);
+  t.equal(plain.code, 0, plain.stderr);
+  const pm = JSON.parse(await readFile(join(dataDir, 'products', 'plain', 'v1', 'manifest.json'), 'utf8'));
+  t.equal(pm.adaptation, null);
+  t.equal(pm.calibration.method, 'maxnormal');
+  t.ok(Math.abs(pm.thresholds.image - pm.calibration.imageScores.max * 1.1) < 1e-9, 'maxnormal: 10 % above the highest held-out score');
+
+  let bad1 = await linesight(['enroll', '--product', 'x', '--images', golden, '--data-dir', dataDir, '--target-frr', '2']);
+  t.equal(bad1.code, 1);
+  t.match(bad1.stderr, /--target-frr: .*0\.5/);
+  bad1 = await linesight(['enroll', '--product', 'x', '--images', golden, '--data-dir', dataDir, '--calibrate', 'median']);
+  t.not(bad1.code, 0);
+  t.match(bad1.stderr, /--calibrate.*median.*maxnormal, f1synthetic, cutswap/s);
 });
 
 t.test('eval names an unknown mask stage before doing any work', async (t) => {

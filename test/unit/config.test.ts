@@ -52,6 +52,23 @@ t.test('F2PAD settings: defaults, overrides and a wrong nested key', async (t) =
   await t.rejects(loadDeviceConfig(bad, {}), /refine\.f2pad\.tau/);
 });
 
+t.test('calibration and adaptation settings: defaults, overrides, wrong keys', async (t) => {
+  const defaults = await loadDeviceConfig(undefined, {});
+  t.equal(defaults.enroll.calibrate, 'cutswap');
+  t.equal(defaults.enroll.targetFrr, 0.005);
+  t.equal(defaults.enroll.adapt, 'none');
+  t.equal(defaults.enroll.adaptation.epochs, 30);
+  const p = await file('adapt.yaml', 'enroll:\n  adapt: cutpaste\n  calibrate: maxnormal\n  adaptation:\n    epochs: 5\n');
+  const c = await loadDeviceConfig(p, {});
+  t.equal(c.enroll.adapt, 'cutpaste');
+  t.equal(c.enroll.calibrate, 'maxnormal');
+  t.equal(c.enroll.adaptation.epochs, 5);
+  t.equal(c.enroll.adaptation.negativesPerImage, 4, 'unset keys keep their defaults');
+  await t.rejects(loadDeviceConfig(await file('cal.yaml', 'enroll:\n  calibrate: median\n'), {}), /enroll\.calibrate.*maxnormal.*f1synthetic.*cutswap/s);
+  await t.rejects(loadDeviceConfig(await file('frr.yaml', 'enroll:\n  targetFrr: 5\n'), {}), /enroll\.targetFrr/);
+  await t.rejects(loadDeviceConfig(await file('ep2.yaml', 'enroll:\n  adaptation:\n    epoch: 5\n'), {}), /unknown key "enroll\.adaptation\.epoch"/);
+});
+
 t.test('an invalid value names the key and the rule', async (t) => {
   const p = await file('bad.yaml', 'enroll:\n  coresetRatio: 2\n');
   const err = await loadDeviceConfig(p, {}).catch((e) => e);

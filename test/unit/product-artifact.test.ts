@@ -111,3 +111,14 @@ t.test('missing products and half-written versions', async (t) => {
   t.equal(version, 'v1');
   t.same((await readdir(pdir)).sort(), ['active', 'v1']);
 });
+
+t.test('attachments are written next to the manifest; a path or a reserved name is refused', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const png = Uint8Array.from([137, 80, 78, 71]);
+  const { dir } = await writeProductArtifact(dataDir, { ...draft(), attachments: ['synthetic-negatives.png'] }, bank, { attachments: { 'synthetic-negatives.png': png } });
+  t.same([...(await readFile(join(dir, 'synthetic-negatives.png')))], [...png]);
+  t.ok(await loadProductArtifact(dataDir, 'bracket'), 'the version loads with its attachment');
+  await t.rejects(writeProductArtifact(dataDir, draft(), bank, { attachments: { '../escape.png': png } }), /not a plain file name/);
+  await t.rejects(writeProductArtifact(dataDir, draft(), bank, { attachments: { 'manifest.json': png } }), /not a plain file name/);
+  t.same((await readdir(join(dataDir, 'products', 'bracket'))).sort(), ['active', 'v1'], 'a refused write leaves no version behind');
+});
