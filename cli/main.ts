@@ -128,9 +128,10 @@ export function buildCli(): Command {
         `(held-out good scores ${fmt(m.calibration.imageScores?.min ?? NaN)}..${fmt(m.calibration.imageScores?.max ?? NaN)}) in ${result.dir}`,
     );
     const c = m.calibration;
+    const chosen = c.method ? c.choices?.[c.method] : undefined;
     const target = c.method === 'cutswap' ? `, target ${fmt((c.targetFrr ?? NaN) * 100, 2)} %` : '';
-    const missed = c.expectedMiss === null || c.expectedMiss === undefined ? 'no synthetic negatives were made' : `misses ${fmt(c.expectedMiss * 100, 1)} % of ${c.negatives?.count} synthetic ${c.negatives?.method} negatives`;
-    console.log(`reject threshold (${c.method}${target}): expected false rejects ${fmt((c.expectedFrr ?? NaN) * 100, 2)} % of good parts; ${missed}`);
+    const missed = chosen?.expectedMiss == null ? 'no synthetic negatives were made' : `misses ${fmt(chosen.expectedMiss * 100, 1)} % of ${c.negatives?.count} synthetic ${c.negatives?.method} negatives`;
+    console.log(`reject threshold (${c.method}${target}): expected false rejects ${fmt((chosen?.expectedFrr ?? NaN) * 100, 2)} % of good parts; ${missed}`);
     if (m.adaptation) {
       const a = m.adaptation;
       console.log(`feature adaptation (${a.method}): ${a.samples} samples, ${a.epochs} epochs in ${fmt(a.trainSeconds, 1)} s (${a.backend}), training accuracy ${fmt(a.accuracy * 100, 1)} %`);

@@ -63,14 +63,15 @@ export const manifestSchema = z
         /** How the image threshold was chosen (trainer/calibrate.ts); absent in products enrolled before calibration methods. */
         method: z.enum(CALIBRATION_METHODS).optional(),
         targetFrr: z.number().optional(),
-        /** What the technician is told at the end of enrollment: expected false-reject rate on good parts and share of synthetic negatives missed. */
-        expectedFrr: z.number().optional(),
-        expectedMiss: z.number().nullable().optional(),
         /** Bank samples scored with their own patches left out of the bank. */
         leftOut: z.number().int().min(0).optional(),
         leftOutScores: scoreSummary.optional(),
         negatives: z.object({ method: z.enum(['cutswap', 'cutpaste']), count: z.number().int().min(0), scores: scoreSummary.optional() }).strict().optional(),
-        /** Every method's threshold, side by side. */
+        /**
+         * Every method's threshold, side by side, with what the technician is told at
+         * the end of enrollment: expected false-reject rate on good parts and share of
+         * synthetic negatives missed (`choices[method]` is the product's).
+         */
         choices: z.record(z.enum(CALIBRATION_METHODS), thresholdChoice).optional(),
       })
       .strict(),

@@ -42,7 +42,7 @@ import { readImage, readMask } from '../runtime/image-io.ts';
 import { ProductScorer } from '../runtime/product-scorer.ts';
 import { enrollProduct, type EnrollProgress } from '../trainer/enroll.ts';
 import { listCategories, readCategory } from './dataset.ts';
-import type { CalibrationMethod } from '../trainer/calibrate.ts';
+import type { CalibrationMethod, ThresholdChoice } from '../trainer/calibrate.ts';
 import { aupro, auroc, f1Max, maskScores } from './metrics.ts';
 
 export interface CategoryMetrics {
@@ -226,10 +226,15 @@ export async function evaluateCategory(
   }
   await scorer.release();
   const { manifest } = scorer;
+  const atThreshold = (threshold: number, expected?: { expectedFrr: number; expectedMiss: number | null }): CalibrationMetrics => ({
+    threshold,
+    ...rejectRates(imageScores, labels, threshold),
+    expectedFrr: expected?.expectedFrr ?? NaN,
+    expectedMiss: expected?.expectedMiss ?? NaN,
+  });
   const calibrations: Partial<Record<CalibrationMethod, CalibrationMetrics>> = {};
-  for (const [method, c] of Object.entries(manifest.calibration.choices ?? {}) as [CalibrationMethod, NonNullable<typeof manifest.calibration.choices>[CalibrationMethod]][]) {
-    calibrations[method] = { threshold: c.threshold, ...rejectRates(imageScores, labels, c.threshold), expectedFrr: c.expectedFrr, expectedMiss: c.expectedMiss ?? NaN };
-  }
+  for (const [method, c] of Object.entries(manifest.calibration.choices ?? {}) as [CalibrationMethod, ThresholdChoice][]) calibrations[method] = atThreshold(c.threshold, c);
+  const method = manifest.calibration.method ?? 'maxnormal';
   const metrics: CategoryMetrics = {
     imageAUROC: auroc(imageScores, labels),
     pixelAUROC: auroc(allPixels, allTruth),
@@ -241,11 +246,9 @@ export async function evaluateCategory(
     enrollSeconds,
     adapt: manifest.adaptation?.method ?? 'none',
     adaptSeconds: manifest.adaptation?.trainSeconds ?? 0,
-    calibrate: manifest.calibration.method ?? 'maxnormal',
-    threshold: manifest.thresholds.image,
-    ...rejectRates(imageScores, labels, manifest.thresholds.image),
-    expectedFrr: manifest.calibration.expectedFrr ?? NaN,
-    expectedMiss: manifest.calibration.expectedMiss ?? NaN,
+    calibrate: method,
+    // Products enrolled before calibration methods have no choices: their threshold, nothing expected.
+    ...(calibrations[method] ?? atThreshold(manifest.thresholds.image)),
     testImages: data.test.length,
     goldenSamples: enrolled.manifest.goldenSamples.count,
     bankSize: enrolled.manifest.coreset.size,

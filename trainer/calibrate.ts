@@ -28,8 +28,8 @@ export interface ThresholdChoice {
   threshold: number;
   /** Expected false-reject rate on good parts (Gumbel tail above the threshold). */
   expectedFrr: number;
-  /** Share of synthetic negatives scoring below the threshold. */
-  expectedMiss: number;
+  /** Share of synthetic negatives scoring below the threshold (null without negatives). */
+  expectedMiss: number | null;
 }
 
 export interface Gumbel {
@@ -85,7 +85,7 @@ function choice(threshold: number, gumbel: Gumbel, negative: number[]): Threshol
   return {
     threshold,
     expectedFrr: gumbelTail(gumbel, threshold),
-    expectedMiss: negative.length ? negative.filter((s) => s < threshold).length / negative.length : NaN,
+    expectedMiss: negative.length ? negative.filter((s) => s < threshold).length / negative.length : null,
   };
 }
 

@@ -11,6 +11,7 @@ import type { ManifestDraft } from '../models/product-artifact.ts';
 import { writeProductArtifact } from '../models/product-artifact.ts';
 import { coresetGreedy, gatherRows } from '../models/components/coreset.ts';
 import { seededRandom } from '../models/components/random.ts';
+import { valueRange } from '../models/components/value-range.ts';
 import { principalAxes, reduceRows, subsampleRows } from '../models/components/pca.ts';
 import type { FeatureReduction } from '../models/patchcore/graphs.ts';
 import { loadBackbone } from '../models/backbones/registry.ts';
@@ -21,7 +22,7 @@ import { FeatureExtractor, NearestNeighbourSearch, PatchCoreScorer } from '../mo
 import { adaptRows, foldAdaptor, type FeatureAdaptor } from '../models/adapt/feature-adaptor.ts';
 import { syntheticClass } from '../models/augment/synthetic-defects.ts';
 import { SaliencyExtractor } from '../models/saliency/layer-cam.ts';
-import { pixelThreshold, splitHoldout, summarise, thresholdChoices, type CalibrationMethod } from './calibrate.ts';
+import { pixelThreshold, splitHoldout, summarise, thresholdChoices } from './calibrate.ts';
 import { loadGoldenSamples, EnrollError } from './golden-samples.ts';
 import { poolRows, trainFeatureAdaptor, type AdaptSample } from './adapt-features.ts';
 import { makeNegatives, type NegativeMethod } from './synthetic-negatives.ts';
@@ -92,6 +93,8 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   }
   timings.featuresMs = clock() - t;
   const totalPatches = bankIdx.length * positions;
+  /** Raw patch features of the i-th bank sample. */
+  const imageRows = (i: number) => raw.subarray(i * positions * channels, (i + 1) * positions * channels);
 
   // Feature adaptation (papers/cutswap.txt §III-B): the adaptor is linear and
   // folds into the reduction below, so the bank is built on adapted features.
@@ -104,7 +107,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     const samples: AdaptSample[] = [];
     const random = seededRandom(settings.seed + 4);
     for (const [i, idx] of bankIdx.entries()) {
-      samples.push({ rows: poolRows(raw.subarray(i * positions * channels, (i + 1) * positions * channels), grid, channels, 2), label: 0 });
+      samples.push({ rows: poolRows(imageRows(i), grid, channels, 2), label: 0 });
       const { negatives } = await makeNegatives(golden.images[idx]!, a.negativesPerImage, settings.adapt, random, saliency);
       for (const n of negatives) samples.push({ rows: poolRows((await extractor.extract(n.image)).rows, grid, channels, 2), label: syntheticClass(n.kind) });
       onProgress?.({ stage: 'negatives', done: i + 1, total: bankIdx.length });
@@ -181,9 +184,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     const image = golden.images[idx]!;
     const result = await scorer.score(image);
     heldOutScores.push(result.score);
-    let m = -Infinity;
-    for (const v of result.map) if (v > m) m = v;
-    pixelMaxima.push(m);
+    pixelMaxima.push(valueRange(result.map).max);
     step();
     if (settings.calibrationNegatives === 0) continue;
     const made = await makeNegatives(image, settings.calibrationNegatives, calibrationMethod, random, saliency);
@@ -200,17 +201,13 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   const penalty = new Float32Array(coresetSize);
   for (let i = 0; i < bankIdx.length; i++) {
     for (let m = 0; m < coresetSize; m++) penalty[m] = Math.floor(picked[m]! / positions) === i ? 1e30 : 0;
-    const distances = await search.distances(raw.subarray(i * positions * channels, (i + 1) * positions * channels), penalty);
-    let max = -Infinity;
-    for (const d of distances) if (d > max) max = d;
-    leftOutScores.push(max);
+    leftOutScores.push(valueRange(await search.distances(imageRows(i), penalty)).max);
     step();
   }
   await search.release();
   await scorer.release();
   await saliency?.release();
   const choices = thresholdChoices({ heldOut: heldOutScores, leftOut: leftOutScores, negative: negativeScores }, { targetFrr: settings.targetFrr, margin: settings.thresholdMargin });
-  const chosen = choices[settings.calibrate];
   timings.calibrateMs = clock() - t;
 
   // F2PAD's pixel prior (colours of the bank's golden samples) and the golden
@@ -232,7 +229,6 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   if (settings.contactSheet && sheet.length > 0) attachments[CONTACT_SHEET_FILE] = await syntheticContactSheet(sheet);
 
   const heldSet = new Set(heldOut);
-  const nullable = (v: number) => (Number.isFinite(v) ? v : null);
   const draft: ManifestDraft = {
     productId: opts.productId,
     createdAt: new Date().toISOString(),
@@ -247,7 +243,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     grid: { width: extractor.shape.width, height: extractor.shape.height },
     sigma: settings.sigma,
     coreset: { ratio: settings.coresetRatio, size: coresetSize, totalPatches, projectionDim: settings.projectionDim, seed: settings.seed },
-    thresholds: { image: chosen.threshold, pixel: pixelThreshold(pixelMaxima, settings.thresholdMargin) },
+    thresholds: { image: choices[settings.calibrate].threshold, pixel: pixelThreshold(pixelMaxima, settings.thresholdMargin) },
     calibration: {
       heldOut: heldOut.length,
       margin: settings.thresholdMargin,
@@ -255,14 +251,10 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
       pixelMax: Math.max(...pixelMaxima),
       method: settings.calibrate,
       targetFrr: settings.targetFrr,
-      expectedFrr: chosen.expectedFrr,
-      expectedMiss: nullable(chosen.expectedMiss),
       leftOut: leftOutScores.length,
       leftOutScores: summarise(leftOutScores),
       negatives: { method: calibrationMethod, count: negativeScores.length, ...(negativeScores.length ? { scores: summarise(negativeScores) } : {}) },
-      choices: Object.fromEntries(
-        Object.entries(choices).map(([k, c]) => [k, { threshold: c.threshold, expectedFrr: c.expectedFrr, expectedMiss: nullable(c.expectedMiss) }]),
-      ) as Record<CalibrationMethod, { threshold: number; expectedFrr: number; expectedMiss: number | null }>,
+      choices,
     },
     ...(refine ? { refine: { priorComponents: settings.priorComponents, references: refine.references.length } } : {}),
     goldenSamples: {

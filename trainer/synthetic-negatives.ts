@@ -4,7 +4,7 @@
  * scars, reproducible for a seed.
  */
 import type { RgbImage } from '../runtime/image-io.ts';
-import { cutPaste, cutSwap, type SyntheticDefect } from '../models/augment/synthetic-defects.ts';
+import { cutPaste, cutSwap, salientPixels, type SyntheticDefect } from '../models/augment/synthetic-defects.ts';
 import type { SaliencyExtractor } from '../models/saliency/layer-cam.ts';
 
 export type NegativeMethod = 'cutswap' | 'cutpaste';
@@ -31,9 +31,11 @@ export async function makeNegatives(
   }
   if (!saliency) throw new Error('CutSwap needs saliency maps, which need a backbone linesight builds itself (not an onnx: file)');
   const { maps } = await saliency.maps(image);
+  const salient: (number[] | undefined)[] = [];
   const negatives = Array.from({ length: count }, (_, k) => {
     const level = Math.floor(random() * maps.length);
-    return cutSwap(image, maps[level]!, random, { scar: k % 2 === 1, level });
+    salient[level] ??= salientPixels(maps[level]!);
+    return cutSwap(image, maps[level]!, random, { scar: k % 2 === 1, level, salient: salient[level] });
   });
   return { negatives, saliency: maps };
 }

@@ -106,9 +106,13 @@ function swapPatches(image: RgbImage, shape: PatchShape, a: { x: number; y: numb
   return { data, mask };
 }
 
+/** Pixels (indices) of a saliency map's most salient cluster: where CutSwap may anchor patches. */
+export function salientPixels(saliency: Float32Array, clusters = SALIENCY_CLUSTERS): number[] {
+  return topCluster(saliency, clusters);
+}
+
 /** Two distinct anchors from the most salient cluster of a saliency map. */
-export function salientAnchors(saliency: Float32Array, width: number, rng: Rng, clusters = SALIENCY_CLUSTERS): [{ x: number; y: number }, { x: number; y: number }] {
-  const members = topCluster(saliency, clusters);
+export function salientAnchors(saliency: Float32Array, width: number, rng: Rng, members = salientPixels(saliency)): [{ x: number; y: number }, { x: number; y: number }] {
   const pick = () => {
     const i = members[Math.floor(rng() * members.length)]!;
     return { x: i % width, y: Math.floor(i / width) };
@@ -123,12 +127,19 @@ export function salientAnchors(saliency: Float32Array, width: number, rng: Rng, 
  * CutSwap: anchors from the top saliency cluster of `saliency` (one map,
  * values 0..1 at the image size), patches at those corners swapped. Patches
  * that would overlap each other are moved apart along the line between them.
+ * `salient` passes the map's `salientPixels` when they are already known (the
+ * clustering is the costly part, and one map serves several negatives).
  */
-export function cutSwap(image: RgbImage, saliency: Float32Array, rng: Rng, opts: { scar?: boolean; level?: number } = {}): SyntheticDefect {
+export function cutSwap(
+  image: RgbImage,
+  saliency: Float32Array,
+  rng: Rng,
+  opts: { scar?: boolean; level?: number; salient?: number[] } = {},
+): SyntheticDefect {
   const { width, height } = image;
   if (saliency.length !== width * height) throw new Error(`saliency map of ${saliency.length} values does not fit a ${width}x${height} image`);
   const shape = opts.scar ? scarShape(rng, width, height) : rectangleShape(rng, width, height);
-  const [p, q] = salientAnchors(saliency, width, rng);
+  const [p, q] = salientAnchors(saliency, width, rng, opts.salient);
   let a = fitCorner(p, shape, width, height);
   let b = fitCorner(q, shape, width, height);
   // Overlapping patches would swap a patch partly with itself: push them apart.

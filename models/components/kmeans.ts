@@ -6,6 +6,8 @@
  * one flat level.)
  */
 
+import { valueRange } from './value-range.ts';
+
 export interface Clusters1d {
   /** Cluster centres (an empty cluster keeps its seed). */
   centroids: number[];
@@ -16,12 +18,7 @@ export interface Clusters1d {
 export function kmeans1d(values: ArrayLike<number>, k: number, maxIterations = 50): Clusters1d {
   if (values.length === 0) throw new Error('k-means needs at least one value');
   if (k < 1 || k > 255) throw new Error(`k-means cluster count ${k} is out of range 1..255`);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    lo = Math.min(lo, values[i]!);
-    hi = Math.max(hi, values[i]!);
-  }
+  const { min: lo, max: hi } = valueRange(values);
   // Seeds evenly spaced over the value range: the same every run.
   let centroids = Array.from({ length: k }, (_, i) => lo + ((i + 0.5) / k) * (hi - lo));
   const labels = new Uint8Array(values.length);

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import type { Backbone } from '../backbones/registry.ts';
 import { createSession, type SessionOptions } from '../session.ts';
+import { valueRange } from '../components/value-range.ts';
 import { aggregatedShape, aggregationGraph, anomalyMapGraph, nearestNeighbourGraph, type FeatureReduction, type Aggregation, type AggregatedShape, type FeatureLayerShape } from './graphs.ts';
 
 export interface InputSize {
@@ -153,8 +154,7 @@ export class PatchCoreScorer {
     const t1 = performance.now();
     const mapOut = await this.mapSession.run({ patchScores: new ort.Tensor('float32', patchScores, [patchScores.length]) });
     const t2 = performance.now();
-    let score = -Infinity;
-    for (const s of patchScores) if (s > score) score = s;
+    const score = valueRange(patchScores).max;
     const knnMs = t1 - t0;
     const mapMs = t2 - t1;
     return {

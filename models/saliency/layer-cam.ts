@@ -19,6 +19,7 @@ import { emitLayers, emitPreprocess, layerShapes } from '../onnx/emit-forward.ts
 import { emitLayersGradient } from '../onnx/emit-gradient.ts';
 import { truncate, type BackboneIR, type LayerInfo } from '../ir.ts';
 import { createSession, type SessionOptions } from '../session.ts';
+import { valueRange } from '../components/value-range.ts';
 
 /**
  * Saliency layers for a backbone: the deepest candidate layer at each stride
@@ -85,12 +86,7 @@ export interface SaliencyMaps {
 
 /** Scales a map to 0..1 (a flat map becomes all zeros). */
 export function normaliseMap(map: Float32Array): Float32Array {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of map) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  const { min: lo, max: hi } = valueRange(map);
   const span = hi - lo;
   return span > 0 ? map.map((v) => (v - lo) / span) : new Float32Array(map.length);
 }
