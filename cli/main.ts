@@ -16,7 +16,7 @@ import { ProductScorer } from '../runtime/product-scorer.ts';
 import { CONTACT_SHEET_FILE, enrollProduct } from '../trainer/enroll.ts';
 import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
 import { EnrollError } from '../trainer/golden-samples.ts';
-import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalStage } from '../eval/evaluate.ts';
+import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalReport, type EvalStage } from '../eval/evaluate.ts';
 import { createProgress } from './progress.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { HealthServerError } from '../runtime/health-server.ts';
@@ -42,8 +42,12 @@ const settingFlags: Record<string, keyof EnrollSettings> = {
   adapt: 'adapt',
   calibrate: 'calibrate',
   targetFrr: 'targetFrr',
+  align: 'align',
+  scorer: 'scorer',
 };
-const stringSettings = new Set<keyof EnrollSettings>(['backbone', 'aggregation', 'adapt', 'calibrate']);
+const stringSettings = new Set<keyof EnrollSettings>(['backbone', 'aggregation', 'adapt', 'calibrate', 'align', 'scorer']);
+/** CLI flag -> spatial-transformer setting (enroll.stn). */
+const stnFlags: Record<string, string> = { stnLoss: 'loss', stnRotation: 'rotation', stnTranslation: 'translation', stnSteps: 'steps' };
 
 function addSettingFlags(cmd: Command): Command {
   return cmd
@@ -56,7 +60,13 @@ function addSettingFlags(cmd: Command): Command {
     .option('--seed <n>', 'random seed of hold-out split, synthetic negatives and coreset')
     .addOption(new Option('--adapt <method>', 'feature adaptation on synthetic negatives before the memory bank is built').choices(['none', 'cutswap', 'cutpaste']))
     .addOption(new Option('--calibrate <method>', 'how the reject threshold is chosen').choices([...CALIBRATION_METHODS]))
-    .option('--target-frr <rate>', 'target false-reject rate on good parts for --calibrate cutswap, e.g. 0.005');
+    .option('--target-frr <rate>', 'target false-reject rate on good parts for --calibrate cutswap, e.g. 0.005')
+    .addOption(new Option('--scorer <kind>', 'how patches are scored: patchcore (memory bank) or padim (Gaussian per position)').choices(['patchcore', 'padim']))
+    .option('--align <method>', 'pose alignment before scoring: none, or stn (a spatial transformer trained on the golden samples); eval takes both, e.g. stn,none')
+    .addOption(new Option('--stn-loss <loss>', 'registration loss of the spatial transformer').choices(['image', 'siamese']))
+    .option('--stn-rotation <deg>', 'largest rotation of a part either way, degrees (180: parts turn fully)')
+    .option('--stn-translation <fraction>', 'largest shift of a part either way, as a fraction of the frame')
+    .option('--stn-steps <n>', 'spatial transformer training steps');
 }
 
 function enrollSettings(config: DeviceConfig, flags: Record<string, unknown>): EnrollSettings {
@@ -68,13 +78,22 @@ function enrollSettings(config: DeviceConfig, flags: Record<string, unknown>): E
     else if (stringSettings.has(key)) merged[key] = v;
     else merged[key] = Number(v);
   }
+  for (const [flag, key] of Object.entries(stnFlags)) {
+    const v = flags[flag];
+    if (v === undefined) continue;
+    merged.stn = { ...(merged.stn as object), [key]: key === 'loss' ? v : Number(v) };
+  }
   try {
     return parseOrThrow(enrollSettingsSchema, merged, 'settings');
   } catch (err) {
     // Report command-line values by their flag name.
     let message = (err as Error).message;
+    const flagName = (flag: string) => `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     for (const [flag, key] of Object.entries(settingFlags)) {
-      if (flags[flag] !== undefined) message = message.replace(`key "${key}"`, `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+      if (flags[flag] !== undefined) message = message.replace(`key "${key}"`, flagName(flag));
+    }
+    for (const [flag, key] of Object.entries(stnFlags)) {
+      if (flags[flag] !== undefined) message = message.replace(`key "stn.${key}"`, flagName(flag));
     }
     throw new ConfigError(message);
   }
@@ -132,6 +151,14 @@ export function buildCli(): Command {
     const target = c.method === 'cutswap' ? `, target ${fmt((c.targetFrr ?? NaN) * 100, 2)} %` : '';
     const missed = chosen?.expectedMiss == null ? 'no synthetic negatives were made' : `misses ${fmt(chosen.expectedMiss * 100, 1)} % of ${c.negatives?.count} synthetic ${c.negatives?.method} negatives`;
     console.log(`reject threshold (${c.method}${target}): expected false rejects ${fmt((chosen?.expectedFrr ?? NaN) * 100, 2)} % of good parts; ${missed}`);
+    for (const note of m.notes ?? []) console.log(`note: ${note}`);
+    if (m.alignment) {
+      const a = m.alignment;
+      console.log(
+        `alignment (stn, ${a.loss} loss): ${a.steps} steps in ${fmt(a.trainSeconds, 1)} s (${a.backend}), reference ${a.reference}; ` +
+          `SSIM restored vs canonical ${fmt(a.ssim.train, 3)} train / ${fmt(a.ssim.validation, 3)} held-out (ms-SSIM ${fmt(a.msSsim.train, 3)} / ${fmt(a.msSsim.validation, 3)})`,
+      );
+    }
     if (m.adaptation) {
       const a = m.adaptation;
       console.log(`feature adaptation (${a.method}): ${a.samples} samples, ${a.epochs} epochs in ${fmt(a.trainSeconds, 1)} s (${a.backend}), training accuracy ${fmt(a.accuracy * 100, 1)} %`);
@@ -168,12 +195,12 @@ export function buildCli(): Command {
         if (flags.heatmap) {
           const { width, height } = scorer.inputSize;
           const stem = basename(path, extname(path));
-          await writeFile(join(flags.heatmap, `${stem}_heatmap.png`), await overlayPng(image.data, r.map, r.mask, width, height, scorer.manifest.thresholds.pixel));
+          await writeFile(join(flags.heatmap, `${stem}_heatmap.png`), await overlayPng(r.image, r.map, r.mask, width, height, scorer.manifest.thresholds.pixel));
           await sharp(Buffer.from(r.mask.map((v) => v * 255)), { raw: { width, height, channels: 1 } }).png().toFile(join(flags.heatmap, `${stem}_mask.png`));
         }
         if (flags.json) {
           const { timings, score, threshold, verdict, regions } = r;
-          console.log(JSON.stringify({ file: path, product: scorer.manifest.productId, modelVersion: scorer.manifest.version, score, threshold, verdict, regions, timings }));
+          console.log(JSON.stringify({ file: path, product: scorer.manifest.productId, modelVersion: scorer.manifest.version, score, threshold, verdict, regions, ...(r.pose ? { pose: r.pose } : {}), timings: { ...timings, alignMs: r.alignMs } }));
         } else {
           console.log(`${path}  score ${fmt(r.score)}  threshold ${fmt(r.threshold)}  ${r.verdict.toUpperCase()}  regions ${r.regions.length}  ${fmt(r.timings.totalMs, 1)} ms`);
         }
@@ -193,7 +220,10 @@ export function buildCli(): Command {
       .option('--config <file>', 'device config file'),
   ).action(async (flags) => {
     const config = await loadDeviceConfig(flags.config);
-    const settings = enrollSettings(config, flags);
+    // --align stn,none evaluates the same data with each; the first fills the main table.
+    const aligns: string[] = flags.align ? String(flags.align).split(',').map((s: string) => s.trim()).filter(Boolean) : [];
+    const settings = enrollSettings(config, { ...flags, align: aligns[0] });
+    const variants = aligns.slice(1).map((align) => enrollSettings(config, { ...flags, align }));
     const refine = String(flags.refine).split(',').map((s) => s.trim()).filter(Boolean);
     for (const mode of refine) {
       if (!(EVAL_STAGES as readonly string[]).includes(mode)) throw new ConfigError(`--refine "${mode}": use ${EVAL_STAGES.join(', ')}`);
@@ -203,14 +233,28 @@ export function buildCli(): Command {
     const columns = ['imageAUROC', 'pixelAUROC', 'aupro', 'f1max', 'iou', 'dice', 'frr', 'recall', 'msPerImage'] as const;
     const row = (name: string, m: CategoryMetrics) =>
       [name.padEnd(14), ...columns.map((c) => (c === 'msPerImage' ? fmt(m[c], 1) : fmt(m[c]))).map((s) => s.padStart(10))].join(' ');
-    const report = await evaluateDataset(flags.dataset, categories, {
-      settings,
-      inference: config.inference,
-      refine: refine as EvalStage[],
-      refineSettings: config.refine,
-      dataDir: flags.dataDir,
-      onProgress: (cat, stage, done, total) => progress.update(`${cat} ${stage}`, done, total),
-    }).finally(() => progress.stop());
+    const evaluate = (s: EnrollSettings) =>
+      evaluateDataset(flags.dataset, categories, {
+        settings: s,
+        inference: config.inference,
+        refine: refine as EvalStage[],
+        refineSettings: config.refine,
+        dataDir: flags.dataDir,
+        onProgress: (cat, stage, done, total) => progress.update(`${cat} ${stage}${aligns.length > 1 ? ` (align ${s.align})` : ''}`, done, total),
+      });
+    let report: EvalReport & { alignments?: Record<string, { categories: Record<string, CategoryMetrics>; mean: CategoryMetrics }> };
+    try {
+      report = await evaluate(settings);
+      if (variants.length > 0) {
+        report.alignments = { [settings.align]: { categories: report.categories, mean: report.mean } };
+        for (const v of variants) {
+          const r = await evaluate(v);
+          report.alignments[v.align] = { categories: r.categories, mean: r.mean };
+        }
+      }
+    } finally {
+      progress.stop();
+    }
     console.log(['category'.padEnd(14), ...columns.map((c) => c.padStart(10))].join(' '));
     for (const [name, m] of Object.entries(report.categories)) console.log(row(name, m));
     console.log(row('mean', report.mean));
@@ -230,6 +274,12 @@ export function buildCli(): Command {
         const m = c!.mean;
         console.log([method.padEnd(14), fmt(m.frr * 100, 2), fmt(m.recall * 100, 1), fmt(m.expectedFrr * 100, 2), fmt(m.expectedMiss * 100, 1)].map((v, i) => (i ? v.padStart(13) : v)).join(' '));
       }
+    }
+    if (report.alignments) {
+      const names = Object.keys(report.categories);
+      console.log(`\nimage AUROC by alignment (scorer ${settings.scorer})`);
+      console.log(['align'.padEnd(8), ...names.map((n) => n.padStart(14)), 'mean'.padStart(8)].join(' '));
+      for (const [align, r] of Object.entries(report.alignments)) console.log([align.padEnd(8), ...names.map((n) => fmt(r.categories[n]!.imageAUROC).padStart(14)), fmt(r.mean.imageAUROC).padStart(8)].join(' '));
     }
     if (flags.json) await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
   });

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { productIdSchema } from './schema.ts';
 import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
+import { STN_LOSSES } from '../models/stn/localisation-net.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -48,6 +49,32 @@ export const manifestSchema = z
       .strict()
       .nullable()
       .optional(),
+    /**
+     * Spatial transformer run before the backbone (tensors stn_*); null or absent: frames are scored as they come.
+     * ssim / msSsim: golden samples posed at random and put back by the transformer, against their canonical pose.
+     */
+    alignment: z
+      .object({
+        method: z.literal('stn'),
+        loss: z.enum(STN_LOSSES),
+        ranges: z.object({ rotation: z.number(), translation: z.number(), scale: z.number() }).strict(),
+        hidden: z.number().int().positive(),
+        reference: z.string(),
+        steps: z.number().int().positive(),
+        backend: z.string(),
+        trainSeconds: z.number(),
+        lossCurve: z.array(z.number()),
+        ssim: z.object({ train: z.number(), validation: z.number() }).strict(),
+        msSsim: z.object({ train: z.number(), validation: z.number() }).strict(),
+        /** 1 - correlation of each golden sample with the reference after registration. */
+        residuals: z.object({ median: z.number(), max: z.number() }).strict(),
+      })
+      .strict()
+      .nullable()
+      .optional(),
+    /** How patches are scored; padim: Gaussians per position (tensors padim_mean, padim_precision) instead of the bank. Absent: patchcore. */
+    scorer: z.enum(['patchcore', 'padim']).optional(),
+    padim: z.object({ epsilon: z.number(), dim: z.number().int().positive() }).strict().optional(),
     grid: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).strict(),
     sigma: z.number().min(0),
     coreset: z
@@ -84,6 +111,8 @@ export const manifestSchema = z
         skipped: z.array(z.object({ name: z.string(), reason: z.string() }).strict()),
       })
       .strict(),
+    /** What enrollment wants the technician to know (e.g. why alignment was skipped). */
+    notes: z.array(z.string()).optional(),
     /** Files for people next to the manifest (contact sheets); not read by the runtime. */
     attachments: z.array(z.string()).optional(),
     timings: z.record(z.string(), z.number()).optional(),

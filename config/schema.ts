@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { cameraSettingsSchema } from './camera-settings.ts';
 import { mqttConfigSchema } from './mqtt.ts';
 import { DEFAULT_F2PAD as F2 } from '../models/refine/f2pad.ts';
+import { STN_LOSSES } from '../models/stn/localisation-net.ts';
 import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
 
 export const productIdSchema = z
@@ -28,6 +29,28 @@ export const adaptationSettingsSchema = z
     weightDecay: z.number().min(0).default(0.01),
     /** Hidden units of the classification head (discarded after training). */
     hidden: z.number().int().min(1).max(1024).default(32),
+  })
+  .strict();
+
+/** The spatial transformer that puts every frame into the product's canonical pose (trainer/train-stn.ts). */
+export const stnSettingsSchema = z
+  .object({
+    /** Largest rotation of a part either way, degrees (180: parts can turn fully). */
+    rotation: z.number().min(0).max(180).default(30),
+    /** Largest shift of a part either way, as a fraction of the frame. */
+    translation: z.number().min(0).max(0.5).default(0.15),
+    /** Largest size change either way (0.05 = +-5 %). */
+    scale: z.number().min(0).max(0.5).default(0.05),
+    /** Registration loss: image (L1 + L2 + SSIM to the unposed sample) or siamese (negative cosine of backbone features). */
+    loss: z.enum(STN_LOSSES).default('image'),
+    steps: z.number().int().min(1).max(100000).default(500),
+    batchSize: z.number().int().min(2).max(512).default(32),
+    learningRate: z.number().gt(0).max(1).default(0.005),
+    l2Weight: z.number().min(0).default(1),
+    ssimWeight: z.number().min(0).default(1),
+    /** Weight of the known-pose term (0: the papers' registration losses alone). */
+    poseWeight: z.number().min(0).default(1),
+    hidden: z.number().int().min(4).max(1024).default(32),
   })
   .strict();
 
@@ -67,7 +90,14 @@ export const enrollSettingsSchema = z
     /** Feature adaptation before the memory bank is built: none, or self-supervised on CutSwap or CutPaste negatives. */
     adapt: z.enum(['none', 'cutswap', 'cutpaste']).default('none'),
     adaptation: adaptationSettingsSchema.default(() => adaptationSettingsSchema.parse({})),
-    /** Write a contact sheet PNG of synthetic negatives and saliency maps next to the artifact. */
+    /** How patches are scored: patchcore (nearest memory-bank feature) or padim (Gaussian per position; needs aligned parts). */
+    scorer: z.enum(['patchcore', 'padim']).default('patchcore'),
+    /** PaDiM's covariance regularisation (added to the diagonal). */
+    padimEpsilon: z.number().gt(0).default(0.01),
+    /** Pose alignment before the backbone: none (parts arrive in one pose) or stn (a spatial transformer trained on the golden samples). */
+    align: z.enum(['none', 'stn']).default('none'),
+    stn: stnSettingsSchema.default(() => stnSettingsSchema.parse({})),
+    /** Write contact sheet PNGs (synthetic negatives, alignment) next to the artifact. */
     contactSheet: z.boolean().default(true),
     /** Golden samples stored in the artifact for F2PAD's in-painting (0 = no F2PAD for this product). */
     refineReferences: z.number().int().min(0).max(64).default(16),
@@ -78,6 +108,7 @@ export const enrollSettingsSchema = z
   .strict();
 
 export type EnrollSettings = z.output<typeof enrollSettingsSchema>;
+export type StnSettings = z.output<typeof stnSettingsSchema>;
 
 export const inferenceSettingsSchema = z
   .object({

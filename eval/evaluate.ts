@@ -26,7 +26,12 @@
  *   (false-reject rate on good parts, share of synthetic negatives missed);
  *   `calibrations` in the report gives the same for every calibration method
  *   side by side, from the same enrollment;
- * - adaptSeconds: feature-adaptation training time (0 without adaptation).
+ * - adaptSeconds: feature-adaptation training time (0 without adaptation);
+ * - align, stnSeconds, stnSsim, stnMsSsim, msPerAlign: pose alignment (stn or
+ *   none), the spatial transformer's training time, its restoration quality on
+ *   held-out golden samples, and the time it adds per image. With alignment,
+ *   pixel metrics are taken in the aligned frame (ground truth carried into it);
+ * - scorer: how patches are scored (patchcore or padim).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -44,6 +49,8 @@ import { enrollProduct, type EnrollProgress } from '../trainer/enroll.ts';
 import { listCategories, readCategory } from './dataset.ts';
 import type { CalibrationMethod, ThresholdChoice } from '../trainer/calibrate.ts';
 import { aupro, auroc, f1Max, maskScores } from './metrics.ts';
+import { warpImage, type Similarity } from '../models/stn/pose.ts';
+import { concatenate } from '../models/components/concatenate.ts';
 
 export interface CategoryMetrics {
   imageAUROC: number;
@@ -61,6 +68,16 @@ export interface CategoryMetrics {
   enrollSeconds: number;
   adapt: string;
   adaptSeconds: number;
+  /** Pose alignment before scoring: stn or none. */
+  align: string;
+  /** Spatial-transformer training time and its restoration quality on held-out golden samples (NaN without alignment). */
+  stnSeconds: number;
+  stnSsim: number;
+  stnMsSsim: number;
+  /** Median time the alignment adds per image. */
+  msPerAlign: number;
+  /** How patches are scored: patchcore (memory bank) or padim (Gaussian per position). */
+  scorer: string;
   calibrate: string;
   threshold: number;
   frr: number;
@@ -113,16 +130,6 @@ export function median(values: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function concat(arrays: Float32Array[] | Uint8Array[], Type: typeof Float32Array | typeof Uint8Array) {
-  const out = new Type(arrays.reduce((n, a) => n + a.length, 0));
-  let o = 0;
-  for (const a of arrays) {
-    out.set(a, o);
-    o += a.length;
-  }
-  return out;
-}
-
 /** Share of good images rejected and of defective images rejected at a threshold (score >= threshold rejects). */
 export function rejectRates(scores: number[], labels: number[], threshold: number): { frr: number; recall: number } {
   let good = 0;
@@ -170,21 +177,25 @@ export async function evaluateCategory(
   const masks: Uint8Array[] = [];
   const images: { data: Float32Array; width: number; height: number; minArea: number }[] = [];
   const times: number[] = [];
+  const alignTimes: number[] = [];
   for (const [i, item] of data.test.entries()) {
     const image = await readImage(item.path, size);
     const t = performance.now();
-    const result = await scorer.scorer.score(image);
+    const result = await scorer.score(image);
     times.push(performance.now() - t);
+    alignTimes.push(result.alignMs);
     imageScores.push(result.score);
     labels.push(item.label);
     maps.push(result.map);
-    images.push({ data: image.data, width: size.width, height: size.height, minArea: minAreaAtInput(refineSettings.minRegionArea, { width: image.originalWidth, height: image.originalHeight }, size) });
-    masks.push(item.maskPath ? await readMask(item.maskPath, size) : new Uint8Array(size.width * size.height));
+    // Pixel metrics are taken in the frame the map belongs to: the aligned one when the product aligns.
+    images.push({ data: result.image, width: size.width, height: size.height, minArea: minAreaAtInput(refineSettings.minRegionArea, { width: image.originalWidth, height: image.originalHeight }, size) });
+    const truth = item.maskPath ? await readMask(item.maskPath, size) : new Uint8Array(size.width * size.height);
+    masks.push(result.pose ? warpMask(truth, size.width, size.height, result.pose) : truth);
     opts.onProgress?.(category, 'test', i + 1, data.test.length);
   }
 
-  const allPixels = concat(maps, Float32Array) as Float32Array;
-  const allTruth = concat(masks, Uint8Array) as Uint8Array;
+  const allPixels = concatenate(maps, Float32Array);
+  const allTruth = concatenate(masks, Uint8Array);
   const pixelBest = f1Max(allPixels, allTruth);
   const stages: StageMetrics[] = [];
   for (const mode of modes) {
@@ -246,6 +257,12 @@ export async function evaluateCategory(
     enrollSeconds,
     adapt: manifest.adaptation?.method ?? 'none',
     adaptSeconds: manifest.adaptation?.trainSeconds ?? 0,
+    align: manifest.alignment ? 'stn' : 'none',
+    stnSeconds: manifest.alignment?.trainSeconds ?? NaN,
+    stnSsim: manifest.alignment?.ssim.validation ?? NaN,
+    stnMsSsim: manifest.alignment?.msSsim.validation ?? NaN,
+    msPerAlign: median(alignTimes),
+    scorer: manifest.scorer ?? 'patchcore',
     calibrate: method,
     // Products enrolled before calibration methods have no choices: their threshold, nothing expected.
     ...(calibrations[method] ?? atThreshold(manifest.thresholds.image)),
@@ -254,6 +271,12 @@ export async function evaluateCategory(
     bankSize: enrolled.manifest.coreset.size,
   };
   return { metrics, stages, calibrations };
+}
+
+/** A ground-truth mask carried into the aligned frame (bilinear, cut at one half). */
+function warpMask(mask: Uint8Array, width: number, height: number, pose: Similarity): Uint8Array {
+  const warped = warpImage(Float32Array.from(mask), width, height, 1, pose);
+  return Uint8Array.from(warped, (v) => (v >= 0.5 ? 1 : 0));
 }
 
 /** Means of the numeric metrics; other fields (e.g. `refine`) are taken from the first. */

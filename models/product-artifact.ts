@@ -17,6 +17,8 @@ import { formatIssues } from '../config/errors.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 import type { FeatureReduction } from './patchcore/graphs.ts';
 import type { RefineModel } from './refine/f2pad-model.ts';
+import type { PositionGaussians } from './padim/gaussian.ts';
+import { localisationFromTensors, localisationShape, localisationTensors, type LocalisationWeights } from './stn/localisation-net.ts';
 
 export const BANK_FILE = 'memory-bank.safetensors';
 export const MANIFEST_FILE = 'manifest.json';
@@ -38,6 +40,10 @@ export interface ProductArtifact {
   reduction?: FeatureReduction;
   /** F2PAD's pixel prior and golden references, when the product was enrolled with them. */
   refine?: RefineModel;
+  /** The spatial transformer's localisation net, when the product aligns frames. */
+  stn?: LocalisationWeights;
+  /** PaDiM's Gaussians, when the product is scored by them. */
+  padim?: PositionGaussians;
 }
 
 export type ManifestDraft = Omit<Manifest, 'version' | 'files' | 'schemaVersion'>;
@@ -114,6 +120,8 @@ export async function writeProductArtifact(
     activate?: boolean;
     reduction?: FeatureReduction;
     refine?: RefineModel;
+    stn?: LocalisationWeights;
+    padim?: PositionGaussians;
     /** Files for people, written next to the manifest (e.g. contact sheets); the runtime never reads them. */
     attachments?: Record<string, Uint8Array>;
   } = {},
@@ -144,6 +152,14 @@ export async function writeProductArtifact(
       const refs = new Uint8Array(opts.refine.references.length * width * height * 3);
       opts.refine.references.forEach((r, i) => refs.set(r, i * width * height * 3));
       tensors.references = { shape: [opts.refine.references.length, height, width, 3], data: refs };
+    }
+    if (!!opts.stn !== !!draft.alignment) throw new Error('the manifest and the spatial transformer tensors disagree');
+    if (opts.stn && draft.alignment) Object.assign(tensors, localisationTensors(localisationShape(draft.inputSize, draft.alignment.hidden), opts.stn));
+    if (!!opts.padim !== !!draft.padim) throw new Error('the manifest and the PaDiM tensors disagree');
+    if (opts.padim) {
+      const { positions, dim } = opts.padim;
+      tensors.padim_mean = { shape: [positions, dim], data: opts.padim.mean };
+      tensors.padim_precision = { shape: [positions, dim, dim], data: opts.padim.precision };
     }
     const bankBytes = encodeSafetensors(
       tensors,
@@ -257,5 +273,24 @@ export async function loadProductArtifact(dataDir: string, productId: string, ve
       references: Array.from({ length: count }, (_, i) => pixels.subarray(i * size, (i + 1) * size)),
     };
   }
-  return { dir, manifest, bank: bank.data, reduction, refine };
+  let stn: LocalisationWeights | undefined;
+  if (manifest.alignment) {
+    try {
+      stn = localisationFromTensors(localisationShape(manifest.inputSize, manifest.alignment.hidden), tensors);
+    } catch (err) {
+      throw new ArtifactError(`product "${productId}" version ${v}: ${(err as Error).message}`);
+    }
+  }
+  let padim: PositionGaussians | undefined;
+  if (manifest.padim) {
+    const positions = manifest.grid.width * manifest.grid.height;
+    const { dim } = manifest.padim;
+    const mean = tensors.get('padim_mean');
+    const precision = tensors.get('padim_precision');
+    if (!(mean?.data instanceof Float32Array) || !(precision?.data instanceof Float32Array) || mean.shape.join() !== `${positions},${dim}` || precision.shape.join() !== `${positions},${dim},${dim}`) {
+      throw new ArtifactError(`product "${productId}" version ${v}: the PaDiM tensors do not match the manifest (${positions} positions x ${dim})`);
+    }
+    padim = { positions, dim, mean: mean.data, precision: precision.data };
+  }
+  return { dir, manifest, bank: bank.data, reduction, refine, stn, padim };
 }

@@ -169,7 +169,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       const { width, height } = product.inputSize;
       const minRegionArea = minAreaAtInput(this.station.refine.minRegionArea, frame, product.inputSize);
       const refined = await this.lane.run(() =>
-        refineMask(this.station.refine.mode, { image: { ...input, width, height }, map: outcome.map, threshold: product.manifest.thresholds.pixel, minRegionArea }, this.station.refine, product),
+        refineMask(this.station.refine.mode, { image: { data: outcome.image, width, height }, map: outcome.map, threshold: product.manifest.thresholds.pixel, minRegionArea }, this.station.refine, product),
       );
       if (refined.fallback && !this.warnedFallback.has(product.manifest.version)) {
         this.warnedFallback.add(product.manifest.version);

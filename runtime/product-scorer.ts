@@ -11,6 +11,9 @@ import { sessionOptions } from '../models/session.ts';
 import type { Backbone } from '../models/backbones/registry.ts';
 import { F2padModel } from '../models/refine/f2pad-model.ts';
 import { SharedModels } from './shared-models.ts';
+import { Aligner } from '../models/stn/model.ts';
+import { localisationShape } from '../models/stn/localisation-net.ts';
+import type { Similarity } from '../models/stn/pose.ts';
 
 export type Verdict = 'ok' | 'reject';
 
@@ -24,6 +27,11 @@ export interface Region {
 }
 
 export interface ScoreOutcome extends PatchScores {
+  /** The image that was scored (HWC RGB 0..255): the frame in canonical pose when the product aligns, else the frame. */
+  image: Float32Array;
+  /** The pose the spatial transformer found (sampling matrix), for aligning products. */
+  pose?: Similarity;
+  alignMs: number;
   threshold: number;
   verdict: Verdict;
   /** Binary defect mask at the input size (1 = defective pixel). */
@@ -57,6 +65,7 @@ export class ProductScorer {
     readonly scorer: PatchCoreScorer,
     private readonly backbone: Backbone,
     private readonly inference: InferenceSettings,
+    readonly aligner?: Aligner,
   ) {}
 
   /**
@@ -78,14 +87,17 @@ export class ProductScorer {
     if (extractor.shape.channels !== expected) {
       throw new ArtifactError(`product "${productId}" ${manifest.version}: features have ${extractor.shape.channels} channels, the artifact expects ${expected}`);
     }
-    const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, ...sessionOptions(models.inference) });
-    return new ProductScorer(artifact, scorer, backbone, models.inference);
+    const session = sessionOptions(models.inference);
+    const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, padim: artifact.padim, ...session });
+    const aligner = artifact.stn && manifest.alignment ? await Aligner.create(manifest.inputSize, localisationShape(manifest.inputSize, manifest.alignment.hidden), artifact.stn, session) : undefined;
+    return new ProductScorer(artifact, scorer, backbone, models.inference, aligner);
   }
 
   /** Frees this product's own sessions (shared backbone sessions stay). */
   async release(): Promise<void> {
     await (await this.f2padModel?.catch(() => undefined))?.release();
     await this.scorer.release();
+    await this.aligner?.release();
   }
 
   /**
@@ -118,13 +130,24 @@ export class ProductScorer {
     return this.artifact.manifest.inputSize;
   }
 
-  /** Scores one image (HWC RGB 0..255 at the product's input size). */
-  async score(image: { data: Float32Array }): Promise<ScoreOutcome> {
-    const result = await this.scorer.score(image);
+  /** Anomaly map of an image already in canonical pose (per-image threshold search). */
+  scoreMap(image: { data: Float32Array }): Promise<PatchScores> {
+    return this.scorer.score(image);
+  }
+
+  /**
+   * Scores one frame (HWC RGB 0..255 at the product's input size), aligned
+   * into the product's canonical pose first when it was enrolled with a
+   * spatial transformer; map, mask and regions refer to `image`.
+   */
+  async score(frame: { data: Float32Array }): Promise<ScoreOutcome> {
+    const aligned = this.aligner ? await this.aligner.align(frame) : undefined;
+    const image = aligned?.data ?? frame.data;
+    const result = await this.scorer.score({ data: image });
     const { thresholds } = this.manifest;
     const { width, height } = this.inputSize;
     const verdict: Verdict = result.score >= thresholds.image ? 'reject' : 'ok';
     const mask = thresholdMap(result.map, thresholds.pixel);
-    return { ...result, threshold: thresholds.image, verdict, mask, regions: defectRegions(mask, result.map, width, height) };
+    return { ...result, image, pose: aligned?.pose, alignMs: aligned?.ms ?? 0, threshold: thresholds.image, verdict, mask, regions: defectRegions(mask, result.map, width, height) };
   }
 }

@@ -34,7 +34,8 @@ export interface RefinedMask {
 }
 
 export interface MapScorer {
-  score(image: { data: Float32Array }): Promise<{ map: Float32Array }>;
+  /** Anomaly map of an image already in the product's canonical pose (no alignment). */
+  scoreMap(image: { data: Float32Array }): Promise<{ map: Float32Array }>;
   /** Reason F2PAD cannot run for this product, if any. */
   readonly f2padUnavailable?: string;
   f2pad?(candidates: number): Promise<F2padModel | undefined>;
@@ -64,7 +65,7 @@ export async function refineMask(
   if (mode === 'threshold') {
     const rects = anomalyRectangles(width, height, settings.rectangles.size);
     const pasted = pasteRectangles(input.image.data, width, height, rects, settings.rectangles.fill, seededRandom(settings.seed));
-    const { map } = await scorer.score({ data: pasted.image });
+    const { map } = await scorer.scoreMap({ data: pasted.image });
     threshold = searchThreshold(map, pasted.mask, settings.iterTimes).threshold;
     iterations = settings.iterTimes;
   }

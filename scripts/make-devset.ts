@@ -2,6 +2,7 @@
  * Writes linesight's development dataset in the MVTec AD layout:
  *   npx tsx scripts/make-devset.ts --out .devset [--train 60] [--test-good 100]
  *     [--test-per-defect 10] [--size 256] [--seed 1] [--categories a,b]
+ *   npx tsx scripts/make-devset.ts --pose --out .devset-pose   (pose-varied parts)
  *
  * Products: real texture photos from python3-skimage (brick, grass, gravel:
  * random crops) and procedural parts (washer, pcb, fabric, label) — each a
@@ -21,12 +22,24 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { seededRandom, gaussianSampler } from '../models/components/random.ts';
+import { compose, invert, similarity, warpImage } from '../models/stn/pose.ts';
 
 export const SKIMAGE_DATA = '/usr/lib/python3/dist-packages/skimage/data';
 export const TEXTURE_CATEGORIES = ['brick', 'grass', 'gravel'] as const;
 export const PROCEDURAL_CATEGORIES = ['washer', 'pcb', 'fabric', 'label'] as const;
 export const ALL_CATEGORIES = [...TEXTURE_CATEGORIES, ...PROCEDURAL_CATEGORIES];
 export const DEFECT_TYPES = ['color', 'scratch', 'structural'] as const;
+/**
+ * Pose-varied products: the part (drawn as above, defects included) shrunk to
+ * half the frame and laid on a conveyor belt at a random rotation (a full
+ * turn, or +-30 deg) and shift (+-15 % of the frame), as parts arrive on a
+ * line without fixtures. Named `<part>-pose360` / `<part>-pose30`;
+ * `<part>-pose0` lays every part the same way (the aligned control).
+ */
+export const POSE_PARTS = ['pcb', 'label', 'washer'] as const;
+export const POSE_CATEGORIES = POSE_PARTS.flatMap((p) => [`${p}-pose360`, `${p}-pose30`, `${p}-pose0`]);
+const POSE_SCALE = 0.5;
+const POSE_SHIFT = 0.15;
 
 export interface DevsetOptions {
   out: string;
@@ -95,6 +108,8 @@ class Canvas {
 interface Product {
   draw(rng: Rng, index: number): Canvas;
   region(size: number): { cx: number; cy: number; r: number };
+  /** A defective sample made some other way than drawing, defecting and returning (pose-varied parts). */
+  defect?(rng: Rng, index: number, type: (typeof DEFECT_TYPES)[number]): { image: Canvas; mask: Uint8Array };
 }
 
 async function textureProduct(name: string, size: number): Promise<Product> {
@@ -229,6 +244,49 @@ function proceduralProduct(name: string, size: number, designSeed: number): Prod
   };
 }
 
+/** A plain conveyor belt: grey with faint transverse ribs. */
+function belt(size: number, rng: Rng): Canvas {
+  const c = new Canvas(size);
+  c.fill([88, 90, 94]);
+  const pitch = Math.max(2, Math.round(size / 32));
+  for (let y = 0; y < size; y += pitch) c.rect(0, y, size, 1, [80, 82, 86]);
+  c.noise(2, rng);
+  return c;
+}
+
+/**
+ * Lays a drawn part (and its defect mask) on a belt at a random pose: rotation
+ * uniform within +-maxDeg, shift within +-maxShift of the frame.
+ */
+export function posePart(part: Canvas, mask: Uint8Array | undefined, maxDeg: number, maxShift: number, rng: Rng): { image: Canvas; mask?: Uint8Array } {
+  const size = part.size;
+  const out = belt(size, rng);
+  const angle = ((rng() * 2 - 1) * maxDeg * Math.PI) / 180;
+  const tx = (rng() * 2 - 1) * maxShift * 2;
+  const ty = (rng() * 2 - 1) * maxShift * 2;
+  // The part with coverage and defect channels, inside a one-pixel transparent
+  // frame, so the border-reading warp reads "no part" outside it.
+  const padded = size + 2;
+  const layers = new Float32Array(padded * padded * 5);
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      const o = ((y + 1) * padded + x + 1) * 5;
+      layers.set(part.px.subarray((y * size + x) * 3, (y * size + x) * 3 + 3), o);
+      layers[o + 3] = 1;
+      layers[o + 4] = mask ? mask[y * size + x]! : 0;
+    }
+  // Frame point q -> part point: undo the shift and the rotation, then the shrink.
+  const toPart = compose(similarity(0, size / padded / POSE_SCALE, 0, 0), invert(similarity(angle, 1, tx, ty)));
+  const laid = warpImage(layers, padded, padded, 5, toPart, size, size);
+  const outMask = mask ? new Uint8Array(size * size) : undefined;
+  for (let i = 0; i < size * size; i++) {
+    const cover = laid[i * 5 + 3]!;
+    for (let c = 0; c < 3; c++) out.px[i * 3 + c] = out.px[i * 3 + c]! * (1 - cover) + laid[i * 5 + c]!;
+    if (outMask) outMask[i] = laid[i * 5 + 4]! >= 0.5 ? 1 : 0;
+  }
+  return { image: out, mask: outMask };
+}
+
 /** Mask sources of the protocol: an irregular blob (random star-shaped polygon) or a thin scratch. */
 function blobMask(size: number, rng: Rng, where: { cx: number; cy: number; r: number }): Uint8Array {
   const m = new Uint8Array(size * size);
@@ -330,7 +388,23 @@ export async function generateDevset(opts: DevsetOptions, log: (line: string) =>
   const written: string[] = [];
   for (const [ci, name] of opts.categories.entries()) {
     let product: Product;
-    if ((TEXTURE_CATEGORIES as readonly string[]).includes(name)) {
+    const posed = /^(\w+)-pose(360|30|0)$/.exec(name);
+    if (posed && (POSE_PARTS as readonly string[]).includes(posed[1]!)) {
+      const part = proceduralProduct(posed[1]!, opts.size, opts.seed * 1000 + ci);
+      const maxDeg = Number(posed[2]) / (posed[2] === '360' ? 2 : 1);
+      const shift = maxDeg > 0 ? POSE_SHIFT : 0;
+      product = {
+        draw: (rng, index) => posePart(part.draw(rng, index), undefined, maxDeg, shift, rng).image,
+        region: part.region,
+        defect: (rng, index, type) => {
+          const image = part.draw(rng, index);
+          const donor = part.draw(rng, index + 1);
+          const mask = applyDefect(image, type, rng, part.region(opts.size), donor);
+          const laid = posePart(image, mask, maxDeg, shift, rng);
+          return { image: laid.image, mask: laid.mask! };
+        },
+      };
+    } else if ((TEXTURE_CATEGORIES as readonly string[]).includes(name)) {
       if (!existsSync(join(SKIMAGE_DATA, `${name}.png`))) {
         log(`skipping ${name}: ${join(SKIMAGE_DATA, `${name}.png`)} is missing (install python3-skimage)`);
         continue;
@@ -339,7 +413,7 @@ export async function generateDevset(opts: DevsetOptions, log: (line: string) =>
     } else if ((PROCEDURAL_CATEGORIES as readonly string[]).includes(name)) {
       product = proceduralProduct(name, opts.size, opts.seed * 1000 + ci);
     } else {
-      throw new Error(`unknown category ${name} (known: ${ALL_CATEGORIES.join(', ')})`);
+      throw new Error(`unknown category ${name} (known: ${[...ALL_CATEGORIES, ...POSE_CATEGORIES].join(', ')})`);
     }
     const rng = seededRandom(opts.seed * 7919 + ci * 104729 + 1);
     const dir = join(opts.out, name);
@@ -355,9 +429,16 @@ export async function generateDevset(opts: DevsetOptions, log: (line: string) =>
       await mkdir(join(dir, 'test', type), { recursive: true });
       await mkdir(join(dir, 'ground_truth', type), { recursive: true });
       for (let i = 0; i < opts.testPerDefect; i++) {
-        const image = product.draw(rng, index++);
-        const donor = product.draw(rng, index++);
-        const mask = applyDefect(image, type, rng, product.region(opts.size), donor);
+        let image: Canvas;
+        let mask: Uint8Array;
+        if (product.defect) {
+          ({ image, mask } = product.defect(rng, index, type));
+          index += 2;
+        } else {
+          image = product.draw(rng, index++);
+          const donor = product.draw(rng, index++);
+          mask = applyDefect(image, type, rng, product.region(opts.size), donor);
+        }
         await png(join(dir, 'test', type, `${id(i)}.png`), image);
         await pngMask(join(dir, 'ground_truth', type, `${id(i)}_mask.png`), mask, opts.size);
       }
@@ -387,6 +468,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       size: { type: 'string', default: '256' },
       seed: { type: 'string', default: '1' },
       categories: { type: 'string' },
+      pose: { type: 'boolean', default: false },
     },
   });
   const t = performance.now();
@@ -398,7 +480,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       testPerDefect: Number(values['test-per-defect']),
       size: Number(values.size),
       seed: Number(values.seed),
-      categories: values.categories ? values.categories.split(',').map((s) => s.trim()) : ALL_CATEGORIES,
+      categories: values.categories ? values.categories.split(',').map((s) => s.trim()) : values.pose ? POSE_CATEGORIES : ALL_CATEGORIES,
     },
     (line) => console.log(line),
   );

@@ -23,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { adaptorFromWeights, type FeatureAdaptor } from '../models/adapt/feature-adaptor.ts';
 import { seededRandom } from '../models/components/random.ts';
+import { trainingBackend } from './tfjs-backend.ts';
 
 export interface AdaptSample {
   /** Pooled patch features [positions, channels]. */
@@ -51,35 +52,6 @@ export interface AdaptTrainingResult {
   trainMs: number;
   /** |W|_F / sqrt(C): how far the adaptor moved from the identity. */
   change: number;
-}
-
-let backendReady: Promise<string> | undefined;
-
-/** Picks and initialises the fastest tfjs backend installed here (once per process). */
-export function trainingBackend(): Promise<string> {
-  backendReady ??= (async () => {
-    const optional = async (name: string) => {
-      try {
-        await import(name);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    if ((await optional('@tensorflow/tfjs-node-gpu')) || (await optional('@tensorflow/tfjs-node'))) {
-      if (await tf.setBackend('tensorflow')) return 'tensorflow';
-    }
-    if (await optional('@tensorflow/tfjs-backend-wasm')) {
-      if (await tf.setBackend('wasm').catch(() => false)) {
-        await tf.ready();
-        return 'wasm';
-      }
-    }
-    await tf.setBackend('cpu');
-    await tf.ready();
-    return 'cpu';
-  })();
-  return backendReady;
 }
 
 /** Averages a [h*w, C] feature grid over factor x factor cells -> [(h/f)*(w/f), C] (edges dropped). */

@@ -1,5 +1,6 @@
 /**
- * Enrollment: golden samples -> patch features -> (optional) feature
+ * Enrollment: golden samples -> (optional) spatial transformer putting them
+ * into one canonical pose -> patch features -> (optional) feature
  * adaptation on synthetic negatives -> greedy coreset memory bank -> reject
  * threshold calibrated on good parts the bank has not seen and on synthetic
  * negatives -> product artifact (plus a contact sheet of the negatives).
@@ -27,13 +28,16 @@ import { loadGoldenSamples, EnrollError } from './golden-samples.ts';
 import { poolRows, trainFeatureAdaptor, type AdaptSample } from './adapt-features.ts';
 import { makeNegatives, type NegativeMethod } from './synthetic-negatives.ts';
 import { syntheticContactSheet, type ContactSheetRow } from './contact-sheet.ts';
+import { alignGoldenSamples, ALIGNMENT_SHEET_FILE } from './align-golden.ts';
+import type { LocalisationWeights } from '../models/stn/localisation-net.ts';
+import { fitPositionGaussians, type PositionGaussians } from '../models/padim/gaussian.ts';
 
 /** File name of the synthetic-negatives contact sheet next to the manifest. */
 export const CONTACT_SHEET_FILE = 'synthetic-negatives.png';
 /** Golden samples shown on the contact sheet. */
 const CONTACT_SHEET_ROWS = 4;
 
-export type EnrollStage = 'load' | 'features' | 'negatives' | 'adapt' | 'coreset' | 'calibrate' | 'write';
+export type EnrollStage = 'load' | 'align' | 'features' | 'negatives' | 'adapt' | 'coreset' | 'calibrate' | 'write';
 
 export interface EnrollProgress {
   stage: EnrollStage;
@@ -81,6 +85,34 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   // CutSwap needs the backbone's saliency maps; other backbones calibrate on CutPaste negatives.
   const saliency = backbone.ir && (settings.adapt === 'cutswap' || settings.calibrationNegatives > 0) ? await SaliencyExtractor.create(backbone.ir, size, session) : undefined;
   const calibrationMethod: NegativeMethod = saliency ? 'cutswap' : 'cutpaste';
+  const attachments: Record<string, Uint8Array> = {};
+
+  // Pose alignment: from here on every golden sample is in the product's canonical pose.
+  let alignment: ManifestDraft['alignment'] = null;
+  const notes: string[] = [];
+  let stn: LocalisationWeights | undefined;
+  if (settings.align === 'stn') {
+    const aligned = await alignGoldenSamples({
+      images: golden.images,
+      size,
+      bank: bankIdx,
+      heldOut,
+      settings: settings.stn,
+      seed: settings.seed,
+      session,
+      extractor,
+      onStep: (done, total) => onProgress?.({ stage: 'align', done, total }),
+    });
+    if ('skipped' in aligned) {
+      notes.push(aligned.skipped);
+    } else {
+      golden.images.forEach((image, i) => (image.data = aligned.aligned[i]!));
+      alignment = aligned.manifest;
+      stn = aligned.weights;
+      Object.assign(timings, aligned.timings);
+      if (settings.contactSheet) attachments[ALIGNMENT_SHEET_FILE] = aligned.contactSheet;
+    }
+  }
 
   t = clock();
   const { channels } = extractor.shape;
@@ -170,11 +202,22 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   const bank = gatherRows(rows, dim, picked);
   timings.coresetMs = clock() - t;
 
+  // PaDiM: a Gaussian per position over the bank samples' (reduced) features.
+  let padim: PositionGaussians | undefined;
+  if (settings.scorer === 'padim') {
+    t = clock();
+    if (dim > 256) throw new EnrollError(`PaDiM keeps a ${dim}x${dim} covariance per position; set featureDim to 256 or less`);
+    padim = fitPositionGaussians(rows, bankIdx.length, positions, dim, settings.padimEpsilon);
+    timings.padimMs = clock() - t;
+  }
+
   t = clock();
-  const calibrateTotal = heldOut.length * (1 + settings.calibrationNegatives) + bankIdx.length;
+  // The bank's left-out scores apply to the memory bank only; PaDiM calibrates on held-out samples.
+  const leftOutCount = padim ? 0 : bankIdx.length;
+  const calibrateTotal = heldOut.length * (1 + settings.calibrationNegatives) + leftOutCount;
   let calibrated = 0;
   const step = () => onProgress?.({ stage: 'calibrate', done: ++calibrated, total: calibrateTotal });
-  const scorer = await PatchCoreScorer.create(extractor, bank, { sigma: settings.sigma, reduction, ...session });
+  const scorer = await PatchCoreScorer.create(extractor, bank, { sigma: settings.sigma, reduction, padim, ...session });
   const heldOutScores: number[] = [];
   const pixelMaxima: number[] = [];
   const negativeScores: number[] = [];
@@ -197,14 +240,16 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   // Bank samples scored without their own patches: more good scores from parts
   // the bank has (almost) not seen, for the tail of the good-score distribution.
   const leftOutScores: number[] = [];
-  const search = await NearestNeighbourSearch.create(bank, channels, reduction, { ...session, withPenalty: true });
-  const penalty = new Float32Array(coresetSize);
-  for (let i = 0; i < bankIdx.length; i++) {
-    for (let m = 0; m < coresetSize; m++) penalty[m] = Math.floor(picked[m]! / positions) === i ? 1e30 : 0;
-    leftOutScores.push(valueRange(await search.distances(imageRows(i), penalty)).max);
-    step();
+  if (leftOutCount > 0) {
+    const search = await NearestNeighbourSearch.create(bank, channels, reduction, { ...session, withPenalty: true });
+    const penalty = new Float32Array(coresetSize);
+    for (let i = 0; i < leftOutCount; i++) {
+      for (let m = 0; m < coresetSize; m++) penalty[m] = Math.floor(picked[m]! / positions) === i ? 1e30 : 0;
+      leftOutScores.push(valueRange(await search.distances(imageRows(i), penalty)).max);
+      step();
+    }
+    await search.release();
   }
-  await search.release();
   await scorer.release();
   await saliency?.release();
   const choices = thresholdChoices({ heldOut: heldOutScores, leftOut: leftOutScores, negative: negativeScores }, { targetFrr: settings.targetFrr, margin: settings.thresholdMargin });
@@ -225,7 +270,6 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   }
   timings.refineModelMs = clock() - t;
 
-  const attachments: Record<string, Uint8Array> = {};
   if (settings.contactSheet && sheet.length > 0) attachments[CONTACT_SHEET_FILE] = await syntheticContactSheet(sheet);
 
   const heldSet = new Set(heldOut);
@@ -240,6 +284,8 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     featureDim: dim,
     reduction: reductionInfo,
     adaptation,
+    alignment,
+    ...(padim ? { scorer: 'padim' as const, padim: { epsilon: settings.padimEpsilon, dim } } : {}),
     grid: { width: extractor.shape.width, height: extractor.shape.height },
     sigma: settings.sigma,
     coreset: { ratio: settings.coresetRatio, size: coresetSize, totalPatches, projectionDim: settings.projectionDim, seed: settings.seed },
@@ -252,7 +298,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
       method: settings.calibrate,
       targetFrr: settings.targetFrr,
       leftOut: leftOutScores.length,
-      leftOutScores: summarise(leftOutScores),
+      ...(leftOutScores.length ? { leftOutScores: summarise(leftOutScores) } : {}),
       negatives: { method: calibrationMethod, count: negativeScores.length, ...(negativeScores.length ? { scores: summarise(negativeScores) } : {}) },
       choices,
     },
@@ -263,10 +309,11 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
       skipped: golden.skipped,
     },
     ...(Object.keys(attachments).length ? { attachments: Object.keys(attachments) } : {}),
+    ...(notes.length ? { notes } : {}),
     timings,
   };
   onProgress?.({ stage: 'write', done: 0, total: 1 });
-  const written = await writeProductArtifact(opts.dataDir, draft, bank, { activate: opts.activate, reduction, refine, attachments });
+  const written = await writeProductArtifact(opts.dataDir, draft, bank, { activate: opts.activate, reduction, refine, stn, padim, attachments });
   onProgress?.({ stage: 'write', done: 1, total: 1 });
   return { ...written, manifest: draft };
 }

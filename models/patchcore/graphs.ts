@@ -197,3 +197,22 @@ export function anomalyMapGraph(grid: { height: number; width: number }, image: 
   g.output(out, 'map', [image.height, image.width]);
   return g.toBytes();
 }
+
+/**
+ * PaDiM's scoring graph (models/padim/gaussian.ts): input `features` [P, C]
+ * (one row per position, in grid order), optionally PCA-reduced to D, output
+ * `patchScores` [P]: the Mahalanobis distance of each row to its position's
+ * Gaussian, sqrt((x - mu)^T S^-1 (x - mu)), as one batched MatMul.
+ */
+export function mahalanobisGraph(gaussians: { positions: number; dim: number; mean: Float32Array; precision: Float32Array }, channels: number, reduction?: FeatureReduction): Uint8Array {
+  const { positions, dim } = gaussians;
+  const g = new GraphBuilder('padim-mahalanobis');
+  let x = g.input('features', [positions, channels]);
+  if (reduction) x = g.op('MatMul', [g.op('Sub', [x, g.initializer('reduction_mean', reduction.mean, [channels])]), g.initializer('reduction_axes', reduction.axes, [channels, dim])]);
+  const diff = g.op('Sub', [x, g.initializer('padim_mean', gaussians.mean, [positions, dim])]);
+  const row = g.op('Reshape', [diff, g.int64s('row_shape', [positions, 1, dim])]);
+  const projected = g.op('MatMul', [row, g.initializer('padim_precision', gaussians.precision, [positions, dim, dim])]);
+  const quadratic = g.op('ReduceSum', [g.op('Mul', [projected, row]), g.int64s('axes', [1, 2])], { keepdims: 0 });
+  g.output(g.op('Sqrt', [g.op('Relu', [quadratic])]), 'patchScores', [positions]);
+  return g.toBytes();
+}

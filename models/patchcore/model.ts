@@ -2,14 +2,16 @@
  * PatchCore at inference: the glue that runs the graphs of `graphs.ts` in ONNX
  * Runtime sessions. `FeatureExtractor` (backbone + aggregation) is shared by
  * every product and camera that use the same backbone, layers and input size;
- * `PatchCoreScorer` adds one product's memory bank and map settings.
+ * `PatchCoreScorer` adds one product's memory bank (or PaDiM Gaussians) and
+ * map settings.
  */
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import type { Backbone } from '../backbones/registry.ts';
 import { createSession, type SessionOptions } from '../session.ts';
 import { valueRange } from '../components/value-range.ts';
-import { aggregatedShape, aggregationGraph, anomalyMapGraph, nearestNeighbourGraph, type FeatureReduction, type Aggregation, type AggregatedShape, type FeatureLayerShape } from './graphs.ts';
+import type { PositionGaussians } from '../padim/gaussian.ts';
+import { aggregatedShape, aggregationGraph, anomalyMapGraph, mahalanobisGraph, nearestNeighbourGraph, type FeatureReduction, type Aggregation, type AggregatedShape, type FeatureLayerShape } from './graphs.ts';
 
 export interface InputSize {
   width: number;
@@ -97,8 +99,35 @@ export class FeatureExtractor {
   }
 }
 
+/** Distance of every patch row to what golden samples showed: the memory bank's nearest feature, or PaDiM's Gaussian at its position. */
+export interface PatchDistances {
+  distances(rows: Float32Array): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** PaDiM: Mahalanobis distance of each patch row to its position's Gaussian. */
+export class MahalanobisSearch implements PatchDistances {
+  private constructor(
+    readonly channels: number,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async create(gaussians: PositionGaussians, channels: number, reduction?: FeatureReduction, opts: SessionOptions = {}): Promise<MahalanobisSearch> {
+    return new MahalanobisSearch(channels, await createSession(mahalanobisGraph(gaussians, channels, reduction), opts));
+  }
+
+  async distances(rows: Float32Array): Promise<Float32Array> {
+    const out = await this.session.run({ features: new ort.Tensor('float32', rows, [rows.length / this.channels, this.channels]) });
+    return out.patchScores!.data as Float32Array;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
 /** Exact nearest-neighbour search of patch rows in a memory bank. */
-export class NearestNeighbourSearch {
+export class NearestNeighbourSearch implements PatchDistances {
   private constructor(
     readonly channels: number,
     private readonly session: ort.InferenceSession,
@@ -137,13 +166,16 @@ export class NearestNeighbourSearch {
 export class PatchCoreScorer {
   private constructor(
     readonly features: FeatureExtractor,
-    readonly search: NearestNeighbourSearch,
+    readonly search: PatchDistances,
     private readonly mapSession: ort.InferenceSession,
   ) {}
 
-  static async create(features: FeatureExtractor, bank: Float32Array, opts: { sigma: number; reduction?: FeatureReduction } & SessionOptions): Promise<PatchCoreScorer> {
+  /** With `padim`, patches are scored by PaDiM's Gaussians instead of the bank. */
+  static async create(features: FeatureExtractor, bank: Float32Array, opts: { sigma: number; reduction?: FeatureReduction; padim?: PositionGaussians } & SessionOptions): Promise<PatchCoreScorer> {
     const { channels, height, width } = features.shape;
-    const search = await NearestNeighbourSearch.create(bank, channels, opts.reduction, opts);
+    const search = opts.padim
+      ? await MahalanobisSearch.create(opts.padim, channels, opts.reduction, opts)
+      : await NearestNeighbourSearch.create(bank, channels, opts.reduction, opts);
     const map = await createSession(anomalyMapGraph({ height, width }, features.inputSize, opts.sigma), opts);
     return new PatchCoreScorer(features, search, map);
   }

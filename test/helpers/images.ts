@@ -44,3 +44,28 @@ export async function writeTruncatedPng(path: string, size = 64): Promise<string
   await writeFile(path, full.subarray(0, Math.floor(full.length / 3)));
   return path;
 }
+
+/**
+ * An L-shaped bracket (asymmetric under rotation) laid on a grey belt at
+ * `angle` radians and a shift of (dx, dy) pixels; with `defect`, a dark spot
+ * on the bracket's long arm.
+ */
+export function bracketPixels(size: number, angle: number, dx: number, dy: number, variant: number, defect = false): Buffer {
+  const px = Buffer.alloc(size * size * 3);
+  const c = size / 2;
+  const cos = Math.cos(angle);
+  const sin = Math.sin(angle);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      // Frame pixel -> bracket coordinates (unit = size / 64).
+      const u = ((cos * (x + 0.5 - c - dx) + sin * (y + 0.5 - c - dy)) * 64) / size;
+      const v = ((-sin * (x + 0.5 - c - dx) + cos * (y + 0.5 - c - dy)) * 64) / size;
+      const onArm = (u > -14 && u < -6 && v > -14 && v < 14) || (u > -14 && u < 14 && v > 6 && v < 14);
+      const noise = ((x * 31 + y * 17 + variant * 13) % 7) - 3;
+      let rgb = onArm ? [210 + noise, 190 + noise, 120 + noise] : [90 + noise, 92 + noise, 96 + noise];
+      if (onArm && u > -6 && Math.abs(v - 10) < 3.5 && Math.abs(u - 4) < 3.5 && defect) rgb = [30, 30, 40];
+      px.set(rgb.map((q) => Math.max(0, Math.min(255, q))), (y * size + x) * 3);
+    }
+  }
+  return px;
+}

@@ -5,7 +5,7 @@
  * clear message and no partial artifact left active.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { linesight } from '../helpers/cli.ts';
 import { mkdtemp, readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,17 +15,6 @@ import { partPixels, writeGoldenSet, writePng, writeTruncatedPng } from '../help
 const root = await mkdtemp(join(tmpdir(), 'linesight-cli-'));
 const dataDir = join(root, 'data');
 const settings = ['--input-size', '64', '--coreset', '0.25'];
-
-function linesight(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/linesight.js', ...args], { env: { ...process.env, LINESIGHT_LOG_LEVEL: 'warn' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 const golden = join(root, 'golden');
 await writeGoldenSet(golden, 14, 64);

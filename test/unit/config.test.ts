@@ -69,6 +69,23 @@ t.test('calibration and adaptation settings: defaults, overrides, wrong keys', a
   await t.rejects(loadDeviceConfig(await file('ep2.yaml', 'enroll:\n  adaptation:\n    epoch: 5\n'), {}), /unknown key "enroll\.adaptation\.epoch"/);
 });
 
+t.test('alignment and scorer settings: defaults, overrides, wrong keys', async (t) => {
+  const defaults = await loadDeviceConfig(undefined, {});
+  t.equal(defaults.enroll.align, 'none');
+  t.equal(defaults.enroll.scorer, 'patchcore');
+  t.equal(defaults.enroll.stn.rotation, 30);
+  t.equal(defaults.enroll.stn.loss, 'image');
+  const c = await loadDeviceConfig(await file('stn.yaml', 'enroll:\n  align: stn\n  scorer: padim\n  stn:\n    rotation: 180\n    loss: siamese\n'), {});
+  t.equal(c.enroll.align, 'stn');
+  t.equal(c.enroll.scorer, 'padim');
+  t.equal(c.enroll.stn.rotation, 180);
+  t.equal(c.enroll.stn.loss, 'siamese');
+  t.equal(c.enroll.stn.translation, 0.15, 'unset keys keep their defaults');
+  await t.rejects(loadDeviceConfig(await file('stn2.yaml', 'enroll:\n  stn:\n    rotaton: 30\n'), {}), /unknown key "enroll\.stn\.rotaton"/);
+  await t.rejects(loadDeviceConfig(await file('stn3.yaml', 'enroll:\n  stn:\n    rotation: 400\n'), {}), /enroll\.stn\.rotation.*180/);
+  await t.rejects(loadDeviceConfig(await file('al.yaml', 'enroll:\n  align: yes\n'), {}), /enroll\.align/);
+});
+
 t.test('an invalid value names the key and the rule', async (t) => {
   const p = await file('bad.yaml', 'enroll:\n  coresetRatio: 2\n');
   const err = await loadDeviceConfig(p, {}).catch((e) => e);

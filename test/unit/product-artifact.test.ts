@@ -10,6 +10,7 @@ import {
   writeProductArtifact,
   type ManifestDraft,
 } from '../../models/product-artifact.ts';
+import { localisationShape } from '../../models/stn/localisation-net.ts';
 
 const sha = 'a'.repeat(64);
 function draft(productId = 'bracket'): ManifestDraft {
@@ -67,6 +68,53 @@ t.test('F2PAD data (pixel prior, 8-bit golden references) round-trips; without i
   );
   await writeProductArtifact(dataDir, draft(), bank);
   t.equal((await loadProductArtifact(dataDir, 'bracket')).refine, undefined, 'a product enrolled without F2PAD data has none');
+});
+
+t.test('spatial transformer and PaDiM tensors round-trip; the manifest and tensors must agree', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const size = { width: 64, height: 64 };
+  const shape = localisationShape(size, 4);
+  let inC = 3;
+  const stn = {
+    conv: shape.convs.map(([, , outC], i) => {
+      const k = i === 0 ? 3 : 2;
+      const c = { kernel: Float32Array.from({ length: k * k * inC * outC }, (_, j) => j / 100), bias: new Float32Array(outC).fill(i) };
+      inC = outC;
+      return c;
+    }),
+    hidden: { weight: new Float32Array(shape.flat * 4).fill(0.5), bias: new Float32Array(4) },
+    pose: { weight: new Float32Array(16), bias: Float32Array.from([1, 0, 0, 0]) },
+  };
+  const alignment = {
+    method: 'stn' as const,
+    loss: 'image' as const,
+    ranges: { rotation: 30, translation: 0.15, scale: 0.05 },
+    hidden: 4,
+    reference: 'a.png',
+    steps: 10,
+    backend: 'wasm',
+    trainSeconds: 1,
+    lossCurve: [1, 0.5],
+    ssim: { train: 0.9, validation: 0.8 },
+    msSsim: { train: 0.9, validation: 0.85 },
+    residuals: { median: 0.1, max: 0.2 },
+  };
+  const padim = { positions: 4, dim: 3, mean: Float32Array.from({ length: 12 }, (_, i) => i), precision: new Float32Array(36).fill(0.25) };
+  const d = { ...draft(), inputSize: size, alignment, scorer: 'padim' as const, padim: { epsilon: 0.01, dim: 3 } };
+  await writeProductArtifact(dataDir, d, bank, { stn, padim });
+  const loaded = await loadProductArtifact(dataDir, 'bracket');
+  t.same([...loaded.stn!.conv[2]!.kernel], [...stn.conv[2]!.kernel]);
+  t.same([...loaded.stn!.pose.bias], [1, 0, 0, 0]);
+  t.same([...loaded.padim!.mean], [...padim.mean]);
+  t.equal(loaded.padim!.precision.length, 36);
+  t.equal(loaded.manifest.alignment!.ssim.validation, 0.8);
+  await t.rejects(writeProductArtifact(dataDir, d, bank, { padim }), /spatial transformer tensors disagree/);
+  await t.rejects(writeProductArtifact(dataDir, { ...d, scorer: undefined, padim: undefined }, bank, { stn, padim }), /PaDiM tensors disagree/);
+  // A manifest whose transformer width does not match the stored tensors is refused by tensor name.
+  const m = JSON.parse(await readFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), 'utf8'));
+  m.alignment.hidden = 8;
+  await writeFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), JSON.stringify(m));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /v1: spatial transformer tensor stn_hidden_weight is missing or not \[32,8\]/);
 });
 
 t.test('a tampered or truncated bank is refused by name and cannot be activated', async (t) => {

@@ -4,7 +4,7 @@ import { refineMask } from '../../runtime/refine-mask.ts';
 
 // A hand-checkable map scorer: a pixel's anomaly is how far its red value is from the grey belt (100).
 const greyDistance = {
-  async score(image: { data: Float32Array }) {
+  async scoreMap(image: { data: Float32Array }) {
     const map = new Float32Array(image.data.length / 3);
     for (let p = 0; p < map.length; p++) map[p] = Math.abs(image.data[p * 3]! - 100);
     return { map };
@@ -25,7 +25,7 @@ t.test('none: the map at the given threshold; filter: small regions removed', as
   const settings = refineSettingsSchema.parse({ minRegionArea: 4 });
   // a 3x3 defect (9 px) and a 1-pixel speck, both far from grey
   const data = frame([{ x: 8, y: 8, w: 3, h: 3, value: 200 }, { x: 2, y: 15, w: 1, h: 1, value: 200 }]);
-  const { map } = await greyDistance.score({ data });
+  const { map } = await greyDistance.scoreMap({ data });
   const input = { image: { data, width: W, height: H }, map, threshold: 50, minRegionArea: 4 };
   const none = await refineMask('none', input, settings, greyDistance);
   t.equal(count(none.mask), 10);
@@ -40,7 +40,7 @@ t.test('threshold: the frame sets its own threshold from the pasted rectangles',
   // is below the rectangles' scores and stays out; a strong one (distance 100) is in.
   const settings = refineSettingsSchema.parse({ mode: 'threshold', minRegionArea: 1, iterTimes: 10, rectangles: { size: 0.2, fill: 'invert' } });
   const data = frame([{ x: 8, y: 8, w: 3, h: 3, value: 200 }, { x: 8, y: 2, w: 2, h: 2, value: 130 }]);
-  const { map } = await greyDistance.score({ data });
+  const { map } = await greyDistance.scoreMap({ data });
   const refined = await refineMask('threshold', { image: { data, width: W, height: H }, map, threshold: 10, minRegionArea: 1 }, settings, greyDistance);
   t.equal(refined.threshold, 55, 'the rectangles all score 55: that is the threshold');
   t.equal(refined.iterations, 10);

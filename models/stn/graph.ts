@@ -1,0 +1,97 @@
+/**
+ * The runtime's alignment graph (pure graph emission): frame [1, H, W, 3]
+ * (RGB 0..255, the pipeline's layout) -> localisation net -> similarity
+ * parameters -> sampling grid -> GridSample (bilinear, border padding,
+ * align_corners 0) -> the frame in the product's canonical pose, same layout.
+ * Runs in ONNX Runtime before the backbone; outputs `aligned` and `pose`.
+ */
+import { GraphBuilder } from '../onnx/graph-builder.ts';
+import { CONV_KERNELS, INPUT_FACTOR, type LocalisationShape, type LocalisationWeights } from './localisation-net.ts';
+
+/** [k, k, in, out] -> ONNX's [out, in, k, k]. */
+function onnxKernel(kernel: Float32Array, k: number, inC: number, outC: number): Float32Array {
+  const out = new Float32Array(kernel.length);
+  for (let ky = 0; ky < k; ky++)
+    for (let kx = 0; kx < k; kx++)
+      for (let i = 0; i < inC; i++)
+        for (let o = 0; o < outC; o++) out[((o * inC + i) * k + ky) * k + kx] = kernel[((ky * k + kx) * inC + i) * outC + o]!;
+  return out;
+}
+
+/** Normalised output pixel centres as rows [x, y, 1], [H*W, 3]. */
+export function baseGrid(width: number, height: number): Float32Array {
+  const grid = new Float32Array(width * height * 3);
+  for (let j = 0; j < height; j++)
+    for (let i = 0; i < width; i++) {
+      const o = (j * width + i) * 3;
+      grid[o] = (2 * i + 1) / width - 1;
+      grid[o + 1] = (2 * j + 1) / height - 1;
+      grid[o + 2] = 1;
+    }
+  return grid;
+}
+
+/** [1, 4] similarity parameters -> [3, 3] homogeneous sampling matrix. */
+function homogeneous(g: GraphBuilder, pose: string): string {
+  // [a, b, tx, ty] . K + [0, ..., 1] = [a, -b, tx, b, a, ty, 0, 0, 1].
+  const k = new Float32Array(4 * 9);
+  k[0 * 9 + 0] = 1;
+  k[0 * 9 + 4] = 1;
+  k[1 * 9 + 1] = -1;
+  k[1 * 9 + 3] = 1;
+  k[2 * 9 + 2] = 1;
+  k[3 * 9 + 5] = 1;
+  const one = g.floats('homogeneous_one', [0, 0, 0, 0, 0, 0, 0, 0, 1]);
+  return g.op('Reshape', [g.op('Add', [g.op('MatMul', [pose, g.floats('to_matrix', k, [4, 9])]), one]), g.int64s('matrix_shape', [3, 3])]);
+}
+
+/** Sampling grid [1, H, W, 2] of a [3, 3] sampling matrix. */
+function samplingGrid(g: GraphBuilder, matrix: string, width: number, height: number): string {
+  const points = g.op('MatMul', [g.floats(`base_grid_${width}x${height}`, baseGrid(width, height), [width * height, 3]), g.op('Transpose', [matrix], { perm: [1, 0] })]);
+  const xy = g.op('Slice', [points, g.int64s('start', [0]), g.int64s('end', [2]), g.int64s('axis', [1])]);
+  return g.op('Reshape', [xy, g.int64s('grid_shape', [1, height, width, 2])]);
+}
+
+const sample = (g: GraphBuilder, image: string, grid: string) => g.op('GridSample', [image, grid], { mode: 'bilinear', padding_mode: 'border', align_corners: 0 });
+
+/**
+ * The localisation net runs PASSES times: the second pass looks at the part as
+ * the first pass aligned it (on the pooled image) and corrects what is left;
+ * the poses are composed and the frame is sampled once, so it is never blurred twice.
+ */
+export const PASSES = 2;
+
+export function alignmentGraph(inputSize: { width: number; height: number }, shape: LocalisationShape, w: LocalisationWeights): Uint8Array {
+  const { width, height } = inputSize;
+  const g = new GraphBuilder('linesight_stn_align');
+  const image = g.input('image', [1, height, width, 3]);
+  const nchw = g.op('Transpose', [image], { perm: [0, 3, 1, 2] });
+  const pooled = g.op('AveragePool', [nchw], { kernel_shape: [INPUT_FACTOR, INPUT_FACTOR], strides: [INPUT_FACTOR, INPUT_FACTOR] });
+  const [ph, pw] = shape.input;
+  const localise = (input: string) => {
+    let x = g.op('Sub', [g.op('Mul', [input, g.floats('inv255', [1 / 255])]), g.floats('half', [0.5])]);
+    let inC = 3;
+    w.conv.forEach((c, i) => {
+      const outC = shape.convs[i]![2];
+      const k = CONV_KERNELS[i]!;
+      x = g.op('Conv', [x, g.floats(`conv${i}_w`, onnxKernel(c.kernel, k, inC, outC), [outC, inC, k, k]), g.floats(`conv${i}_b`, c.bias)], { kernel_shape: [k, k], strides: [2, 2] });
+      x = g.op('Relu', [x]);
+      inC = outC;
+    });
+    // Flatten in NHWC order, as the dense weights were trained.
+    const flat = g.op('Flatten', [g.op('Transpose', [x], { perm: [0, 2, 3, 1] })], { axis: 1 });
+    const hidden = g.op('Relu', [g.op('Gemm', [flat, g.floats('hidden_w', w.hidden.weight, [shape.flat, shape.hidden]), g.floats('hidden_b', w.hidden.bias)])]);
+    return g.op('Gemm', [hidden, g.floats('pose_w', w.pose.weight, [shape.hidden, 4]), g.floats('pose_b', w.pose.bias)]);
+  };
+  let matrix = homogeneous(g, localise(pooled));
+  for (let pass = 1; pass < PASSES; pass++) {
+    const view = sample(g, pooled, samplingGrid(g, matrix, pw, ph));
+    matrix = g.op('MatMul', [matrix, homogeneous(g, localise(view))]);
+  }
+  const sampled = sample(g, nchw, samplingGrid(g, matrix, width, height));
+  g.output(g.op('Transpose', [sampled], { perm: [0, 2, 3, 1] }), 'aligned', [1, height, width, 3]);
+  // [a, b, tx, ty] of the composed pose: matrix entries 0, 3, 2, 5.
+  const pose = g.op('Reshape', [g.op('Gather', [g.op('Reshape', [matrix, g.int64s('flat9', [1, 9])]), g.int64s('pose_entries', [0, 3, 2, 5])], { axis: 1 }), g.int64s('pose_shape', [1, 4])]);
+  g.output(pose, 'pose', [1, 4]);
+  return g.toBytes();
+}

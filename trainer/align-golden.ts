@@ -1,0 +1,194 @@
+/**
+ * The alignment stage of enrollment: golden samples -> canonical pose
+ * (trainer/canonical-pose.ts; samples of another product are refused here) ->
+ * spatial transformer trained on the bank's samples (trainer/train-stn.ts) ->
+ * every golden sample aligned by the runtime's own ONNX graph, so the memory
+ * bank is built on exactly what the runtime will score. Reports how well the
+ * transformer restores held-out samples (SSIM, ms-SSIM) and writes the
+ * before/after contact sheet.
+ */
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import type { StnSettings } from '../config/schema.ts';
+import type { ManifestDraft } from '../models/product-artifact.ts';
+import type { SessionOptions } from '../models/session.ts';
+import { msSsim, ssim } from '../models/components/ssim.ts';
+import { seededRandom } from '../models/components/random.ts';
+import { Aligner } from '../models/stn/model.ts';
+import { INPUT_FACTOR, localisationShape, type LocalisationWeights } from '../models/stn/localisation-net.ts';
+import { downscaleImage, luma, randomPose, warpImage, type PoseRanges } from '../models/stn/pose.ts';
+import type { FeatureExtractor } from '../models/patchcore/model.ts';
+import { reduceRows, principalAxes, subsampleRows } from '../models/components/pca.ts';
+import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from './canonical-pose.ts';
+import { EnrollError } from './golden-samples.ts';
+import { trainSpatialTransformer, type FeatureView } from './train-stn.ts';
+
+/** File name of the alignment contact sheet next to the manifest. */
+export const ALIGNMENT_SHEET_FILE = 'alignment.png';
+const SHEET_SAMPLES = 8;
+/** Posed views per bank sample for the siamese loss (their features come from the backbone). */
+const SIAMESE_VIEWS = 4;
+/** Channels the siamese loss compares (principal components of the patch features). */
+const SIAMESE_CHANNELS = 16;
+
+export interface AlignInput {
+  images: { name: string; data: Float32Array }[];
+  size: { width: number; height: number };
+  bank: number[];
+  heldOut: number[];
+  settings: StnSettings;
+  seed: number;
+  session: SessionOptions;
+  /** Needed by the siamese loss. */
+  extractor?: FeatureExtractor;
+  onStep?: (done: number, total: number) => void;
+}
+
+export interface AlignOutput {
+  weights: LocalisationWeights;
+  /** Every golden sample as the runtime's aligner puts it, same order as the input. */
+  aligned: Float32Array[];
+  manifest: NonNullable<ManifestDraft['alignment']>;
+  contactSheet: Uint8Array;
+  timings: { registerMs: number; trainMs: number; alignMs: number };
+}
+
+export interface AlignSkipped {
+  skipped: string;
+}
+
+/**
+ * Aligns the golden samples, or says why the product has no pose to align
+ * (its samples do not register to one another) and leaves them as they are.
+ */
+export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput | AlignSkipped> {
+  const { images, size, settings } = input;
+  const { width, height } = size;
+  const ranges: PoseRanges = { rotation: settings.rotation, translation: settings.translation, scale: settings.scale };
+  let t = performance.now();
+  const pooledGrey = images.map((im) => downscaleImage(luma(im.data), width, height, 1, INPUT_FACTOR));
+  const canonical = canonicalPoses(pooledGrey, ranges);
+  const correlation = medianCorrelation(canonical);
+  if (correlation < MIN_REGISTRATION_CORRELATION) {
+    return {
+      skipped:
+        `alignment skipped: the golden samples share no shape to register (median correlation with the reference ${correlation.toFixed(2)}, ` +
+        `below ${MIN_REGISTRATION_CORRELATION}; a texture has no pose) — frames are scored as they come`,
+    };
+  }
+  const residuals = canonical.registrations.map((r) => 1 - r.correlation);
+  const mixed = mixedSamples(residuals);
+  if (mixed.length > 0) {
+    const list = mixed.map((i) => `${images[i]!.name} (residual ${residuals[i]!.toFixed(2)})`);
+    throw new EnrollError(
+      `${mixed.length} of ${images.length} golden samples do not align with the others (reference ${images[canonical.reference]!.name}, typical residual ${median(residuals).toFixed(2)}): ` +
+        `${list.slice(0, 12).join(', ')}${list.length > 12 ? ', …' : ''}. Are samples of two products mixed in this folder? Remove them and enroll again.`,
+    );
+  }
+  const canonicalImages = images.map((im, i) => warpImage(im.data, width, height, 3, canonical.registrations[i]!.pose));
+  const registerMs = performance.now() - t;
+
+  t = performance.now();
+  const shape = localisationShape(size, settings.hidden);
+  const pooled = (data: Float32Array) => downscaleImage(data, width, height, 3, INPUT_FACTOR).data;
+  let siamese;
+  if (settings.loss === 'siamese') {
+    if (!input.extractor) throw new Error('the siamese registration loss needs the feature extractor');
+    siamese = await featureViews(input.extractor, input.bank.map((i) => canonicalImages[i]!), size, ranges, seededRandom(input.seed + 7));
+  }
+  const trained = await trainSpatialTransformer(
+    shape,
+    input.bank.map((i) => pooled(canonicalImages[i]!)),
+    { ...settings, ranges, seed: input.seed, onStep: input.onStep },
+    siamese,
+  );
+  const trainMs = performance.now() - t;
+
+  t = performance.now();
+  const aligner = await Aligner.create(size, shape, trained.weights, input.session);
+  const aligned: Float32Array[] = [];
+  for (const im of images) aligned.push((await aligner.align(im)).data);
+  // Restoration quality: canonical samples posed at random, put back by the transformer.
+  const random = seededRandom(input.seed + 8);
+  const quality = async (indices: number[]) => {
+    let s = 0;
+    let ms = 0;
+    for (const i of indices) {
+      const posed = warpImage(canonicalImages[i]!, width, height, 3, randomPose(ranges, random));
+      const restored = luma((await aligner.align({ data: posed })).data);
+      const truth = luma(canonicalImages[i]!);
+      s += ssim(restored, truth, width, height);
+      ms += msSsim(restored, truth, width, height);
+    }
+    return { ssim: s / Math.max(1, indices.length), msSsim: ms / Math.max(1, indices.length) };
+  };
+  const train = await quality(input.bank.slice(0, 20));
+  const validation = await quality(input.heldOut);
+  await aligner.release();
+  const alignMs = performance.now() - t;
+
+  const sheetIdx = images.map((_, i) => i).slice(0, SHEET_SAMPLES);
+  return {
+    weights: trained.weights,
+    aligned,
+    manifest: {
+      method: 'stn',
+      loss: settings.loss,
+      ranges,
+      hidden: settings.hidden,
+      reference: images[canonical.reference]!.name,
+      steps: settings.steps,
+      backend: trained.backend,
+      trainSeconds: trained.trainMs / 1000,
+      lossCurve: trained.lossCurve,
+      ssim: { train: train.ssim, validation: validation.ssim },
+      msSsim: { train: train.msSsim, validation: validation.msSsim },
+      residuals: { median: median(residuals), max: Math.max(...residuals) },
+    },
+    contactSheet: await alignmentSheet(sheetIdx.map((i) => images[i]!.data), sheetIdx.map((i) => aligned[i]!), size),
+    timings: { registerMs, trainMs, alignMs },
+  };
+}
+
+/** Posed views of canonical bank samples with their patch features reduced to a few principal components. */
+async function featureViews(extractor: FeatureExtractor, canonical: Float32Array[], size: { width: number; height: number }, ranges: PoseRanges, random: () => number) {
+  const { width, height, channels } = extractor.shape;
+  const raw: { sample: number; pose: ReturnType<typeof randomPose>; pooled: Float32Array; rows: Float32Array }[] = [];
+  for (const [sample, image] of canonical.entries()) {
+    for (let k = 0; k < SIAMESE_VIEWS; k++) {
+      const pose = randomPose(ranges, random);
+      const posed = warpImage(image, size.width, size.height, 3, pose);
+      raw.push({ sample, pose, pooled: downscaleImage(posed, size.width, size.height, 3, INPUT_FACTOR).data, rows: (await extractor.extract({ data: posed })).rows });
+    }
+  }
+  const positions = width * height;
+  const all = new Float32Array(raw.length * positions * channels);
+  raw.forEach((r, i) => all.set(r.rows, i * positions * channels));
+  const sample = subsampleRows(all, raw.length * positions, channels, 20000, random);
+  const axes = principalAxes(sample, sample.length / channels, channels, SIAMESE_CHANNELS);
+  const views: FeatureView[] = raw.map((r) => ({ sample: r.sample, pose: r.pose, pooled: r.pooled, features: reduceRows(r.rows, positions, channels, axes) }));
+  return { views, grid: { height, width, channels: SIAMESE_CHANNELS } };
+}
+
+/** Two rows: golden samples as they came, and as the transformer aligned them. */
+async function alignmentSheet(before: Float32Array[], after: Float32Array[], size: { width: number; height: number }): Promise<Uint8Array> {
+  const { width, height } = size;
+  const gap = 4;
+  const tile = (data: Float32Array) => Buffer.from(Uint8ClampedArray.from(data));
+  const tiles = [...before.map((d, i) => ({ d, i, row: 0 })), ...after.map((d, i) => ({ d, i, row: 1 }))].map(({ d, i, row }) => ({
+    input: tile(d),
+    left: i * (width + gap),
+    top: row * (height + gap),
+    raw: { width, height, channels: 3 as const },
+  }));
+  return sharp({ create: { width: before.length * (width + gap) - gap, height: 2 * height + gap, channels: 3, background: { r: 32, g: 32, b: 32 } } })
+    .composite(tiles)
+    .png()
+    .toBuffer();
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

@@ -1,0 +1,223 @@
+/**
+ * The canonical pose of a product (pure functions). Golden samples taken off
+ * a running line vary in pose themselves, so "undo the random transform" is
+ * only well defined once every golden sample has been put into one pose. The
+ * trainer picks a reference sample — the medoid of the samples' grey-level
+ * histograms, which do not depend on pose — and registers every sample to it
+ * by search: centres of the part (the grey-level mass that differs from the
+ * belt at the frame border) are matched, then rotations within the product's
+ * range are tried and the best normalised cross-correlation wins, refined by
+ * small shifts and angles. The canonical pose is the reference's, centred.
+ *
+ * The best correlation is also the alignment residual that exposes golden
+ * samples of another product mixed into the folder (`mixedSamples`).
+ */
+import { compose, similarity, warpImage, IDENTITY, type PoseRanges, type Similarity } from '../models/stn/pose.ts';
+
+export interface GreyImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+export interface Registration {
+  /** Sampling matrix putting the sample into the reference's pose. */
+  pose: Similarity;
+  /** Normalised cross-correlation with the reference after registration. */
+  correlation: number;
+}
+
+export function normalisedCorrelation(a: Float32Array, b: Float32Array): number {
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= a.length;
+  mb /= b.length;
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]! - ma;
+    const y = b[i]! - mb;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Centre of the grey-level mass that differs from the belt (median of the border), in normalised coordinates. */
+export function partCentre(image: GreyImage): [number, number] {
+  const { data, width, height } = image;
+  const border: number[] = [];
+  for (let x = 0; x < width; x++) border.push(data[x]!, data[(height - 1) * width + x]!);
+  for (let y = 0; y < height; y++) border.push(data[y * width]!, data[y * width + width - 1]!);
+  const belt = median(border);
+  let sw = 0;
+  let sx = 0;
+  let sy = 0;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const w = Math.abs(data[y * width + x]! - belt);
+      sw += w;
+      sx += w * ((2 * x + 1) / width - 1);
+      sy += w * ((2 * y + 1) / height - 1);
+    }
+  return sw > 0 ? [sx / sw, sy / sw] : [0, 0];
+}
+
+/** Index of the sample whose 16-bin grey histogram is closest (L1, summed) to all others. */
+export function chooseReference(images: GreyImage[]): number {
+  const histograms = images.map((im) => {
+    const h = new Float64Array(16);
+    for (const v of im.data) h[Math.min(15, Math.max(0, Math.floor(v / 16)))]! += 1 / im.data.length;
+    return h;
+  });
+  let best = 0;
+  let bestSum = Infinity;
+  histograms.forEach((h, i) => {
+    let sum = 0;
+    for (const other of histograms) for (let k = 0; k < 16; k++) sum += Math.abs(h[k]! - other[k]!);
+    if (sum < bestSum) {
+      bestSum = sum;
+      best = i;
+    }
+  });
+  return best;
+}
+
+/** Coarse rotations refined before one is chosen. */
+const REFINED_CANDIDATES = 4;
+
+/** Rotation candidates (radians) for a relative pose of two samples each within `rotationDeg`. */
+function candidateAngles(rotationDeg: number): { angles: number[]; step: number } {
+  const span = Math.min(180, 2 * rotationDeg);
+  if (span <= 0) return { angles: [0], step: 0 };
+  const stepDeg = span >= 180 ? 5 : Math.max(1, span / 15);
+  const angles: number[] = [];
+  const n = span >= 180 ? 72 : Math.floor(span / stepDeg);
+  for (let k = span >= 180 ? 0 : -n; k <= (span >= 180 ? n - 1 : n); k++) angles.push((k * stepDeg * Math.PI) / 180);
+  return { angles, step: (stepDeg * Math.PI) / 180 };
+}
+
+/**
+ * Registers `image` to `reference` within the pose ranges. The pose maps the
+ * reference frame into the sample: sample point = c + R (q - c_ref), i.e.
+ * warp(image, pose) looks like the reference.
+ */
+export function registerToReference(image: GreyImage, reference: GreyImage, ranges: PoseRanges): Registration {
+  const { width, height } = reference;
+  const score = (pose: Similarity) => normalisedCorrelation(warpImage(image.data, width, height, 1, pose), reference.data);
+  const withShift = ranges.translation > 0;
+  const [cx, cy] = withShift ? partCentre(image) : [0, 0];
+  const [rx, ry] = withShift ? partCentre(reference) : [0, 0];
+  // Rotation r about the reference centre, then onto the sample centre.
+  const poseAt = (angle: number, dx = 0, dy = 0): Similarity => compose(similarity(0, 1, cx + dx, cy + dy), compose(similarity(angle, 1, 0, 0), similarity(0, 1, -rx, -ry)));
+  const { angles, step } = candidateAngles(ranges.rotation);
+  let best: Registration = { pose: IDENTITY, correlation: score(IDENTITY) };
+  const coarse = angles.map((angle) => ({ angle, correlation: score(poseAt(angle)) })).sort((a, b) => b.correlation - a.correlation);
+  // Parts are often nearly symmetric in outline (a square board looks alike every 90 deg),
+  // so the best few coarse angles, not just the best, are refined before one is chosen.
+  const seeds: number[] = [];
+  for (const c of coarse) {
+    if (seeds.length >= REFINED_CANDIDATES) break;
+    if (seeds.every((a) => Math.abs(Math.atan2(Math.sin(a - c.angle), Math.cos(a - c.angle))) > 1.5 * step)) seeds.push(c.angle);
+  }
+  const pixel = 2 / width;
+  for (const seed of seeds) {
+    // Refine: half a step and two pixels, then a quarter step and one pixel.
+    let angleAt = seed;
+    let shiftAt: [number, number] = [0, 0];
+    let local = -Infinity;
+    for (const { delta, px } of [{ delta: step / 2, px: 2 }, { delta: step / 4, px: 1 }]) {
+      const centre = { angle: angleAt, shift: shiftAt };
+      for (const angle of delta > 0 ? [centre.angle - delta, centre.angle, centre.angle + delta] : [centre.angle]) {
+        for (const dx of withShift ? [-px, 0, px] : [0]) {
+          for (const dy of withShift ? [-px, 0, px] : [0]) {
+            const shift: [number, number] = [centre.shift[0] + dx * pixel, centre.shift[1] + dy * pixel];
+            const pose = poseAt(angle, shift[0], shift[1]);
+            const c = score(pose);
+            if (c > local) {
+              local = c;
+              angleAt = angle;
+              shiftAt = shift;
+            }
+            if (c > best.correlation) best = { pose, correlation: c };
+          }
+        }
+      }
+    }
+  }
+  return best;
+}
+
+export interface CanonicalPoses {
+  reference: number;
+  registrations: Registration[];
+}
+
+/**
+ * Below this median correlation with the reference the samples share no shape
+ * to register (a stationary texture, or a part lost in clutter): there is no
+ * pose to learn.
+ */
+export const MIN_REGISTRATION_CORRELATION = 0.5;
+
+export function medianCorrelation(poses: CanonicalPoses): number {
+  return median(poses.registrations.filter((_, i) => i !== poses.reference).map((r) => r.correlation));
+}
+
+/**
+ * Registers every sample to the reference. The canonical pose is the
+ * reference's orientation with the part centred in the frame (when shifts are
+ * in the range): the transformer's shift then says where the part is,
+ * independent of how it is turned.
+ */
+export function canonicalPoses(images: GreyImage[], ranges: PoseRanges): CanonicalPoses {
+  if (images.length === 0) throw new Error('no golden samples to align');
+  const reference = chooseReference(images);
+  const [rx, ry] = ranges.translation > 0 ? partCentre(images[reference]!) : [0, 0];
+  const centre = similarity(0, 1, rx, ry);
+  const registrations = images.map((im, i) => {
+    const r = i === reference ? { pose: IDENTITY, correlation: 1 } : registerToReference(im, images[reference]!, ranges);
+    return { pose: compose(r.pose, centre), correlation: r.correlation };
+  });
+  return { reference, registrations };
+}
+
+/**
+ * Samples that align clearly worse than the rest: residuals (1 - correlation)
+ * sorted, split at the widest gap; the upper group is reported when the gap is
+ * wider than `minGap` and than four times the spread (median absolute
+ * deviation) of the lower group, and holds fewer than half of the samples.
+ * One product's residuals form one group.
+ */
+export function mixedSamples(residuals: number[], minGap = 0.12): number[] {
+  if (residuals.length < 3) return [];
+  const order = residuals.map((r, i) => ({ r, i })).sort((a, b) => a.r - b.r);
+  let gap = 0;
+  let at = -1;
+  for (let k = 1; k < order.length; k++) {
+    const d = order[k]!.r - order[k - 1]!.r;
+    if (d > gap) {
+      gap = d;
+      at = k;
+    }
+  }
+  // The odd ones out are a minority: a folder that is mostly "odd" holds no common shape at all.
+  if (at < 0 || gap <= minGap || order.length - at >= order.length / 2) return [];
+  const lower = order.slice(0, at).map((o) => o.r);
+  const m = median(lower);
+  const spread = median(lower.map((r) => Math.abs(r - m)));
+  if (gap <= 4 * spread) return [];
+  return order.slice(at).map((o) => o.i).sort((a, b) => a - b);
+}
