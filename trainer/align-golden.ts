@@ -21,7 +21,7 @@ import type { FeatureExtractor } from '../models/patchcore/model.ts';
 import { reduceRows, principalAxes, subsampleRows } from '../models/components/pca.ts';
 import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from './canonical-pose.ts';
 import { EnrollError } from './golden-samples.ts';
-import { trainSpatialTransformer, type FeatureView } from './train-stn.ts';
+import { FINE_SHARE, fineRanges, trainSpatialTransformer, type FeatureView } from './train-stn.ts';
 
 /** File name of the alignment contact sheet next to the manifest. */
 export const ALIGNMENT_SHEET_FILE = 'alignment.png';
@@ -153,10 +153,12 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
 /** Posed views of canonical bank samples with their patch features reduced to a few principal components. */
 async function featureViews(extractor: FeatureExtractor, canonical: Float32Array[], size: { width: number; height: number }, ranges: PoseRanges, random: () => number) {
   const { width, height, channels } = extractor.shape;
+  const fine = fineRanges(ranges);
   const raw: { sample: number; pose: ReturnType<typeof randomPose>; pooled: Float32Array; rows: Float32Array }[] = [];
   for (const [sample, image] of canonical.entries()) {
     for (let k = 0; k < SIAMESE_VIEWS; k++) {
-      const pose = randomPose(ranges, random);
+      // Some views nearly aligned, as the image loss draws them (the runtime's second pass sees those).
+      const pose = randomPose(k < SIAMESE_VIEWS * FINE_SHARE ? fine : ranges, random);
       const posed = warpImage(image, size.width, size.height, 3, pose);
       raw.push({ sample, pose, pooled: downscaleImage(posed, size.width, size.height, 3, INPUT_FACTOR).data, rows: (await extractor.extract({ data: posed })).rows });
     }

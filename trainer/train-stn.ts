@@ -72,11 +72,16 @@ export interface StnTrainingResult {
 
 /**
  * Share of training poses drawn from a narrow range (FINE_RANGE of the
- * product's): the runtime applies the transformer twice, and the second
- * pass, which sees nearly aligned parts, needs precision there.
+ * product's): the runtime applies the transformer several times over, and the
+ * later passes, which see nearly aligned parts, need precision there.
  */
-const FINE_SHARE = 0.5;
+export const FINE_SHARE = 0.5;
 const FINE_RANGE = 0.15;
+
+/** The narrow ranges of nearly aligned training poses. */
+export function fineRanges(ranges: PoseRanges): PoseRanges {
+  return { rotation: ranges.rotation * FINE_RANGE, translation: ranges.translation * FINE_RANGE, scale: ranges.scale * FINE_RANGE };
+}
 
 /** Bilinear sampling of [B, H, W, C] images with similarity parameters [B, 4] (border padding, align_corners 0). */
 export function gridSample(images: tf.Tensor4D, params: tf.Tensor2D, outHeight: number, outWidth: number): tf.Tensor4D {
@@ -211,14 +216,14 @@ export async function trainSpatialTransformer(shape: LocalisationShape, canonica
   const poseLoss = (predicted: tf.Tensor2D, target: Similarity[]) => predicted.sub(tf.tensor2d(target.flat(), [target.length, 4])).square().sum(1).mean();
 
   const windowsOf = (images: Float32Array[]) => tf.tensor2d(firstLayerWindows(images, h, w), [images.length * shape.convs[0]![0] * shape.convs[0]![1], 27]);
-  const fineRanges: PoseRanges = { rotation: opts.ranges.rotation * FINE_RANGE, translation: opts.ranges.translation * FINE_RANGE, scale: opts.ranges.scale * FINE_RANGE };
+  const fine = fineRanges(opts.ranges);
   const perStep: number[] = [];
   for (let step = 0; step < opts.steps; step++) {
     const batch = Math.min(opts.batchSize, Math.max(canonical.length, 2));
     let lossValue: tf.Scalar;
     if (opts.loss === 'image') {
       const idx = Array.from({ length: batch }, () => Math.floor(random() * canonical.length));
-      const poses = idx.map(() => randomPose(random() < FINE_SHARE ? fineRanges : opts.ranges, random));
+      const poses = idx.map(() => randomPose(random() < FINE_SHARE ? fine : opts.ranges, random));
       // Posing needs no gradient: done in plain JS with the same sampler.
       const posedImages = idx.map((k, i) => warpImage(canonical[k]!, w, h, 3, poses[i]!));
       const posed = tf.tensor4d(concatenate(posedImages, Float32Array), [batch, h, w, 3]);
@@ -281,11 +286,10 @@ export async function trainSpatialTransformer(shape: LocalisationShape, canonica
   };
   tf.dispose([lossTargets, ...variables]);
   optimizer.dispose();
-  const tenth = Math.max(1, Math.floor(perStep.length / 10));
   const lossCurve: number[] = [];
-  for (let i = 0; i < perStep.length; i += tenth) {
-    const part = perStep.slice(i, i + tenth);
-    lossCurve.push(part.reduce((s, v) => s + v, 0) / part.length);
+  for (let k = 0; k < Math.min(10, perStep.length); k++) {
+    const part = perStep.slice(Math.floor((k * perStep.length) / 10), Math.floor(((k + 1) * perStep.length) / 10));
+    if (part.length) lossCurve.push(part.reduce((s, v) => s + v, 0) / part.length);
   }
   return { weights, lossCurve, backend, trainMs: performance.now() - t0 };
 }
