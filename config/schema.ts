@@ -50,7 +50,7 @@ export const stnSettingsSchema = z
     ssimWeight: z.number().min(0).default(1),
     /** Weight of the known-pose term (0: the papers' registration losses alone). */
     poseWeight: z.number().min(0).default(1),
-    hidden: z.number().int().min(4).max(1024).default(32),
+    hidden: z.number().int().min(4).max(1024).default(64),
   })
   .strict();
 
