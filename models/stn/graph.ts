@@ -31,9 +31,8 @@ export function baseGrid(width: number, height: number): Float32Array {
   return grid;
 }
 
-/** [1, 4] similarity parameters -> [3, 3] homogeneous sampling matrix. */
-function homogeneous(g: GraphBuilder, pose: string): string {
-  // [a, b, tx, ty] . K + [0, ..., 1] = [a, -b, tx, b, a, ty, 0, 0, 1].
+/** [a, b, tx, ty] . TO_MATRIX + MATRIX_ONE = [a, -b, tx, b, a, ty, 0, 0, 1]: the [3, 3] homogeneous sampling matrix. */
+const TO_MATRIX = (() => {
   const k = new Float32Array(4 * 9);
   k[0 * 9 + 0] = 1;
   k[0 * 9 + 4] = 1;
@@ -41,16 +40,9 @@ function homogeneous(g: GraphBuilder, pose: string): string {
   k[1 * 9 + 3] = 1;
   k[2 * 9 + 2] = 1;
   k[3 * 9 + 5] = 1;
-  const one = g.floats('homogeneous_one', [0, 0, 0, 0, 0, 0, 0, 0, 1]);
-  return g.op('Reshape', [g.op('Add', [g.op('MatMul', [pose, g.floats('to_matrix', k, [4, 9])]), one]), g.int64s('matrix_shape', [3, 3])]);
-}
-
-/** Sampling grid [1, H, W, 2] of a [3, 3] sampling matrix. */
-function samplingGrid(g: GraphBuilder, matrix: string, width: number, height: number): string {
-  const points = g.op('MatMul', [g.floats(`base_grid_${width}x${height}`, baseGrid(width, height), [width * height, 3]), g.op('Transpose', [matrix], { perm: [1, 0] })]);
-  const xy = g.op('Slice', [points, g.int64s('start', [0]), g.int64s('end', [2]), g.int64s('axis', [1])]);
-  return g.op('Reshape', [xy, g.int64s('grid_shape', [1, height, width, 2])]);
-}
+  return k;
+})();
+const MATRIX_ONE = [0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 const sample = (g: GraphBuilder, image: string, grid: string) => g.op('GridSample', [image, grid], { mode: 'bilinear', padding_mode: 'border', align_corners: 0 });
 
@@ -70,27 +62,52 @@ export function alignmentGraph(inputSize: { width: number; height: number }, sha
   const nchw = g.op('Transpose', [image], { perm: [0, 3, 1, 2] });
   const pooled = g.op('AveragePool', [nchw], { kernel_shape: [INPUT_FACTOR, INPUT_FACTOR], strides: [INPUT_FACTOR, INPUT_FACTOR] });
   const [ph, pw] = shape.input;
+
+  // Constants and weights are stored once and shared by every pass.
+  const inv255 = g.floats('inv255', [1 / 255]);
+  const half = g.floats('half', [0.5]);
+  let inC = 3;
+  const convs = w.conv.map((c, i) => {
+    const outC = shape.convs[i]![2];
+    const k = CONV_KERNELS[i]!;
+    const weights = { w: g.floats(`conv${i}_w`, onnxKernel(c.kernel, k, inC, outC), [outC, inC, k, k]), b: g.floats(`conv${i}_b`, c.bias), k };
+    inC = outC;
+    return weights;
+  });
+  const hiddenW = g.floats('hidden_w', w.hidden.weight, [shape.flat, shape.hidden]);
+  const hiddenB = g.floats('hidden_b', w.hidden.bias);
+  const poseW = g.floats('pose_w', w.pose.weight, [shape.hidden, 4]);
+  const poseB = g.floats('pose_b', w.pose.bias);
+  const toMatrix = g.floats('to_matrix', TO_MATRIX, [4, 9]);
+  const matrixOne = g.floats('matrix_one', MATRIX_ONE);
+  const matrixShape = g.int64s('matrix_shape', [3, 3]);
+  const pooledGrid = g.floats('pooled_grid', baseGrid(pw, ph), [pw * ph, 3]);
+  const frameGrid = g.floats('frame_grid', baseGrid(width, height), [width * height, 3]);
+  const xyStart = g.int64s('xy_start', [0]);
+  const xyEnd = g.int64s('xy_end', [2]);
+  const xyAxis = g.int64s('xy_axis', [1]);
+
+  /** Sampling matrix [3, 3] the localisation net finds for a pooled image. */
   const localise = (input: string) => {
-    let x = g.op('Sub', [g.op('Mul', [input, g.floats('inv255', [1 / 255])]), g.floats('half', [0.5])]);
-    let inC = 3;
-    w.conv.forEach((c, i) => {
-      const outC = shape.convs[i]![2];
-      const k = CONV_KERNELS[i]!;
-      x = g.op('Conv', [x, g.floats(`conv${i}_w`, onnxKernel(c.kernel, k, inC, outC), [outC, inC, k, k]), g.floats(`conv${i}_b`, c.bias)], { kernel_shape: [k, k], strides: [2, 2] });
-      x = g.op('Relu', [x]);
-      inC = outC;
-    });
+    let x = g.op('Sub', [g.op('Mul', [input, inv255]), half]);
+    for (const c of convs) x = g.op('Relu', [g.op('Conv', [x, c.w, c.b], { kernel_shape: [c.k, c.k], strides: [2, 2] })]);
     // Flatten in NHWC order, as the dense weights were trained.
     const flat = g.op('Flatten', [g.op('Transpose', [x], { perm: [0, 2, 3, 1] })], { axis: 1 });
-    const hidden = g.op('Relu', [g.op('Gemm', [flat, g.floats('hidden_w', w.hidden.weight, [shape.flat, shape.hidden]), g.floats('hidden_b', w.hidden.bias)])]);
-    return g.op('Gemm', [hidden, g.floats('pose_w', w.pose.weight, [shape.hidden, 4]), g.floats('pose_b', w.pose.bias)]);
+    const pose = g.op('Gemm', [g.op('Relu', [g.op('Gemm', [flat, hiddenW, hiddenB])]), poseW, poseB]);
+    return g.op('Reshape', [g.op('Add', [g.op('MatMul', [pose, toMatrix]), matrixOne]), matrixShape]);
   };
-  let matrix = homogeneous(g, localise(pooled));
+  /** Sampling grid [1, h, w, 2] of a matrix over a base grid. */
+  const samplingGrid = (matrix: string, base: string, w: number, h: number) => {
+    const points = g.op('MatMul', [base, g.op('Transpose', [matrix], { perm: [1, 0] })]);
+    return g.op('Reshape', [g.op('Slice', [points, xyStart, xyEnd, xyAxis]), g.int64s('grid_shape', [1, h, w, 2])]);
+  };
+
+  let matrix = localise(pooled);
   for (let pass = 1; pass < PASSES; pass++) {
-    const view = sample(g, pooled, samplingGrid(g, matrix, pw, ph));
-    matrix = g.op('MatMul', [matrix, homogeneous(g, localise(view))]);
+    const view = sample(g, pooled, samplingGrid(matrix, pooledGrid, pw, ph));
+    matrix = g.op('MatMul', [matrix, localise(view)]);
   }
-  const sampled = sample(g, nchw, samplingGrid(g, matrix, width, height));
+  const sampled = sample(g, nchw, samplingGrid(matrix, frameGrid, width, height));
   g.output(g.op('Transpose', [sampled], { perm: [0, 2, 3, 1] }), 'aligned', [1, height, width, 3]);
   // [a, b, tx, ty] of the composed pose: matrix entries 0, 3, 2, 5.
   const pose = g.op('Reshape', [g.op('Gather', [g.op('Reshape', [matrix, g.int64s('flat9', [1, 9])]), g.int64s('pose_entries', [0, 3, 2, 5])], { axis: 1 }), g.int64s('pose_shape', [1, 4])]);
