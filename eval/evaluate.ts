@@ -51,6 +51,7 @@ import type { CalibrationMethod, ThresholdChoice } from '../trainer/calibrate.ts
 import { aupro, auroc, f1Max, maskScores } from './metrics.ts';
 import { warpImage, type Similarity } from '../models/stn/pose.ts';
 import { concatenate } from '../models/components/concatenate.ts';
+import { median } from '../models/components/median.ts';
 
 export interface CategoryMetrics {
   imageAUROC: number;
@@ -121,13 +122,6 @@ export interface EvalOptions {
   dataDir?: string;
   onCategory?: (name: string, metrics: CategoryMetrics) => void;
   onProgress?: (category: string, stage: EnrollProgress['stage'] | 'test', done: number, total: number) => void;
-}
-
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Share of good images rejected and of defective images rejected at a threshold (score >= threshold rejects). */

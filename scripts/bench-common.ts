@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 
-export { median } from '../eval/evaluate.ts';
+export { median } from '../models/components/median.ts';
 
 export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;

@@ -14,7 +14,8 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/schema.ts';
-import { evaluateDataset, median, type EvalReport } from '../eval/evaluate.ts';
+import { evaluateDataset, type EvalReport } from '../eval/evaluate.ts';
+import { median } from '../models/components/median.ts';
 import { round, writeBenchResult } from './bench-common.ts';
 
 const { values } = parseArgs({

@@ -18,7 +18,8 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/schema.ts';
-import { evaluateDataset, median, type CategoryMetrics } from '../eval/evaluate.ts';
+import { evaluateDataset, type CategoryMetrics } from '../eval/evaluate.ts';
+import { median } from '../models/components/median.ts';
 import { POSE_PARTS } from './make-devset.ts';
 import { round, writeBenchResult } from './bench-common.ts';
 

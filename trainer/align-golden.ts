@@ -22,6 +22,7 @@ import { reduceRows, principalAxes, subsampleRows } from '../models/components/p
 import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from './canonical-pose.ts';
 import { EnrollError } from './golden-samples.ts';
 import { FINE_SHARE, fineRanges, trainSpatialTransformer, type FeatureView } from './train-stn.ts';
+import { median } from '../models/components/median.ts';
 
 /** File name of the alignment contact sheet next to the manifest. */
 export const ALIGNMENT_SHEET_FILE = 'alignment.png';
@@ -187,10 +188,4 @@ async function alignmentSheet(before: Float32Array[], after: Float32Array[], siz
     .composite(tiles)
     .png()
     .toBuffer();
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

@@ -13,6 +13,7 @@
  * samples of another product mixed into the folder (`mixedSamples`).
  */
 import { compose, similarity, warpImage, IDENTITY, type PoseRanges, type Similarity } from '../models/stn/pose.ts';
+import { median } from '../models/components/median.ts';
 
 export interface GreyImage {
   data: Float32Array;
@@ -47,12 +48,6 @@ export function normalisedCorrelation(a: Float32Array, b: Float32Array): number 
     bb += y * y;
   }
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Centre of the grey-level mass that differs from the belt (median of the border), in normalised coordinates. */
