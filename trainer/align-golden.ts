@@ -8,7 +8,6 @@
  * before/after contact sheet.
  */
 import { performance } from 'node:perf_hooks';
-import sharp from 'sharp';
 import type { StnSettings } from '../config/schema.ts';
 import type { ManifestDraft } from '../models/product-artifact.ts';
 import type { SessionOptions } from '../models/session.ts';
@@ -21,6 +20,7 @@ import type { FeatureExtractor } from '../models/patchcore/model.ts';
 import { reduceRows, principalAxes, subsampleRows } from '../models/components/pca.ts';
 import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from './canonical-pose.ts';
 import { EnrollError } from './golden-samples.ts';
+import { contactSheet } from './contact-sheet.ts';
 import { FINE_SHARE, fineRanges, trainSpatialTransformer, type FeatureView } from './train-stn.ts';
 import { median } from '../models/components/median.ts';
 
@@ -128,7 +128,6 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
   await aligner.release();
   const alignMs = performance.now() - t;
 
-  const sheetIdx = images.map((_, i) => i).slice(0, SHEET_SAMPLES);
   return {
     weights: trained.weights,
     aligned,
@@ -146,7 +145,8 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
       msSsim: { train: train.msSsim, validation: validation.msSsim },
       residuals: { median: median(residuals), max: Math.max(...residuals) },
     },
-    contactSheet: await alignmentSheet(sheetIdx.map((i) => images[i]!.data), sheetIdx.map((i) => aligned[i]!), size),
+    // Two rows: golden samples as they came, and as the transformer aligned them.
+    contactSheet: await contactSheet([images.slice(0, SHEET_SAMPLES).map((im) => im.data), aligned.slice(0, SHEET_SAMPLES)], width, height),
     timings: { registerMs, trainMs, alignMs },
   };
 }
@@ -171,21 +171,4 @@ async function featureViews(extractor: FeatureExtractor, canonical: Float32Array
   const axes = principalAxes(sample, sample.length / channels, channels, SIAMESE_CHANNELS);
   const views: FeatureView[] = raw.map((r) => ({ sample: r.sample, pose: r.pose, pooled: r.pooled, features: reduceRows(r.rows, positions, channels, axes) }));
   return { views, grid: { height, width, channels: SIAMESE_CHANNELS } };
-}
-
-/** Two rows: golden samples as they came, and as the transformer aligned them. */
-async function alignmentSheet(before: Float32Array[], after: Float32Array[], size: { width: number; height: number }): Promise<Uint8Array> {
-  const { width, height } = size;
-  const gap = 4;
-  const tile = (data: Float32Array) => Buffer.from(Uint8ClampedArray.from(data));
-  const tiles = [...before.map((d, i) => ({ d, i, row: 0 })), ...after.map((d, i) => ({ d, i, row: 1 }))].map(({ d, i, row }) => ({
-    input: tile(d),
-    left: i * (width + gap),
-    top: row * (height + gap),
-    raw: { width, height, channels: 3 as const },
-  }));
-  return sharp({ create: { width: before.length * (width + gap) - gap, height: 2 * height + gap, channels: 3, background: { r: 32, g: 32, b: 32 } } })
-    .composite(tiles)
-    .png()
-    .toBuffer();
 }

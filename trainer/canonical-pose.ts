@@ -96,12 +96,13 @@ const REFINED_CANDIDATES = 4;
 /** Rotation candidates (radians) for a relative pose of two samples each within `rotationDeg`. */
 function candidateAngles(rotationDeg: number): { angles: number[]; step: number } {
   const span = Math.min(180, 2 * rotationDeg);
+  const rad = (deg: number) => (deg * Math.PI) / 180;
   if (span <= 0) return { angles: [0], step: 0 };
-  const stepDeg = span >= 180 ? 5 : Math.max(1, span / 15);
-  const angles: number[] = [];
-  const n = span >= 180 ? 72 : Math.floor(span / stepDeg);
-  for (let k = span >= 180 ? 0 : -n; k <= (span >= 180 ? n - 1 : n); k++) angles.push((k * stepDeg * Math.PI) / 180);
-  return { angles, step: (stepDeg * Math.PI) / 180 };
+  // A full turn: every 5 deg. Otherwise about 15 steps each way, at least 1 deg apart.
+  if (span >= 180) return { angles: Array.from({ length: 72 }, (_, k) => rad(5 * k)), step: rad(5) };
+  const stepDeg = Math.max(1, span / 15);
+  const n = Math.floor(span / stepDeg);
+  return { angles: Array.from({ length: 2 * n + 1 }, (_, k) => rad((k - n) * stepDeg)), step: rad(stepDeg) };
 }
 
 /**

@@ -217,9 +217,9 @@ export async function trainSpatialTransformer(shape: LocalisationShape, canonica
 
   const windowsOf = (images: Float32Array[]) => tf.tensor2d(firstLayerWindows(images, h, w), [images.length * shape.convs[0]![0] * shape.convs[0]![1], 27]);
   const fine = fineRanges(opts.ranges);
+  const batch = Math.min(opts.batchSize, Math.max(canonical.length, 2));
   const perStep: number[] = [];
   for (let step = 0; step < opts.steps; step++) {
-    const batch = Math.min(opts.batchSize, Math.max(canonical.length, 2));
     let lossValue: tf.Scalar;
     if (opts.loss === 'image') {
       const idx = Array.from({ length: batch }, () => Math.floor(random() * canonical.length));

@@ -12,6 +12,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
+import sharp from 'sharp';
 import { bracketPixels, partPixels, writePng } from '../helpers/images.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'linesight-align-'));
@@ -44,6 +45,8 @@ for (const scorer of ['patchcore', 'padim']) {
     t.ok(manifest.alignment.ssim.validation > 0 && manifest.alignment.ssim.validation <= 1);
     t.equal(manifest.scorer ?? 'patchcore', scorer);
     t.ok((await readdir(dir)).includes('alignment.png'), 'before/after contact sheet next to the artifact');
+    const sheet = await sharp(join(dir, 'alignment.png')).metadata();
+    t.same([sheet.width, sheet.height], [8 * (size + 4) - 4, 2 * size + 4], 'eight golden samples, before and after');
     const scored = await linesight(['score', '--product', product, '--data-dir', dataDir, '--json', good, bad]);
     t.equal(scored.code, 0, scored.stderr);
     const [g, b] = scored.stdout.trim().split('\n').map((l) => JSON.parse(l));
