@@ -391,7 +391,8 @@ export async function generateDevset(opts: DevsetOptions, log: (line: string) =>
     const posed = /^(\w+)-pose(360|30|0)$/.exec(name);
     if (posed && (POSE_PARTS as readonly string[]).includes(posed[1]!)) {
       const part = proceduralProduct(posed[1]!, opts.size, opts.seed * 1000 + ci);
-      const maxDeg = Number(posed[2]) / (posed[2] === '360' ? 2 : 1);
+      // Degrees either way: a full turn is +-180.
+      const maxDeg = posed[2] === '360' ? 180 : Number(posed[2]);
       const shift = maxDeg > 0 ? POSE_SHIFT : 0;
       product = {
         draw: (rng, index) => posePart(part.draw(rng, index), undefined, maxDeg, shift, rng).image,
