@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages linesight's tests and demo use: ffmpeg (camera
 # decoding), mosquitto (external MQTT broker in tests), GStreamer's RTSP server
-# (a real RTSP camera in tests) and python3-skimage (real texture photos for the
-# development dataset) and systemd (systemd-analyze checks the service unit). Safe to run again; skips what is already there.
+# (a real RTSP camera in tests), python3-skimage (real texture photos for the
+# development dataset), systemd (systemd-analyze checks the service unit) and
+# Chromium (the web UI's browser tests drive it with playwright-core). Safe to run again; skips what is already there.
 set -euo pipefail
 pkgs=(ffmpeg mosquitto mosquitto-clients libgstrtspserver-1.0-0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gir1.2-gstreamer-1.0
-  python3-gi python3-skimage systemd)
+  python3-gi python3-skimage systemd chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
