@@ -7,6 +7,11 @@
  *
  * A reject is written to the durable outbox (inside `publishReject`) before
  * the next frame is taken, so a crash after a decision never loses it.
+ *
+ * While the camera's product has no active version yet, frames are taken
+ * and counted as unscored: the camera streams (live view, golden-sample
+ * capture) and scoring starts with the first frame after a version is
+ * activated.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -20,6 +25,7 @@ import { refineMask } from './refine-mask.ts';
 import { LatencyWindow } from './latency-window.ts';
 import type { ProductLibrary } from './product-library.ts';
 import type { ScoringLane } from './scoring-lane.ts';
+import type { ScoreOutcome } from './product-scorer.ts';
 
 /** Longest wait for a reject's PUBACK before its mask is refined. */
 const REJECT_FIRST_MS = 250;
@@ -59,10 +65,17 @@ export interface ScoredFrame {
   /** Set when this frame triggered a reject signal. */
   reject?: RejectPayload;
   timings: { decodeToInputMs: number; scoreMs: number };
+  /** What was scored: image, anomaly map and mask at the product's input size (for overlays). */
+  outcome: ScoreOutcome;
+  /** The product's input size and pixel threshold the outcome refers to. */
+  inputSize: { width: number; height: number };
+  pixelThreshold: number;
 }
 
 export interface PipelineStats {
   scored: number;
+  /** Frames taken while the product had no active version. */
+  unscored: number;
   rejects: number;
   /** Frames that failed to score (logged; the stream goes on). */
   errors: number;
@@ -81,7 +94,7 @@ export interface PipelineEvents {
 export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private decision: DecisionState = initialDecisionState;
   private readonly latency = new LatencyWindow();
-  private counts = { scored: 0, rejects: 0, errors: 0 };
+  private counts = { scored: 0, unscored: 0, rejects: 0, errors: 0 };
   private last: { score: number; verdict: 'ok' | 'reject' } | null = null;
   private loop: Promise<void> | undefined;
   private stopping = false;
@@ -125,10 +138,17 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     }
   }
 
-  /** Scores one frame, decides, publishes. Exposed for tests that feed frames directly. */
-  async process(frame: Frame): Promise<ScoredFrame> {
+  /**
+   * Scores one frame, decides, publishes; undefined while the product has no
+   * active version. Exposed for tests that feed frames directly.
+   */
+  async process(frame: Frame): Promise<ScoredFrame | undefined> {
     const { id: camera, product: productId } = this.station;
-    const product = this.products.get(productId);
+    const product = this.products.find(productId);
+    if (!product) {
+      this.counts.unscored++;
+      return undefined;
+    }
     const t0 = performance.now();
     const input = await frameToInput(frame.data, frame.width, frame.height, product.inputSize);
     const t1 = performance.now();
@@ -160,7 +180,15 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     this.counts.scored++;
     this.latency.add(latencyMs);
     this.last = { score: outcome.score, verdict: outcome.verdict };
-    const scored: ScoredFrame = { camera, result, reject, timings: { decodeToInputMs: t1 - t0, scoreMs: t2 - t1 } };
+    const scored: ScoredFrame = {
+      camera,
+      result,
+      reject,
+      timings: { decodeToInputMs: t1 - t0, scoreMs: t2 - t1 },
+      outcome,
+      inputSize: product.inputSize,
+      pixelThreshold: product.manifest.thresholds.pixel,
+    };
     this.emit('scored', scored);
     if (reject && this.station.publishMasks) {
       // Off the reject path: the refined mask follows once the broker has the reject (or

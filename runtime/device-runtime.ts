@@ -133,10 +133,12 @@ export class DeviceRuntime {
     }
     this.publisher.on('rejectAcked', (ack) => this.metrics.rejectAcked(ack.camera, ack.ackedAt - ack.frameTs));
     this.products.on('swap', (swap) => this.log.info(swap, `product ${swap.product} hot-swapped to ${swap.to}`));
+    this.products.on('enrolled', (e) => this.log.info(e, `product ${e.product} ${e.version} activated: its cameras start scoring`));
     this.products.watch(this.config.productPollMs);
     this.healthTimer = setInterval(() => this.publishHealth(), this.config.healthIntervalMs);
     this.healthTimer.unref();
-    void this.notifier.ready(`scoring ${this.cameras.length} camera(s)`);
+    const waiting = this.products.waitingProducts();
+    void this.notifier.ready(`scoring ${this.cameras.length} camera(s)${waiting.length ? `; not enrolled yet: ${waiting.join(', ')}` : ''}`);
     // The watchdog guards the process itself (event loop alive); cameras and the broker recover on their own.
     this.stopWatchdog = this.notifier.startWatchdog(() => this.stopping === undefined);
   }

@@ -45,6 +45,7 @@ export function healthProblems(mqtt: DeviceHealth['mqtt'], cameras: CameraHealth
   if (mqtt.refusedRejects > 0) problems.push(`${mqtt.refusedRejects} reject(s) refused because the reject outbox is full`);
   for (const c of cameras) {
     if (c.state !== 'streaming') problems.push(`camera ${c.id} is ${c.state}${c.reason ? `: ${c.reason}` : ''}`);
+    if (c.modelVersion === null) problems.push(`product "${c.product}" is not enrolled yet: camera ${c.id} streams without scoring until a version is activated`);
   }
   return problems;
 }

@@ -5,6 +5,10 @@
  * verified next to the running one and swapped in between two frames. A
  * version that fails to load is reported and the running model stays: the
  * line never stops for a bad artifact.
+ *
+ * A product with no active version yet (a new device, a product being
+ * enrolled) is waiting: its cameras stream without scoring, and the first
+ * version activated is loaded by the same poll, without a restart.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -18,6 +22,12 @@ export interface ProductSwap {
   to: string;
 }
 
+/** A waiting product's first version, loaded. */
+export interface ProductEnrolled {
+  product: string;
+  version: string;
+}
+
 export interface ProductSwapFailure {
   product: string;
   version: string;
@@ -26,6 +36,7 @@ export interface ProductSwapFailure {
 
 export interface ProductLibraryEvents {
   swap: [ProductSwap];
+  enrolled: [ProductEnrolled];
   swapFailed: [ProductSwapFailure];
 }
 
@@ -34,6 +45,8 @@ const RETIRE_AFTER_MS = 5000;
 
 export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
   private readonly products = new Map<string, ProductScorer>();
+  /** Products with no active version yet, loaded as soon as one is activated. */
+  private readonly waiting = new Set<string>();
   /** Versions that failed to load, so a broken artifact is reported once, not every poll. */
   private readonly failed = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
@@ -50,12 +63,18 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
   /**
    * Loads the active version of every product. When the active version is
    * damaged, the newest version that loads is used instead (logged as an
-   * error): the line keeps running on a verified model. Throws
-   * (ArtifactError) naming the first product with no usable version.
+   * error): the line keeps running on a verified model. A product with no
+   * active version waits for one (see `waitingProducts`). Throws
+   * (ArtifactError) naming the first product whose versions are all unusable.
    */
   async load(productIds: Iterable<string>): Promise<void> {
     for (const id of new Set(productIds)) {
-      if (this.products.has(id)) continue;
+      if (this.products.has(id) || this.waiting.has(id)) continue;
+      if (!(await readActiveVersion(this.models.dataDir, id))) {
+        this.waiting.add(id);
+        this.logger?.warn({ product: id }, `product ${id} is not enrolled yet: its cameras stream without scoring until a version is activated`);
+        continue;
+      }
       const scorer = await this.loadUsable(id);
       this.products.set(id, scorer);
       this.logger?.info({ product: id, version: scorer.manifest.version }, `product ${id} ${scorer.manifest.version} loaded`);
@@ -94,6 +113,16 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     return scorer;
   }
 
+  /** The product's scorer, or undefined while it waits for its first active version. */
+  find(productId: string): ProductScorer | undefined {
+    return this.products.get(productId);
+  }
+
+  /** Products with no active version yet. */
+  waitingProducts(): string[] {
+    return [...this.waiting];
+  }
+
   /** Product id -> active version, as served. */
   versions(): Record<string, string> {
     return Object.fromEntries([...this.products].map(([id, p]) => [id, p.manifest.version]));
@@ -118,6 +147,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
   }
 
   private async swapChanged(): Promise<void> {
+    for (const id of [...this.waiting]) await this.loadFirstVersion(id);
     for (const [id, current] of this.products) {
       let active: string | undefined;
       try {
@@ -143,6 +173,24 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     }
   }
 
+  private async loadFirstVersion(id: string): Promise<void> {
+    const active = await readActiveVersion(this.models.dataDir, id);
+    if (!active || this.failed.get(id) === active) return;
+    try {
+      const scorer = await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models);
+      this.waiting.delete(id);
+      this.failed.delete(id);
+      this.products.set(id, scorer);
+      this.logger?.info({ product: id, version: active }, `product ${id}: now scoring with ${active}`);
+      this.emit('enrolled', { product: id, version: active });
+    } catch (err) {
+      this.failed.set(id, active);
+      const reason = (err as Error).message;
+      this.logger?.error({ product: id, version: active }, `product ${id}: version ${active} cannot be used, the product stays unscored: ${reason}`);
+      this.emit('swapFailed', { product: id, version: active, reason });
+    }
+  }
+
   private retire(scorer: ProductScorer): void {
     const timer = setTimeout(() => {
       this.retiring.delete(timer);
@@ -161,5 +209,6 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     this.retiring.clear();
     await Promise.all(all.map((p) => p.release().catch(() => undefined)));
     this.products.clear();
+    this.waiting.clear();
   }
 }

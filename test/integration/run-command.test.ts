@@ -4,7 +4,7 @@
  * lose no reject signal. Real mosquitto, real ffmpeg, real ONNX Runtime.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
@@ -72,14 +72,18 @@ t.test('a bad config is refused with the key named, before anything starts', asy
   t.match(run.output(), /unknown key \"cameras\[0\]\.fsp\"/);
   t.notMatch(run.output(), /listening|connecting/i, 'no broker was started, no camera opened');
 
-  const missing = await writeConfig('missing-product', {
+  // A product whose only version is damaged (a product not enrolled at all streams and waits, see empty-device.test.ts).
+  await mkdir(join(fixture.dataDir, 'products', 'damaged', 'v1'), { recursive: true });
+  await writeFile(join(fixture.dataDir, 'products', 'damaged', 'v1', 'manifest.json'), '{"schemaVersion":');
+  await writeFile(join(fixture.dataDir, 'products', 'damaged', 'active'), 'v1\n');
+  const damaged = await writeConfig('damaged-product', {
     dataDir: fixture.dataDir,
     mqtt: { embeddedBroker: { port: brokerPort } },
-    cameras: [{ id: 'cam1', url: video, product: 'not-enrolled' }],
+    cameras: [{ id: 'cam1', url: video, product: 'damaged' }],
   });
-  const run2 = runCli(['run', '--config', missing]);
+  const run2 = runCli(['run', '--config', damaged]);
   t.equal(await run2.exited, 1);
-  t.match(run2.output(), /not-enrolled/);
+  t.match(run2.output(), /product "damaged" version v1: manifest\.json is not valid JSON/);
   t.notMatch(run2.output(), /Error: .*\n\s+at /, 'no stack trace');
 
   const noCameras = await writeConfig('no-cameras', { dataDir: fixture.dataDir });
