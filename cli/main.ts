@@ -14,6 +14,7 @@ import { overlayPng } from '../runtime/heatmap.ts';
 import { ImageReadError, readImage } from '../runtime/image-io.ts';
 import { ProductScorer } from '../runtime/product-scorer.ts';
 import { CONTACT_SHEET_FILE, enrollProduct } from '../trainer/enroll.ts';
+import { errorLine, progressLine, resultLine } from './enroll-json.ts';
 import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
 import { EnrollError } from '../trainer/golden-samples.ts';
 import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalReport, type EvalStage } from '../eval/evaluate.ts';
@@ -124,21 +125,34 @@ export function buildCli(): Command {
       .requiredOption('--images <dir>', 'folder of golden sample images')
       .option('--data-dir <dir>', 'device data folder (default from config, else ./.linesight)')
       .option('--config <file>', 'device config file (YAML or JSON)')
-      .option('--no-activate', 'write the new version without making it active'),
+      .option('--no-activate', 'write the new version without making it active')
+      .addOption(new Option('--progress <format>', 'bar: progress bars for people; json: one JSON object per line on stdout (progress, then the result)').choices(['bar', 'json']).default('bar')),
   ).action(async (flags) => {
-    const config = await deviceConfig(flags);
-    const settings = enrollSettings(config, flags);
-    const id = productId(flags.product);
-    const progress = createProgress();
-    const result = await enrollProduct({
-      productId: id,
-      imagesDir: flags.images,
-      dataDir: config.dataDir,
-      settings,
-      inference: config.inference,
-      activate: flags.activate,
-      onProgress: (p) => progress.update(p.stage, p.done, p.total),
-    }).finally(() => progress.stop());
+    const json = flags.progress === 'json';
+    let result;
+    let id: string;
+    try {
+      const config = await deviceConfig(flags);
+      const settings = enrollSettings(config, flags);
+      id = productId(flags.product);
+      const progress = json ? undefined : createProgress();
+      result = await enrollProduct({
+        productId: id,
+        imagesDir: flags.images,
+        dataDir: config.dataDir,
+        settings,
+        inference: config.inference,
+        activate: flags.activate,
+        onProgress: (p) => (progress ? progress.update(p.stage, p.done, p.total) : console.log(progressLine(p))),
+      }).finally(() => progress?.stop());
+    } catch (err) {
+      if (json) console.log(errorLine((err as Error).message));
+      throw err;
+    }
+    if (json) {
+      console.log(resultLine(id, result, flags.activate !== false));
+      return;
+    }
     const m = result.manifest;
     for (const s of m.goldenSamples.skipped) console.error(`skipped ${s.name}: ${s.reason}`);
     console.log(
