@@ -25,6 +25,7 @@ import { ProductLibrary } from './product-library.ts';
 import { ScoringLane } from './scoring-lane.ts';
 import { SharedModels } from './shared-models.ts';
 import { createSystemdNotifier } from './systemd-notify.ts';
+import type { WebApp } from './web/web-app.ts';
 import { LINESIGHT_VERSION } from './version.ts';
 
 export interface RuntimeOptions {
@@ -54,6 +55,7 @@ export class DeviceRuntime {
     private readonly cameras: Camera[],
     readonly metrics: RuntimeMetrics,
     private http: HealthServer | undefined,
+    private web: WebApp | undefined,
     private readonly notifier: ReturnType<typeof createSystemdNotifier>,
   ) {}
 
@@ -107,12 +109,21 @@ export class DeviceRuntime {
       // Metrics read the runtime's health at scrape time.
       let runtime: DeviceRuntime | undefined;
       const metrics = new RuntimeMetrics(() => runtime!.health());
-      runtime = new DeviceRuntime(config, log, products, publisher, broker, cameras, metrics, undefined, createSystemdNotifier({ logger: log }));
+      runtime = new DeviceRuntime(config, log, products, publisher, broker, cameras, metrics, undefined, undefined, createSystemdNotifier({ logger: log }));
       if (config.http.enabled) {
-        const http = await startHealthServer({ ...config.http, health: () => runtime!.health(), metrics });
+        // The UI's code is loaded only when it is served.
+        const web = config.http.ui
+          ? (await import('./web/web-app.ts')).createWebApp(
+              { config, health: () => runtime!.health(), cameras: cameras.map((c) => ({ id: c.station.id, product: c.station.product, source: c.source, pipeline: c.pipeline })) },
+              { logger: log.child({ part: 'web' }) },
+            )
+          : undefined;
+        runtime.web = web;
+        if (web) cleanups.push(() => web.close());
+        const http = await startHealthServer({ host: config.http.host, port: config.http.port, health: () => runtime!.health(), metrics, handle: web?.handle });
         runtime.http = http;
         cleanups.push(() => http.close());
-        log.info(`health at ${http.url}/health, metrics at ${http.url}/metrics`);
+        log.info(`${web ? `web UI at ${http.url}/, ` : ''}health at ${http.url}/health, metrics at ${http.url}/metrics`);
       }
       runtime.wire(options);
       return runtime;
@@ -216,6 +227,7 @@ export class DeviceRuntime {
       await Promise.all(this.cameras.map((c) => c.pipeline.stop()));
       this.publishHealth();
       await this.publisher.close({ timeoutMs: options.flushTimeoutMs ?? 10_000 });
+      await this.web?.close();
       await this.http?.close();
       await this.broker?.close();
       await this.products.close();

@@ -1,10 +1,12 @@
 /**
  * The device's HTTP endpoint: `GET /health` (JSON; 200 when ok, 503 when
  * degraded, so a load balancer or a monitoring probe can read the status
- * code alone) and `GET /metrics` (Prometheus text). Bound to 127.0.0.1 by
- * default: exposing it on the plant network is a deliberate config change.
+ * code alone) and `GET /metrics` (Prometheus text), both open to monitoring
+ * probes; every other request goes to `handle` (the web UI and its API, see
+ * runtime/web/) when given. Bound to 127.0.0.1 by default: exposing it on the
+ * plant network is a deliberate config change.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DeviceHealth } from './health.ts';
 import type { RuntimeMetrics } from './metrics.ts';
@@ -21,9 +23,20 @@ export class HealthServerError extends Error {
   }
 }
 
-export async function startHealthServer(opts: { host: string; port: number; health: () => DeviceHealth; metrics: RuntimeMetrics }): Promise<HealthServer> {
+/** Handles a request other than /health and /metrics. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export async function startHealthServer(opts: { host: string; port: number; health: () => DeviceHealth; metrics: RuntimeMetrics; handle?: RequestHandler }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const probe = path === '/health' || path === '/metrics';
+    if (!probe && opts.handle) {
+      opts.handle(req, res).catch((err: Error) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: `internal error: ${err.message}` }));
+      });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

@@ -42,3 +42,16 @@ t.test('wrong keys are named by their full path', async (t) => {
     t.match(err.message, message);
   }
 });
+
+t.test('the web UI on the network needs http.auth; on the device it is open', async (t) => {
+  t.match(parse({ cameras: [camera] }).http, { ui: true, auth: undefined });
+  const err = t.throws(() => parse({ http: { host: '0.0.0.0' }, cameras: [camera] })) as Error;
+  t.match(err.message, /key "http\.auth": the UI is reachable from the network at 0\.0\.0\.0; set http\.auth\.token or username\/password/);
+  t.match(parse({ http: { host: '0.0.0.0', auth: { token: 'a-long-enough-token' } }, cameras: [camera] }).http.auth, { token: 'a-long-enough-token' });
+  t.match(parse({ http: { host: '0.0.0.0', auth: { username: 'tech', password: 'line3-secret' } }, cameras: [camera] }).http.auth, { username: 'tech' });
+  t.equal(parse({ http: { host: '0.0.0.0', ui: false }, cameras: [camera] }).http.ui, false, 'health and metrics alone may be exposed as before');
+  t.equal(parse({ http: { host: '::1' }, cameras: [camera] }).http.host, '::1');
+  t.match((t.throws(() => parse({ http: { auth: { username: 'tech' } }, cameras: [camera] })) as Error).message, /http\.auth\.password.*together/);
+  t.match((t.throws(() => parse({ http: { auth: { token: 'short' } }, cameras: [camera] })) as Error).message, /http\.auth\.token/);
+  t.match((t.throws(() => parse({ http: { auth: { tokn: 'x' } }, cameras: [camera] })) as Error).message, /unknown key "http\.auth\.tokn"/);
+});
