@@ -26,7 +26,7 @@ const video = join(dir, 'belt.mp4');
 await encodeConveyorVideo(scenes.flatMap((image) => Array.from({ length: 3 }, () => ({ kind: 'good', defective: false, image }))), video, { size: 160, fps: 15 });
 
 /** Decoded pixels of the saved PNGs, checked to be whole images of the camera's frame size. */
-async function readSamples(t: Tap, files: string[], width: number, height: number) {
+async function readSamples(t: { same(found: unknown, wanted: unknown, message: string): unknown }, files: string[], width: number, height: number) {
   const frames = [];
   for (const f of files) {
     const { data, info } = await sharp(f).raw().toBuffer({ resolveWithObject: true });
@@ -35,7 +35,6 @@ async function readSamples(t: Tap, files: string[], width: number, height: numbe
   }
   return frames;
 }
-type Tap = typeof t;
 
 t.test('captures distinct scenes from a live RTSP camera and skips the stopped belt', async (t) => {
   const server = await startRtspCamera({ video });
