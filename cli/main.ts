@@ -25,6 +25,12 @@ import { EmbeddedBrokerError } from '../runtime/mqtt/embedded-broker.ts';
 import { OutboxError } from '../runtime/mqtt/outbox.ts';
 import { PublisherError } from '../runtime/mqtt/publisher.ts';
 import sharp from 'sharp';
+import { CAPTURE_DEFAULTS, CaptureError, captureGoldenSamples } from '../runtime/capture/golden-capture.ts';
+import { FfmpegCamera } from '../runtime/ingest/ffmpeg-camera.ts';
+import { redactUrl } from '../runtime/ingest/ffmpeg-command.ts';
+import { numberFlag } from './number-flag.ts';
+import { printTable } from './table.ts';
+import { ProductVersionError, activateProductVersion, listProductSummaries, listProductVersions, rollbackProduct } from '../runtime/product-versions.ts';
 
 interface CommonFlags {
   config?: string;
@@ -314,6 +320,158 @@ export function buildCli(): Command {
       await stopOnSignal(() => runtime.stop());
     });
 
+  program
+    .command('capture')
+    .description('save golden samples from a running camera while good parts pass (spaced in time, near-identical frames skipped)')
+    .requiredOption('--camera <id>', 'camera id from the config file (cameras[].id)')
+    .requiredOption('--count <n>', 'golden samples to save')
+    .requiredOption('--out <dir>', 'folder for the samples (000.png, 001.png, ...; existing files are kept, numbering continues)')
+    .option('--config <file>', 'device config file (YAML or JSON) naming the camera')
+    .option('--interval <ms>', `least time between two saved frames, ms (default ${CAPTURE_DEFAULTS.minIntervalMs})`)
+    .option('--min-change <x>', `least difference from every saved frame, 0-1 (default ${CAPTURE_DEFAULTS.minChange}); below it a frame is skipped as near-identical`)
+    .option('--timeout <s>', `give up when no new sample was saved for this many seconds (default ${CAPTURE_DEFAULTS.timeoutMs / 1000})`)
+    .action(async (flags) => {
+      const config = await loadDeviceConfig(flags.config);
+      const count = numberFlag('--count', flags.count, { integer: true, min: 1 });
+      const minIntervalMs = flags.interval === undefined ? undefined : numberFlag('--interval', flags.interval, { min: 0 });
+      const minChange = flags.minChange === undefined ? undefined : numberFlag('--min-change', flags.minChange, { min: 0, max: 1 });
+      const timeoutMs = flags.timeout === undefined ? undefined : numberFlag('--timeout', flags.timeout, { min: 0, exclusiveMin: true }) * 1000;
+      const station = config.cameras.find((c) => c.id === flags.camera);
+      if (!station) {
+        const where = flags.config ? `in ${flags.config}` : '(no --config given)';
+        throw new ConfigError(
+          config.cameras.length > 0
+            ? `--camera "${flags.camera}": no such camera ${where}; configured cameras: ${config.cameras.map((c) => c.id).join(', ')}`
+            : `--camera "${flags.camera}": no cameras are configured ${where}; add the camera under "cameras" (id, url, product)`,
+        );
+      }
+      const camera = new FfmpegCamera(station);
+      let failure: string | undefined;
+      camera.on('state', (c) => {
+        if (c.state === 'streaming') console.error(`camera ${c.camera}: ${c.reason}`);
+        if (c.state === 'exited' || c.state === 'stalled') {
+          failure = c.reason;
+          console.error(`camera ${c.camera}: ${c.reason}`);
+        }
+      });
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      console.error(`capturing ${count} golden samples of ${station.product} from camera ${station.id} (${redactUrl(station.url)}) into ${flags.out}: let good parts pass the camera (Ctrl-C stops and keeps what was saved)`);
+      let result;
+      try {
+        camera.start();
+        result = await captureGoldenSamples(camera, {
+          count,
+          outDir: flags.out,
+          minIntervalMs,
+          minChange,
+          timeoutMs,
+          signal: abort.signal,
+          onProgress: (p) => {
+            if (p.file) console.log(`saved ${p.saved}/${p.count} (skipped ${p.skippedSimilar} near-identical)  ${p.file}`);
+          },
+        });
+      } catch (err) {
+        if (err instanceof CaptureError && err.frames === 0 && failure) {
+          throw new CaptureError(`camera ${station.id} sent no frame: ${failure}; ${err.message}`);
+        }
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await camera.stop();
+      }
+      const skipped = `skipped ${result.skippedSimilar} near-identical and ${result.skippedTooSoon} too-soon frames`;
+      if (result.aborted) {
+        console.log(`stopped: saved ${result.files.length} of ${count} golden samples into ${flags.out} in ${fmt(result.seconds, 1)} s (${skipped}); run capture again to add more`);
+        process.exitCode = 130;
+        return;
+      }
+      console.log(`captured ${result.files.length} golden samples into ${flags.out} in ${fmt(result.seconds, 1)} s (${skipped})`);
+      console.log(`next: look through them, delete any bad part, then: linesight enroll --product ${station.product} --images ${flags.out}`);
+    });
+
+  program
+    .command('products')
+    .description('list the enrolled products with their active version')
+    .option('--data-dir <dir>', 'device data folder (default from config, else ./.linesight)')
+    .option('--config <file>', 'device config file')
+    .option('--json', 'print JSON')
+    .action(async (flags) => {
+      const config = await deviceConfig(flags);
+      const products = await listProductSummaries(config.dataDir);
+      if (flags.json) {
+        console.log(JSON.stringify(products));
+        return;
+      }
+      if (products.length === 0) {
+        console.log(`no products enrolled in ${config.dataDir}; enroll one with: linesight enroll --product <id> --images <folder>`);
+        return;
+      }
+      printTable(['product', 'active', 'versions'], products.map((p) => [p.product, p.active ?? '(none)', String(p.versions)]));
+    });
+
+  program
+    .command('versions')
+    .description('list the versions of a product: golden samples, threshold, expected false rejects, alignment, contact sheets')
+    .requiredOption('--product <id>', 'product id')
+    .option('--data-dir <dir>', 'device data folder')
+    .option('--config <file>', 'device config file')
+    .option('--json', 'print JSON')
+    .action(async (flags) => {
+      const config = await deviceConfig(flags);
+      const id = productId(flags.product);
+      const versions = await listProductVersions(config.dataDir, id);
+      if (versions.length === 0) throw new ProductVersionError(`product "${id}" is not enrolled in ${config.dataDir}; run: linesight enroll --product ${id} --images <folder>`);
+      if (flags.json) {
+        console.log(JSON.stringify(versions));
+        return;
+      }
+      printTable(
+        ['version', 'active', 'created', 'golden', 'threshold', 'exp.FRR%', 'STN SSIM', 'attachments'],
+        versions.map((v) => [
+          v.version,
+          v.active ? '*' : '',
+          v.createdAt ? v.createdAt.slice(0, 16).replace('T', ' ') : '-',
+          String(v.goldenSamples),
+          fmt(v.imageThreshold),
+          v.calibration.expectedFrr === null ? '-' : fmt(v.calibration.expectedFrr * 100, 2),
+          v.alignment ? fmt(v.alignment.ssim) : '-',
+          v.error ? `DAMAGED: ${v.error}` : v.attachments.join(', ') || '-',
+        ]),
+      );
+    });
+
+  program
+    .command('activate')
+    .description('make a version of a product active (verified first; a running linesight swaps to it between two frames)')
+    .requiredOption('--product <id>', 'product id')
+    .requiredOption('--version <v>', 'version, e.g. v3')
+    .option('--data-dir <dir>', 'device data folder')
+    .option('--config <file>', 'device config file')
+    .action(async (flags) => {
+      const config = await deviceConfig(flags);
+      const id = productId(flags.product);
+      const r = await activateProductVersion(config.dataDir, id, flags.version);
+      console.log(r.from === r.to ? `${id} ${r.to} is already active (verified)` : `${id}: ${r.to} is active (was ${r.from ?? 'none'}); a running linesight switches to it within ${config.productPollMs / 1000} s`);
+    });
+
+  program
+    .command('rollback')
+    .description('activate the newest version older than the active one that loads')
+    .requiredOption('--product <id>', 'product id')
+    .option('--data-dir <dir>', 'device data folder')
+    .option('--config <file>', 'device config file')
+    .action(async (flags) => {
+      const config = await deviceConfig(flags);
+      const id = productId(flags.product);
+      const r = await rollbackProduct(config.dataDir, id);
+      for (const s of r.skipped) console.error(`passed over ${s.version}: ${s.reason}`);
+      console.log(`${id}: rolled back from ${r.from} to ${r.to}; a running linesight switches to it within ${config.productPollMs / 1000} s`);
+    });
+
   return program;
 }
 
@@ -336,7 +494,7 @@ function stopOnSignal(stop: () => Promise<void>): Promise<void> {
   });
 }
 
-const knownErrors = [ConfigError, EnrollError, ArtifactError, ImageReadError, EmbeddedBrokerError, HealthServerError, PublisherError, OutboxError];
+const knownErrors = [ConfigError, EnrollError, ArtifactError, ImageReadError, EmbeddedBrokerError, HealthServerError, PublisherError, OutboxError, CaptureError, ProductVersionError];
 
 export async function main(argv = process.argv): Promise<void> {
   try {

@@ -7,12 +7,15 @@
  * by search: centres of the part (the grey-level mass that differs from the
  * belt at the frame border) are matched, then rotations within the product's
  * range are tried and the best normalised cross-correlation wins, refined by
- * small shifts and angles. The canonical pose is the reference's, centred.
+ * small shifts and angles. The canonical pose is the reference's, centred,
+ * and — when parts turn less than a quarter turn either way — turned to the
+ * golden samples' mean orientation, so the transformer's rotation range is
+ * centred on the line's parts rather than on one sample at its edge.
  *
  * The best correlation is also the alignment residual that exposes golden
  * samples of another product mixed into the folder (`mixedSamples`).
  */
-import { compose, similarity, warpImage, IDENTITY, type PoseRanges, type Similarity } from '../models/stn/pose.ts';
+import { angleOf, compose, similarity, warpImage, IDENTITY, type PoseRanges, type Similarity } from '../models/stn/pose.ts';
 import { median } from '../models/components/median.ts';
 
 export interface GreyImage {
@@ -172,22 +175,41 @@ export function medianCorrelation(poses: CanonicalPoses): number {
   return median(poses.registrations.filter((_, i) => i !== poses.reference).map((r) => r.correlation));
 }
 
+/** Mean direction of angles (radians), e.g. of -170 and 170 deg: 180 deg. */
+export function meanAngle(angles: number[]): number {
+  let s = 0;
+  let c = 0;
+  for (const a of angles) {
+    s += Math.sin(a);
+    c += Math.cos(a);
+  }
+  return Math.atan2(s, c);
+}
+
+/** Beyond this rotation range (deg either way) orientations have no meaningful mean: the reference's is kept. */
+const CENTRED_ORIENTATION_MAX_DEG = 90;
+
 /**
  * Registers every sample to the reference. The canonical pose is the
  * reference's orientation with the part centred in the frame (when shifts are
  * in the range): the transformer's shift then says where the part is,
- * independent of how it is turned.
+ * independent of how it is turned. When parts turn less than a quarter turn,
+ * the orientation is the golden samples' mean: a reference lying 20 deg off
+ * on a +-30 deg line would otherwise leave parts 50 deg from canonical,
+ * outside the range the transformer is trained on.
  */
 export function canonicalPoses(images: GreyImage[], ranges: PoseRanges): CanonicalPoses {
   if (images.length === 0) throw new Error('no golden samples to align');
   const reference = chooseReference(images);
   const [rx, ry] = ranges.translation > 0 ? partCentre(images[reference]!) : [0, 0];
   const centre = similarity(0, 1, rx, ry);
-  const registrations = images.map((im, i) => {
+  const registered = images.map((im, i) => {
     const r = i === reference ? { pose: IDENTITY, correlation: 1 } : registerToReference(im, images[reference]!, ranges);
     return { pose: compose(r.pose, centre), correlation: r.correlation };
   });
-  return { reference, registrations };
+  if (ranges.rotation <= 0 || ranges.rotation >= CENTRED_ORIENTATION_MAX_DEG) return { reference, registrations: registered };
+  const turn = similarity(-meanAngle(registered.map((r) => angleOf(r.pose))), 1, 0, 0);
+  return { reference, registrations: registered.map((r) => ({ pose: compose(r.pose, turn), correlation: r.correlation })) };
 }
 
 /**

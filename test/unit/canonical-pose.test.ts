@@ -5,7 +5,7 @@
  * alignment residual.
  */
 import t from 'tap';
-import { canonicalPoses, chooseReference, mixedSamples, normalisedCorrelation, partCentre, registerToReference } from '../../trainer/canonical-pose.ts';
+import { canonicalPoses, chooseReference, meanAngle, mixedSamples, normalisedCorrelation, partCentre, registerToReference } from '../../trainer/canonical-pose.ts';
 import { angleOf, compose, invert, similarity, warpImage } from '../../models/stn/pose.ts';
 
 const N = 56;
@@ -53,6 +53,25 @@ t.test('a rotated and shifted part is registered back to the reference pose', as
   // Without rotation in the range, only the shift is searched.
   const shiftedOnly = registerToReference(posed(reference.data, 0, 0.1, 0.1), reference, { rotation: 0, translation: 0.15, scale: 0 });
   t.ok(Math.abs(angleOf(shiftedOnly.pose)) < 1e-9);
+});
+
+t.test('on a line where parts turn a little, the canonical orientation is the golden samples\' mean', async (t) => {
+  const deg = (r: number) => (r * 180) / Math.PI;
+  const rad = (d: number) => (d * Math.PI) / 180;
+  t.ok(Math.abs(deg(meanAngle([rad(10), rad(30)])) - 20) < 1e-9);
+  t.ok(Math.abs(Math.abs(deg(meanAngle([rad(-170), rad(170)]))) - 180) < 1e-9, 'the mean of -170 and 170 deg is 180 deg, not 0');
+  const angles = [-26, -12, 3, 14, 27];
+  const samples = angles.map((a) => posed(bracket(), rad(a), 0, 0));
+  const narrow = canonicalPoses(samples, { rotation: 30, translation: 0, scale: 0 });
+  const found = narrow.registrations.map((r) => deg(angleOf(r.pose)));
+  t.ok(Math.abs(deg(meanAngle(found.map(rad)))) < 1, `canonical orientation centred: pose angles ${found.map((a) => a.toFixed(1)).join(', ')}`);
+  // posed() samples with R(a), which turns the part by -a: its pose back is +a away from the others.
+  for (let i = 1; i < angles.length; i++) {
+    t.ok(Math.abs(found[i]! - found[0]! + (angles[i]! - angles[0]!)) < 3, `sample ${i} keeps its turn relative to sample 0`);
+  }
+  // A full turn has no mean orientation: the reference's is kept.
+  const full = canonicalPoses(samples, { rotation: 180, translation: 0, scale: 0 });
+  t.ok(Math.abs(angleOf(full.registrations[full.reference]!.pose)) < 1e-9);
 });
 
 t.test('samples of another product stand out by their residual; one product gives none', async (t) => {
