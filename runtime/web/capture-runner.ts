@@ -30,6 +30,8 @@ export interface CaptureRequest {
   source: FrameEmitter;
   product: string;
   count: number;
+  /** Least difference from every sample already saved (0..1), see CaptureOptions. */
+  minChange?: number;
   minIntervalMs?: number;
   timeoutMs?: number;
 }
@@ -83,6 +85,7 @@ export class CaptureRunner extends EventEmitter<{ change: [] }> {
       count: req.count,
       outDir: dir,
       signal: abort.signal,
+      ...(req.minChange !== undefined ? { minChange: req.minChange } : {}),
       ...(req.minIntervalMs !== undefined ? { minIntervalMs: req.minIntervalMs } : {}),
       ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : {}),
       onProgress: (p) => update({ saved: p.saved, skippedSimilar: p.skippedSimilar, skippedTooSoon: p.skippedTooSoon }),

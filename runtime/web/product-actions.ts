@@ -1,21 +1,18 @@
 /**
- * What the Products page does with versions: which version a roll back
+ * What the Products page shows of versions: which version a roll back
  * returns to, and which attachment files of a version may be served.
  */
-import type { VersionSummary } from '../product-versions.ts';
+import { rollbackCandidates, type VersionSummary } from '../product-versions.ts';
 
-/**
- * The version a roll back activates: the newest usable version older than
- * the active one. Undefined (with the reason) when there is none.
- */
-export function rollbackTarget(versions: VersionSummary[]): { version: string } | { reason: string } {
-  const activeAt = versions.findIndex((v) => v.active);
-  if (activeAt < 0) return { reason: 'no version is active, so there is nothing to roll back from' };
-  for (let i = activeAt - 1; i >= 0; i--) {
-    if (!versions[i]!.error) return { version: versions[i]!.version };
-  }
-  return { reason: `${versions[activeAt]!.version} is the oldest usable version; there is nothing older to roll back to` };
+/** The version a roll back would activate (the newest older usable one), or why there is none. */
+export function rollbackHint(versions: VersionSummary[]): { version: string } | { reason: string } {
+  const active = versions.find((v) => v.active);
+  if (!active) return { reason: 'no version is active, so there is nothing to roll back from' };
+  const usable = new Set(versions.filter((v) => !v.error).map((v) => v.version));
+  const target = rollbackCandidates(versions.map((v) => v.version), active.version).find((v) => usable.has(v));
+  return target ? { version: target } : { reason: `${active.version} is the oldest usable version; there is nothing older to roll back to` };
 }
+
 
 /** The attachment may be served: the version lists it and the name stays inside the version folder. */
 export function servableAttachment(version: VersionSummary | undefined, name: string): boolean {

@@ -23,9 +23,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { productIdSchema, type DeviceConfig } from '../../config/schema.ts';
-import { activateVersion, ArtifactError, productDir } from '../../models/product-artifact.ts';
+import { ArtifactError, productDir } from '../../models/product-artifact.ts';
 import type { DeviceHealth } from '../health.ts';
-import { listProductSummaries, listProductVersions } from '../product-versions.ts';
+import { activateProductVersion, listProductSummaries, listProductVersions, ProductVersionError, rollbackProduct } from '../product-versions.ts';
 import type { RequestHandler } from '../health-server.ts';
 import { WebAuth } from './auth.ts';
 import { CaptureRunner } from './capture-runner.ts';
@@ -33,7 +33,7 @@ import { EnrollmentRunner } from './enrollment-runner.ts';
 import { createGoldenSet, goldenSetDir, imageFiles, listGoldenSets, saveUpload } from './golden-sets.ts';
 import { ApiError, readBody, readJson, sendError, sendJson } from './http-util.ts';
 import { LiveView, type LiveCamera } from './live-view.ts';
-import { rollbackTarget, servableAttachment } from './product-actions.ts';
+import { rollbackHint, servableAttachment } from './product-actions.ts';
 import { streamSnapshots } from './sse.ts';
 import { safeFileName, serveFile, UI_DIR } from './static-files.ts';
 
@@ -64,6 +64,13 @@ function productParam(value: string): string {
 function versionParam(value: unknown): string {
   if (typeof value !== 'string' || !/^v\d+$/.test(value)) throw new ApiError(400, `"${String(value)}" is not a version (like v3)`);
   return value;
+}
+
+function optionalNumber(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ApiError(400, `${name} ${String(value)}: use a number from ${min} to ${max}`);
+  return n;
 }
 
 /** Problems of one camera among the device's. */
@@ -135,21 +142,22 @@ export function createWebApp(device: WebDevice, opts: { logger?: Logger } = {}):
 
   const versions = async (product: string) => {
     const list = await listProductVersions(config.dataDir, product);
-    const rollback = rollbackTarget(list);
+    const rollback = rollbackHint(list);
     return { product, versions: list, rollback: 'version' in rollback ? rollback.version : null, rollbackBlocked: 'reason' in rollback ? rollback.reason : null };
   };
 
-  const activate = async (product: string, version: string) => {
-    const list = await listProductVersions(config.dataDir, product);
-    if (!list.some((v) => v.version === version)) throw new ApiError(404, `product "${product}" has no version ${version}`);
+  /** Activates (or rolls back); the runtime's product library hot-swaps on its next poll. */
+  const switchVersion = async (product: string, action: () => Promise<{ to: string }>, what: string) => {
+    let to: string;
     try {
-      await activateVersion(config.dataDir, product, version);
+      ({ to } = await action());
     } catch (err) {
-      if (err instanceof ArtifactError) throw new ApiError(422, `${version} cannot be activated: ${err.message}. The active version was not changed.`);
+      if (err instanceof ArtifactError) throw new ApiError(422, `${what} failed: ${err.message}. The active version was not changed.`);
+      if (err instanceof ProductVersionError) throw new ApiError(409, err.message);
       throw err;
     }
-    log?.info({ product, version }, `product ${product}: ${version} activated from the web UI`);
-    return { ...(await versions(product)), activated: version };
+    log?.info({ product, version: to }, `product ${product}: ${to} activated from the web UI`);
+    return { ...(await versions(product)), activated: to };
   };
 
   async function api(req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> {
@@ -205,15 +213,14 @@ export function createWebApp(device: WebDevice, opts: { logger?: Logger } = {}):
         }
         return;
       }
-      if (b === 'activate' && parts.length === 2 && method === 'POST') return sendJson(res, 200, await activate(product, versionParam((await readJson(req)).version)));
-      if (b === 'rollback' && parts.length === 2 && method === 'POST') {
-        const target = rollbackTarget(await listProductVersions(config.dataDir, product));
-        if ('reason' in target) throw new ApiError(409, `cannot roll back ${product}: ${target.reason}`);
-        return sendJson(res, 200, await activate(product, target.version));
+      if (b === 'activate' && parts.length === 3 && method === 'POST') {
+        const version = versionParam((await readJson(req)).version);
+        return sendJson(res, 200, await switchVersion(product, () => activateProductVersion(config.dataDir, product, version), `activating ${version}`));
       }
-      if (b === 'golden' && parts.length === 2 && method === 'GET') return sendJson(res, 200, { product, sets: await listGoldenSets(config.dataDir, product) });
-      if (b === 'golden' && parts.length === 2 && method === 'POST') return sendJson(res, 201, { product, ...(await createGoldenSet(config.dataDir, product)) });
-      if (b === 'golden' && parts.length === 4 && method === 'PUT') {
+      if (b === 'rollback' && parts.length === 3 && method === 'POST') return sendJson(res, 200, await switchVersion(product, () => rollbackProduct(config.dataDir, product), 'the roll back'));
+      if (b === 'golden' && parts.length === 3 && method === 'GET') return sendJson(res, 200, { product, sets: await listGoldenSets(config.dataDir, product) });
+      if (b === 'golden' && parts.length === 3 && method === 'POST') return sendJson(res, 201, { product, ...(await createGoldenSet(config.dataDir, product)) });
+      if (b === 'golden' && parts.length === 5 && method === 'PUT') {
         const dir = goldenSetDir(config.dataDir, product, c!);
         if ((await listGoldenSets(config.dataDir, product)).every((s) => s.set !== c)) throw new ApiError(404, `there is no golden-sample set ${c} of ${product}; create one first`);
         const saved = await saveUpload(dir, decodeURIComponent(d!), await readBody(req, UPLOAD_LIMIT));
@@ -230,8 +237,9 @@ export function createWebApp(device: WebDevice, opts: { logger?: Logger } = {}):
         const count = Number(body.count ?? 12);
         if (!Number.isInteger(count) || count < 1 || count > 500) throw new ApiError(400, `count ${String(body.count)}: capture 1 to 500 images`);
         if (enrollment.running) throw new ApiError(409, 'an enrollment is running; capture when it has finished');
-        const minIntervalMs = body.minIntervalMs === undefined ? undefined : Number(body.minIntervalMs);
-        return sendJson(res, 202, { capture: await capture.start({ camera: cam.id, source: cam.source, product, count, minIntervalMs }) });
+        const minChange = optionalNumber(body.minChange, 'minChange', 0, 1);
+        const minIntervalMs = optionalNumber(body.minIntervalMs, 'minIntervalMs', 0, 3_600_000);
+        return sendJson(res, 202, { capture: await capture.start({ camera: cam.id, source: cam.source, product, count, minChange, minIntervalMs }) });
       }
       if (a === 'cancel' && parts.length === 2 && method === 'POST') return sendJson(res, 200, { capture: capture.cancel() });
       return notFound();

@@ -4,7 +4,7 @@ import type { VersionSummary } from '../../runtime/product-versions.ts';
 import { goldenSetDir, goldenSetName, uploadName } from '../../runtime/web/golden-sets.ts';
 import { advanceStages, enrollmentStages, etaSeconds, type StageProgress } from '../../runtime/web/job-progress.ts';
 import { pushRecent } from '../../runtime/web/live-view.ts';
-import { rollbackTarget, servableAttachment } from '../../runtime/web/product-actions.ts';
+import { rollbackHint, servableAttachment } from '../../runtime/web/product-actions.ts';
 import { contentType, safeFileName } from '../../runtime/web/static-files.ts';
 
 t.test('ETA from the pace of the stage so far', async (t) => {
@@ -46,7 +46,7 @@ t.test('golden-sample sets: names from the time, uploads by plain file names', a
   t.equal(uploadName('part 01.PNG'), 'part 01.PNG');
   t.equal(uploadName('C:\\photos\\part1.jpg'), 'part1.jpg', 'a browser path is reduced to the file name');
   t.throws(() => uploadName('notes.txt'), { status: 400, message: /"notes\.txt" is not an image file/ });
-  t.throws(() => uploadName('.hidden.png'), { status: 400 });
+  t.throws(() => uploadName('.hidden.png'), { status: 400, message: /plain file name/ });
 });
 
 t.test('static and attachment names cannot leave their folder', async (t) => {
@@ -66,11 +66,11 @@ t.test('static and attachment names cannot leave their folder', async (t) => {
 const version = (v: string, active: boolean, error?: string) => ({ version: v, active, ...(error ? { error } : {}) }) as VersionSummary;
 
 t.test('roll back goes to the newest usable version before the active one', async (t) => {
-  t.same(rollbackTarget([version('v1', false), version('v2', false), version('v3', true)]), { version: 'v2' });
-  t.same(rollbackTarget([version('v1', false), version('v2', false, 'damaged'), version('v3', true)]), { version: 'v1' }, 'a damaged version is skipped');
-  t.match(rollbackTarget([version('v1', true), version('v2', false)]), { reason: /v1 is the oldest usable version/ });
-  t.match(rollbackTarget([version('v1', false)]), { reason: /no version is active/ });
-  t.match(rollbackTarget([]), { reason: /no version is active/ });
+  t.same(rollbackHint([version('v1', false), version('v2', false), version('v3', true)]), { version: 'v2' });
+  t.same(rollbackHint([version('v1', false), version('v2', false, 'damaged'), version('v3', true)]), { version: 'v1' }, 'a damaged version is skipped');
+  t.match(rollbackHint([version('v1', true), version('v2', false)]), { reason: /v1 is the oldest usable version/ });
+  t.match(rollbackHint([version('v1', false)]), { reason: /no version is active/ });
+  t.match(rollbackHint([]), { reason: /no version is active/ });
 });
 
 t.test('recent rejects: newest first, bounded', async (t) => {

@@ -50,7 +50,8 @@ export class EnrollPage {
 
   async capture() {
     const count = Number(this.q('enroll-count').value);
-    await post('/api/capture', { camera: this.q('enroll-camera').value, product: this.product(), count });
+    const minChange = this.q('enroll-min-change').value;
+    await post('/api/capture', { camera: this.q('enroll-camera').value, product: this.product(), count, minChange });
   }
 
   async upload() {
