@@ -6,7 +6,7 @@
  * RTSP camera (test pattern) and the embedded broker.
  */
 import { request } from 'node:http';
-import { readdir, stat, truncate } from 'node:fs/promises';
+import { readFile, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import t from 'tap';
@@ -169,4 +169,35 @@ t.test('file names that leave their folder are refused', async (t) => {
   const put = await fetch(`${base}/api/products/bracket/golden/..%2F..%2Fproducts/x.png`, { method: 'PUT', headers: bearer, body: Buffer.from('x') });
   t.equal(put.status, 400);
   t.match(await put.json(), { error: /not a golden-sample set name/ });
+});
+
+t.test('capture and training run one at a time and can be cancelled', async (t) => {
+  const post = (path: string, body: unknown = {}) => fetch(`${base}${path}`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const state = async (path: string) => ((await (await fetch(`${base}${path}`, { headers: bearer })).json()) as Record<string, { state: string; finishedAt: number | null }>);
+
+  const started = await post('/api/capture', { camera: 'cam1', product: 'bracket', count: 500 });
+  t.equal(started.status, 202);
+  const again = await post('/api/capture', { camera: 'cam1', product: 'bracket', count: 5 });
+  t.equal(again.status, 409);
+  t.match(await again.json(), { error: /a capture from camera cam1 is running/ });
+  t.match(await (await post('/api/capture', { camera: 'cam9', count: 5 })).json(), { error: /there is no camera "cam9"/ });
+  t.equal((await post('/api/capture/cancel')).status, 200);
+  for (let i = 0; i < 50 && (await state('/api/capture')).capture!.state === 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+  t.equal((await state('/api/capture')).capture!.state, 'cancelled');
+
+  // A set of ten real images, then a training cancelled at once: no version is written.
+  const { set } = (await (await post('/api/products/bracket/golden')).json()) as { set: string };
+  for (const f of await readdir(images)) {
+    const body = await readFile(join(images, f));
+    t.equal((await fetch(`${base}/api/products/bracket/golden/${set}/${f}`, { method: 'PUT', headers: bearer, body })).status, 201);
+  }
+  const versionsBefore = await readdir(join(dataDir, 'products', 'bracket'));
+  t.equal((await post('/api/enrollment', { product: 'bracket', set })).status, 202);
+  t.match(await (await post('/api/enrollment', { product: 'bracket', set })).json(), { error: /an enrollment of "bracket" is running/ });
+  const cancelled = await post('/api/enrollment/cancel');
+  t.match(await cancelled.json(), { enrollment: { state: 'cancelled' } });
+  for (let i = 0; i < 100 && (await state('/api/enrollment')).enrollment!.finishedAt === null; i++) await new Promise((r) => setTimeout(r, 100));
+  t.match((await state('/api/enrollment')).enrollment, { state: 'cancelled', error: 'cancelled by the user' });
+  t.same(await readdir(join(dataDir, 'products', 'bracket')), versionsBefore, 'no version was written');
+  t.match(await (await post('/api/enrollment/cancel')).json(), { error: 'no enrollment is running' });
 });
