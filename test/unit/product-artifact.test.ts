@@ -8,7 +8,6 @@ import {
   loadProductArtifact,
   readActiveVersion,
   writeProductArtifact,
-  type ManifestDraft,
 } from '../../models/product-artifact.ts';
 import { localisationShape } from '../../models/stn/localisation-net.ts';
 import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
