@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { validateSparkplugId } from '../runtime/mqtt/sparkplug.ts';
 import { validateTopicId, validateTopicPrefix } from '../runtime/mqtt/topics.ts';
 
 function topicRule(check: (value: string) => string) {
@@ -48,6 +49,19 @@ export const mqttTlsSchema = z
     if (tls.key && !tls.cert) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'a private key (tls.key) needs its client certificate (tls.cert)' });
   });
 
+/**
+ * Sparkplug B settings (`mqtt.encoding: sparkplug`). The device is one edge
+ * node, each camera one Sparkplug device named by its camera id.
+ */
+export const sparkplugSchema = z
+  .object({
+    /** Sparkplug group id; default: the topic prefix (when it is one level). */
+    groupId: z.string().superRefine(topicRule((v) => validateSparkplugId('group id', v))).optional(),
+    /** Sparkplug edge node id; default: mqtt.deviceId. */
+    edgeNodeId: z.string().superRefine(topicRule((v) => validateSparkplugId('edge node id', v))).optional(),
+  })
+  .strict();
+
 export const mqttConfigSchema = z
   .object({
     /** Broker URL, mqtt:// or mqtts://. Absent: the embedded broker is started. */
@@ -87,6 +101,10 @@ export const mqttConfigSchema = z
     connectTimeoutMs: z.number().int().min(100).default(10_000),
     /** MQTT keepalive; the broker declares the device offline (last will) after 1.5x this without traffic. */
     keepaliveSeconds: z.number().int().min(1).max(65535).default(15),
+    /** Message format: `json` (linesight's own topics) or `sparkplug` (Eclipse Sparkplug B 3.0). */
+    encoding: z.enum(['json', 'sparkplug'], { message: 'must be "json" or "sparkplug"' }).default('json'),
+    /** Group and edge node ids when encoding is sparkplug. */
+    sparkplug: sparkplugSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -96,6 +114,20 @@ export const mqttConfigSchema = z
     if (c.tls && c.url?.startsWith('mqtt://')) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: `tls is set but the url "${c.url}" is plain mqtt://; use mqtts://` });
     }
+    if (c.sparkplug && c.encoding !== 'sparkplug') {
+      ctx.addIssue({ code: 'custom', path: ['sparkplug'], message: 'Sparkplug settings are given but mqtt.encoding is "json"; set mqtt.encoding: sparkplug or remove mqtt.sparkplug' });
+    }
+    if (c.encoding === 'sparkplug' && c.sparkplug?.groupId === undefined) {
+      try {
+        validateSparkplugId('group id', c.prefix);
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sparkplug', 'groupId'],
+          message: `not set, and the topic prefix "${c.prefix}" cannot serve as the Sparkplug group id (it must be one level without "/", "+" or "#"); set mqtt.sparkplug.groupId`,
+        });
+      }
+    }
   });
 
 export type MqttConfig = z.output<typeof mqttConfigSchema>;
@@ -104,6 +136,16 @@ export type MqttConfigInput = z.input<typeof mqttConfigSchema>;
 /** The client id used on the broker. */
 export function mqttClientId(config: MqttConfig): string {
   return config.clientId ?? `linesight-${config.deviceId}`;
+}
+
+export interface SparkplugIds {
+  groupId: string;
+  edgeNodeId: string;
+}
+
+/** The Sparkplug group and edge node ids, defaults applied (group: the prefix; edge node: the device id). */
+export function sparkplugIds(config: MqttConfig): SparkplugIds {
+  return { groupId: config.sparkplug?.groupId ?? config.prefix, edgeNodeId: config.sparkplug?.edgeNodeId ?? config.deviceId };
 }
 
 /** Directory of this device's reject outbox. */

@@ -10,10 +10,11 @@
  * the tensor shapes, so a truncated or tampered file is refused by name.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MANIFEST_SCHEMA_VERSION, manifestSchema, type Manifest } from '../config/manifest.ts';
 import { formatIssues } from '../config/errors.ts';
+import { syncDir, writeDurable } from './durable-file.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 import type { FeatureReduction } from './patchcore/graphs.ts';
 import type { RefineModel } from './refine/f2pad-model.ts';
@@ -53,25 +54,6 @@ export function productDir(dataDir: string, productId: string): string {
 }
 
 const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-async function writeDurable(path: string, bytes: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** Versions present for a product, oldest first. */
 export async function listVersions(dataDir: string, productId: string): Promise<string[]> {

@@ -89,7 +89,7 @@ export class ProductScorer {
     }
     const session = sessionOptions(models.inference);
     const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, padim: artifact.padim, ...session });
-    const aligner = artifact.stn && manifest.alignment ? await Aligner.create(manifest.inputSize, localisationShape(manifest.inputSize, manifest.alignment.hidden), artifact.stn, session) : undefined;
+    const aligner = artifact.stn && manifest.alignment ? await Aligner.create(manifest.inputSize, localisationShape(manifest.inputSize, manifest.alignment.hidden), artifact.stn, manifest.alignment.ranges.scale, session) : undefined;
     return new ProductScorer(artifact, scorer, backbone, models.inference, aligner);
   }
 

@@ -106,7 +106,7 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
   const trainMs = performance.now() - t;
 
   t = performance.now();
-  const aligner = await Aligner.create(size, shape, trained.weights, input.session);
+  const aligner = await Aligner.create(size, shape, trained.weights, ranges.scale, input.session);
   const aligned: Float32Array[] = [];
   for (const im of images) aligned.push((await aligner.align(im)).data);
   // Restoration quality: canonical samples posed at random, put back by the transformer.

@@ -7,6 +7,7 @@
  */
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { CONV_KERNELS, INPUT_FACTOR, type LocalisationShape, type LocalisationWeights } from './localisation-net.ts';
+import { scaleBounds } from './pose.ts';
 
 /** [k, k, in, out] -> ONNX's [out, in, k, k]. */
 function onnxKernel(kernel: Float32Array, k: number, inC: number, outC: number): Float32Array {
@@ -55,7 +56,14 @@ const sample = (g: GraphBuilder, image: string, grid: string) => g.op('GridSampl
  */
 export const PASSES = 4;
 
-export function alignmentGraph(inputSize: { width: number; height: number }, shape: LocalisationShape, w: LocalisationWeights): Uint8Array {
+/**
+ * `scaleRange`: the size change the transformer was trained to undo (pose
+ * ranges' scale). After every pass the composed pose's scale is clamped to
+ * what that range allows: a part's size on a fixed camera barely varies, and
+ * a scale error left free compounds over the passes (a board zoomed 1.3x
+ * scores as a defect everywhere).
+ */
+export function alignmentGraph(inputSize: { width: number; height: number }, shape: LocalisationShape, w: LocalisationWeights, scaleRange: number): Uint8Array {
   const { width, height } = inputSize;
   const g = new GraphBuilder('linesight_stn_align');
   const image = g.input('image', [1, height, width, 3]);
@@ -86,6 +94,14 @@ export function alignmentGraph(inputSize: { width: number; height: number }, sha
   const xyStart = g.int64s('xy_start', [0]);
   const xyEnd = g.int64s('xy_end', [2]);
   const xyAxis = g.int64s('xy_axis', [1]);
+  const [scaleLo, scaleHi] = scaleBounds(scaleRange);
+  const scaleMin = g.floats('scale_min', [scaleLo]);
+  const scaleMax = g.floats('scale_max', [scaleHi]);
+  const one = g.floats('one', [1]);
+  const sumPair = g.floats('sum_pair', [1, 1], [2, 1]);
+  const linearPart = g.floats('linear_part', [1, 1, 0, 1, 1, 0, 0, 0, 0], [3, 3]);
+  const flat9 = g.int64s('flat9', [1, 9]);
+  const scaleEntries = g.int64s('scale_entries', [0, 3]);
 
   /** Sampling matrix [3, 3] the localisation net finds for a pooled image. */
   const localise = (input: string) => {
@@ -102,15 +118,23 @@ export function alignmentGraph(inputSize: { width: number; height: number }, sha
     return g.op('Reshape', [g.op('Slice', [points, xyStart, xyEnd, xyAxis]), g.int64s('grid_shape', [1, h, w, 2])]);
   };
 
-  let matrix = localise(pooled);
+  /** The matrix with its scale sqrt(a^2 + b^2) clamped to [scaleMin, scaleMax] (clampScale in pose.ts). */
+  const clampedScale = (matrix: string) => {
+    const ab = g.op('Gather', [g.op('Reshape', [matrix, flat9]), scaleEntries], { axis: 1 });
+    const scale = g.op('Sqrt', [g.op('MatMul', [g.op('Mul', [ab, ab]), sumPair])]);
+    const factor = g.op('Div', [g.op('Max', [g.op('Min', [scale, scaleMax]), scaleMin]), scale]);
+    return g.op('Add', [matrix, g.op('Mul', [g.op('Mul', [matrix, linearPart]), g.op('Sub', [factor, one])])]);
+  };
+
+  let matrix = clampedScale(localise(pooled));
   for (let pass = 1; pass < PASSES; pass++) {
     const view = sample(g, pooled, samplingGrid(matrix, pooledGrid, pw, ph));
-    matrix = g.op('MatMul', [matrix, localise(view)]);
+    matrix = clampedScale(g.op('MatMul', [matrix, localise(view)]));
   }
   const sampled = sample(g, nchw, samplingGrid(matrix, frameGrid, width, height));
   g.output(g.op('Transpose', [sampled], { perm: [0, 2, 3, 1] }), 'aligned', [1, height, width, 3]);
   // [a, b, tx, ty] of the composed pose: matrix entries 0, 3, 2, 5.
-  const pose = g.op('Reshape', [g.op('Gather', [g.op('Reshape', [matrix, g.int64s('flat9', [1, 9])]), g.int64s('pose_entries', [0, 3, 2, 5])], { axis: 1 }), g.int64s('pose_shape', [1, 4])]);
+  const pose = g.op('Reshape', [g.op('Gather', [g.op('Reshape', [matrix, flat9]), g.int64s('pose_entries', [0, 3, 2, 5])], { axis: 1 }), g.int64s('pose_shape', [1, 4])]);
   g.output(pose, 'pose', [1, 4]);
   return g.toBytes();
 }

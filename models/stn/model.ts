@@ -24,8 +24,9 @@ export class Aligner {
     private readonly session: ort.InferenceSession,
   ) {}
 
-  static async create(inputSize: { width: number; height: number }, shape: LocalisationShape, weights: LocalisationWeights, opts: SessionOptions = {}): Promise<Aligner> {
-    return new Aligner(inputSize, await createSession(alignmentGraph(inputSize, shape, weights), opts));
+  /** `scaleRange`: the size change either way the transformer was trained on (its pose ranges' scale). */
+  static async create(inputSize: { width: number; height: number }, shape: LocalisationShape, weights: LocalisationWeights, scaleRange: number, opts: SessionOptions = {}): Promise<Aligner> {
+    return new Aligner(inputSize, await createSession(alignmentGraph(inputSize, shape, weights, scaleRange), opts));
   }
 
   async align(image: { data: Float32Array }): Promise<Alignment> {

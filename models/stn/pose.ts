@@ -43,6 +43,24 @@ export function invert(m: Similarity): Similarity {
   return [ia, ib, -(ia * tx - ib * ty), -(ib * tx + ia * ty)];
 }
 
+/**
+ * Sampling scales a transformer trained on sizes within +-`range` can mean:
+ * it undoes a size change of 1 + u * range, |u| <= 1.
+ */
+export function scaleBounds(range: number): [number, number] {
+  const r = Math.min(Math.max(range, 0), 0.9);
+  return [1 / (1 + r), 1 / (1 - r)];
+}
+
+/** The pose with its scale brought into `scaleBounds(range)`; angle and shift unchanged. */
+export function clampScale(m: Similarity, range: number): Similarity {
+  const [lo, hi] = scaleBounds(range);
+  const s = Math.hypot(m[0], m[1]);
+  if (s === 0) return m;
+  const f = Math.min(hi, Math.max(lo, s)) / s;
+  return [m[0] * f, m[1] * f, m[2], m[3]];
+}
+
 export function angleOf(m: Similarity): number {
   return Math.atan2(m[1], m[0]);
 }

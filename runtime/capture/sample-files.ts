@@ -5,9 +5,10 @@
  * continues after the highest number already in the folder.
  */
 import { randomBytes } from 'node:crypto';
-import { access, link, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { access, link, mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { syncDir, writeDurable } from '../../models/durable-file.ts';
 import type { Frame } from '../camera-pipeline.ts';
 
 const SAMPLE_NAME = /^(\d+)\.png$/i;
@@ -33,15 +34,6 @@ export async function prepareSampleFolder(dir: string): Promise<number> {
   return nextSampleNumber(await readdir(dir));
 }
 
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Links `tmp` to `path`; where the file system has no hard links, renames it after checking `path` is free. */
 async function placeFile(tmp: string, path: string): Promise<void> {
   try {
@@ -62,13 +54,7 @@ async function placeFile(tmp: string, path: string): Promise<void> {
 export async function writeSamplePng(dir: string, number: number, frame: Pick<Frame, 'width' | 'height' | 'data'>): Promise<{ path: string; number: number }> {
   const png = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png().toBuffer();
   const tmp = join(dir, `.capture-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(png);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeDurable(tmp, png);
   try {
     for (let n = number; ; n++) {
       const path = join(dir, sampleName(n));

@@ -8,6 +8,8 @@
  *   last-acked.json         the newest acknowledged reject; keeps `seq` growing
  *                           when the queue is empty
  *   lock                    pid of the process using the outbox
+ *   sparkplug-bdseq.json    the Sparkplug bdSeq of the last connection (written by
+ *                           the Sparkplug encoding; the outbox leaves it alone)
  *   *.corrupt               an entry that could not be read, set aside (kept for
  *                           inspection, never sent, reported in stats)
  *

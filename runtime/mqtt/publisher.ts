@@ -2,6 +2,13 @@
  * Publishes a device's results, masks, health and reject signals to the MQTT
  * broker (mqtt.js, MQTT 3.1.1) and keeps the device's retained `status`.
  *
+ * What the messages look like is the encoding's business (`mqtt.encoding`,
+ * runtime/mqtt/encoding.ts): linesight's JSON topics, or Sparkplug B with
+ * births, deaths and DDATA. Connection handling, the outbox and the delivery
+ * rules below are the same for both. With Sparkplug a reject in flight when
+ * the connection drops is encoded again after the reconnect (its `seq`
+ * belonged to the old session) instead of being re-sent as it was.
+ *
  * Connection state machine (typed `state` events):
  *
  *   closed --start()--> connecting --CONNACK--> online
@@ -40,7 +47,9 @@ import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ConfigError } from '../../config/errors.ts';
 import { createLogger, type Logger } from '../../config/logger.ts';
-import { mqttClientId, type MqttConfig } from '../../config/mqtt.ts';
+import { mqttClientId, sparkplugIds, type MqttConfig } from '../../config/mqtt.ts';
+import type { DeviceDescription, MqttEncoding, OutgoingMessage } from './encoding.ts';
+import { JsonEncoding } from './json-encoding.ts';
 import { OutboxFullError, RejectOutbox } from './outbox.ts';
 import {
   healthPayloadSchema,
@@ -55,9 +64,11 @@ import {
   type RejectInput,
   type RejectPayload,
   type ResultPayload,
-  type StatusPayload,
 } from './payloads.ts';
-import { healthTopic, maskTopic, rejectTopic, resultTopic, statusTopic, validateTopicId } from './topics.ts';
+import { SparkplugEncoding } from './sparkplug-encoding.ts';
+import { validateTopicId } from './topics.ts';
+
+export type { DeviceDescription } from './encoding.ts';
 
 export type PublisherState = 'connecting' | 'online' | 'offline' | 'closing' | 'closed';
 
@@ -113,19 +124,13 @@ export interface PublisherStats {
   onlineSince?: number;
 }
 
-export interface DeviceDescription {
-  version: string;
-  cameras: string[];
-  products: string[];
-}
-
 export interface MqttPublisherOptions {
   config: MqttConfig;
   /** Broker URL; overrides `config.url` (used for the embedded broker). */
   url?: string;
   /** This device's reject outbox directory (see rejectOutboxDir in config/mqtt.ts). */
   outboxDir: string;
-  /** What the retained status message says about the device. */
+  /** What the retained status message (or the Sparkplug NBIRTH) says about the device. */
   device: DeviceDescription;
   logger?: Logger;
 }
@@ -211,7 +216,7 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   private sending = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private drainWaiters: Array<() => void> = [];
-  private readonly lastHealth = new Map<string, Buffer>();
+  private readonly encoding: MqttEncoding;
   private closing: Promise<void> | undefined;
   private lastReasonLogged = '';
   private lastChange: PublisherStateChange | undefined;
@@ -241,6 +246,10 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     this.device = MqttPublisher.checkDevice(options.device);
     this.log = (options.logger ?? createLogger('mqtt')).child({ device: options.config.deviceId });
     this.reconnectDelay = options.config.reconnect.initialMs;
+    this.encoding =
+      options.config.encoding === 'sparkplug'
+        ? new SparkplugEncoding({ ids: sparkplugIds(options.config), device: this.device, stateDir: options.outboxDir, logger: this.log })
+        : new JsonEncoding({ prefix: options.config.prefix, deviceId: options.config.deviceId, resultQos: options.config.resultQos }, this.device);
   }
 
   private static checkDevice(device: DeviceDescription): DeviceDescription {
@@ -252,9 +261,13 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     return this.current;
   }
 
-  private statusPayload(state: 'online' | 'offline'): Buffer {
-    const payload: StatusPayload = { state, ...this.device };
-    return Buffer.from(JSON.stringify(payload));
+  /** Publishes messages without waiting for them; a failure is only logged (a QoS 1 one as a warning). */
+  private send(client: MqttClient, messages: OutgoingMessage[], what: string): void {
+    for (const m of messages) {
+      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (err) => {
+        if (err) this.log[m.qos === 1 ? 'warn' : 'debug']({ err, topic: m.topic }, `${what} on ${m.topic} not ${m.qos === 1 ? 'acknowledged by the broker' : 'delivered'}`);
+      });
+    }
   }
 
   private setState(state: PublisherState, reason: string, fault?: ConnectionFault): void {
@@ -289,7 +302,9 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
       reconnectPeriod: this.reconnectDelay,
       reconnectOnConnackError: true,
       queueQoSZero: false,
-      will: { topic: statusTopic(this.config.prefix, this.config.deviceId), payload: this.statusPayload('offline'), qos: 1, retain: true },
+      // Command subscriptions are made on every connect, before the births.
+      resubscribe: false,
+      will: this.encoding.newSession(),
     };
     if (this.config.username !== undefined) options.username = this.config.username;
     if (this.config.password !== undefined) options.password = this.config.password;
@@ -315,7 +330,10 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
       this.lastProblem = { ...this.problem, at: Date.now() };
     });
     client.on('close', () => this.onClose());
+    client.on('message', (topic, payload) => this.onCommand(topic, payload));
     client.on('reconnect', () => {
+      // Each CONNECT opens a new session with its own last will (Sparkplug: the next bdSeq).
+      client.options.will = this.encoding.newSession();
       this.counters.reconnects++;
       // Back off: the next attempt after this one waits twice as long, up to the maximum.
       this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.config.reconnect.maxMs);
@@ -335,17 +353,35 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     this.onlineSince = Date.now();
     if (this.current === 'closing' || this.current === 'closed') return;
     this.setState('online', `connected to broker ${this.url}`);
-    client.publish(statusTopic(this.config.prefix, this.config.deviceId), this.statusPayload('online'), { qos: 1, retain: true }, (err) => {
-      if (err) this.log.warn({ err }, 'online status not acknowledged by the broker');
-    });
-    for (const [camera, payload] of this.lastHealth) {
-      client.publish(healthTopic(this.config.prefix, this.config.deviceId, camera), payload, { qos: 0, retain: true });
+    const commands = this.encoding.commandFilters();
+    if (commands.length > 0) {
+      client.subscribe(commands, { qos: 1 }, (err) => {
+        if (err) this.log.warn({ err }, `cannot subscribe to ${commands.join(', ')}: ${err.message}`);
+      });
     }
+    this.send(client, this.encoding.online(), 'online announcement');
     void this.pumpRejects();
+  }
+
+  private onCommand(topic: string, payload: Buffer): void {
+    const client = this.client;
+    if (!client || this.current !== 'online') return;
+    try {
+      const answer = this.encoding.command(topic, payload);
+      if (answer.length > 0) this.log.info({ topic }, `command on ${topic}: publishing ${answer.length} message(s)`);
+      this.send(client, answer, 'command answer');
+    } catch (err) {
+      this.log.warn({ err, topic }, (err as Error).message);
+    }
   }
 
   private onClose(): void {
     this.onlineSince = undefined;
+    if (this.encoding.sessionSequenced && this.client) {
+      // Its sequence number belonged to the lost session: the reject goes out again, encoded
+      // anew, after the next connection's births (it stays in the outbox until acknowledged).
+      for (const id of Object.keys(this.client.outgoing)) this.client.removeOutgoingMessage(Number(id));
+    }
     if (this.current === 'closing' || this.current === 'closed') return;
     const problem = this.problem ?? { fault: 'network' as const, reason: `lost the connection to broker ${this.url}` };
     this.problem = problem;
@@ -398,9 +434,11 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   }
 
   private sendReject(client: MqttClient, payload: RejectPayload): Promise<void> {
-    const topic = rejectTopic(this.config.prefix, this.config.deviceId, payload.camera);
+    const messages = this.encoding.reject(payload);
+    const signal = messages.pop()!;
+    this.send(client, messages, 'reject preamble');
     return new Promise((resolve, reject) => {
-      client.publish(topic, JSON.stringify(payload), { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+      client.publish(signal.topic, signal.payload, { qos: signal.qos, retain: signal.retain }, (err) => (err ? reject(err) : resolve()));
     });
   }
 
@@ -438,15 +476,13 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   /** Publishes one frame result (QoS mqtt.resultQos). Returns false when offline (the result is dropped and counted). */
   publishResult(camera: string, payload: ResultPayload): boolean {
     const { client } = this.assertStarted('publish a result');
-    const topic = resultTopic(this.config.prefix, this.config.deviceId, camera);
+    validateTopicId('camera id', camera);
     const checked = parsePayload(resultPayloadSchema, payload, `result payload of camera ${camera}`);
     if (this.current !== 'online') {
       this.counters.droppedResults++;
       return false;
     }
-    client.publish(topic, JSON.stringify(checked), { qos: this.config.resultQos }, (err) => {
-      if (err) this.log.debug({ err }, 'result not delivered');
-    });
+    this.send(client, this.encoding.result(camera, checked), 'result');
     this.counters.publishedResults++;
     return true;
   }
@@ -454,7 +490,7 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   /** Publishes a refined mask, as PNG bytes or run-length JSON (QoS 0). Returns false when offline. */
   publishMask(camera: string, mask: Buffer | MaskPayload): boolean {
     const { client } = this.assertStarted('publish a mask');
-    const topic = maskTopic(this.config.prefix, this.config.deviceId, camera);
+    validateTopicId('camera id', camera);
     let body: Buffer;
     if (Buffer.isBuffer(mask)) {
       if (mask.length < PNG_SIGNATURE.length || !mask.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE)) {
@@ -464,11 +500,13 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     } else {
       body = Buffer.from(JSON.stringify(parsePayload(maskPayloadSchema, mask, `mask payload of camera ${camera}`)));
     }
+    const message = this.encoding.mask(camera, body);
+    if (!message) return false;
     if (this.current !== 'online') {
       this.counters.droppedMasks++;
       return false;
     }
-    client.publish(topic, body, { qos: 0 });
+    this.send(client, [message], 'mask');
     this.counters.publishedMasks++;
     return true;
   }
@@ -476,11 +514,12 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   /** Publishes a camera's health (QoS 0, retained). The latest one is re-published after each reconnect. */
   publishHealth(camera: string, payload: HealthPayload): boolean {
     const { client } = this.assertStarted('publish health');
-    const topic = healthTopic(this.config.prefix, this.config.deviceId, camera);
-    const body = Buffer.from(JSON.stringify(parsePayload(healthPayloadSchema, payload, `health payload of camera ${camera}`)));
-    this.lastHealth.set(camera, body);
-    if (this.current !== 'online') return false;
-    client.publish(topic, body, { qos: 0, retain: true });
+    validateTopicId('camera id', camera);
+    const checked = parsePayload(healthPayloadSchema, payload, `health payload of camera ${camera}`);
+    const online = this.current === 'online';
+    const messages = this.encoding.health(camera, checked, online);
+    if (!online) return false;
+    this.send(client, messages, 'health');
     this.counters.publishedHealth++;
     return true;
   }
@@ -490,9 +529,10 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     const { client } = this.assertStarted('update the device status');
     for (const camera of update.cameras ?? []) validateTopicId('camera id', camera);
     this.device = MqttPublisher.checkDevice({ ...this.device, ...update });
+    const messages = this.encoding.describe(this.device, this.current === 'online');
     // The last will is sent with each CONNECT, so the next connection carries the new description.
-    client.options.will = { topic: statusTopic(this.config.prefix, this.config.deviceId), payload: this.statusPayload('offline'), qos: 1, retain: true };
-    if (this.current === 'online') client.publish(statusTopic(this.config.prefix, this.config.deviceId), this.statusPayload('online'), { qos: 1, retain: true });
+    client.options.will = this.encoding.will();
+    this.send(client, messages, 'device description');
   }
 
   /** Resolves once the outbox is empty (true) or after timeoutMs (false). */
@@ -596,13 +636,19 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
       }
     }
     if (client.connected) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left());
-        client.publish(statusTopic(this.config.prefix, this.config.deviceId), this.statusPayload('offline'), { qos: 1, retain: true }, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      // The encoding's goodbye (status offline, or Sparkplug DDEATHs and NDEATH); waits for the acknowledged ones.
+      await Promise.all(
+        this.encoding.offline().map(
+          (m) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, m.qos === 0 ? 0 : left());
+              client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, () => {
+                clearTimeout(timer);
+                resolve();
+              });
+            }),
+        ),
+      );
     }
     // A graceful DISCONNECT when nothing is in flight; otherwise cut the connection (whatever was
     // in flight is a reject still in the outbox or a live result not worth waiting for).

@@ -51,6 +51,8 @@ export interface MosquittoOptions {
    * messages published while it reconnects, survive the broker restart.
    */
   persistence?: boolean;
+  /** More mosquitto.conf lines (e.g. `queue_qos0_messages true`). */
+  extraConfig?: string[];
 }
 
 export interface Mosquitto {
@@ -59,6 +61,8 @@ export interface Mosquitto {
   dir: string;
   tls?: MosquittoTls;
   readonly running: boolean;
+  /** Process id of the running broker (to pause it with SIGSTOP / SIGCONT). */
+  readonly pid: number | undefined;
   /** Starts the broker again on the same port. */
   start(): Promise<void>;
   /** Stops the broker (SIGTERM, then SIGKILL after 3 s). */
@@ -98,6 +102,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   ];
   if (options.persistence) lines.push('persistence true', `persistence_location ${dir}/`, 'autosave_interval 0');
   else lines.push('persistence false');
+  lines.push(...(options.extraConfig ?? []));
   let tls: MosquittoTls | undefined;
   if (options.tls) {
     const certs = await makeCertificates(dir);
@@ -162,6 +167,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     ...(tls ? { tls } : {}),
     get running() {
       return child !== undefined;
+    },
+    get pid() {
+      return child?.pid;
     },
     start,
     stop,

@@ -4,7 +4,7 @@
  * inside their ranges.
  */
 import t from 'tap';
-import { angleOf, compose, downscaleImage, invert, luma, randomPose, scaleOf, similarity, warpImage, IDENTITY } from '../../models/stn/pose.ts';
+import { angleOf, clampScale, compose, downscaleImage, invert, luma, randomPose, scaleBounds, scaleOf, similarity, warpImage, IDENTITY } from '../../models/stn/pose.ts';
 import { seededRandom } from '../../models/components/random.ts';
 
 const close = (a: number[], b: number[], eps = 1e-9) => a.every((v, i) => Math.abs(v - b[i]!) < eps);
@@ -54,4 +54,15 @@ t.test('randomPose stays inside its ranges', async (t) => {
     t.ok(Math.abs(p[2]) <= 0.3 + 1e-12 && Math.abs(p[3]) <= 0.3 + 1e-12);
   }
   t.same(randomPose({ rotation: 0, translation: 0, scale: 0 }, rng), IDENTITY);
+});
+
+t.test('clampScale keeps angle and shift and brings the scale into the trained range', async (t) => {
+  t.same(scaleBounds(0.25), [0.8, 1 / 0.75]);
+  t.same(scaleBounds(0), [1, 1]);
+  const zoomed = clampScale(similarity(0.3, 2, 0.1, -0.2), 0.25);
+  t.ok(Math.abs(scaleOf(zoomed) - 1 / 0.75) < 1e-12 && Math.abs(angleOf(zoomed) - 0.3) < 1e-12);
+  t.same(zoomed.slice(2), [0.1, -0.2]);
+  t.ok(Math.abs(scaleOf(clampScale(similarity(-1, 0.5, 0, 0), 0)) - 1) < 1e-12, 'no size change in the range: scale 1');
+  const inside = similarity(0.2, 0.9, 0, 0);
+  t.same(clampScale(inside, 0.25), inside, 'a scale inside the range is left alone');
 });

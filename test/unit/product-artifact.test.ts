@@ -8,31 +8,12 @@ import {
   loadProductArtifact,
   readActiveVersion,
   writeProductArtifact,
-  type ManifestDraft,
 } from '../../models/product-artifact.ts';
 import { localisationShape } from '../../models/stn/localisation-net.ts';
+import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
 
-const sha = 'a'.repeat(64);
-function draft(productId = 'bracket'): ManifestDraft {
-  return {
-    productId,
-    createdAt: new Date().toISOString(),
-    trainerVersion: '0.0.0',
-    backbone: { id: 'mobilenet_v2', sha256: sha },
-    inputSize: { width: 8, height: 8 },
-    layers: [{ name: 'l', channels: 3, height: 2, width: 2 }],
-    aggregation: 'patchcore',
-    featureDim: 3,
-    reduction: null,
-    grid: { width: 2, height: 2 },
-    sigma: 1,
-    coreset: { ratio: 0.5, size: 2, totalPatches: 4, projectionDim: 0, seed: 0 },
-    thresholds: { image: 1.5, pixel: 1.2 },
-    calibration: { heldOut: 1, margin: 0.1 },
-    goldenSamples: { count: 2, files: [{ name: 'a.png', sha256: sha, role: 'bank' }], skipped: [] },
-  };
-}
-const bank = Float32Array.from([1, 2, 3, 4, 5, 6]);
+const draft = tinyManifestDraft;
+const bank = TINY_BANK;
 
 t.test('write, activate and load round-trip', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));

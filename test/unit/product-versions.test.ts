@@ -11,28 +11,18 @@ import {
   rollbackCandidates,
   rollbackProduct,
 } from '../../runtime/product-versions.ts';
+import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
 
 const sha = 'a'.repeat(64);
 function draft(productId: string, threshold: number): ManifestDraft {
-  return {
-    productId,
+  return tinyManifestDraft(productId, {
     createdAt: `2024-05-0${Math.round(threshold)}T10:00:00.000Z`,
-    trainerVersion: '0.0.0',
-    backbone: { id: 'mobilenet_v2', sha256: sha },
-    inputSize: { width: 8, height: 8 },
-    layers: [{ name: 'l', channels: 3, height: 2, width: 2 }],
-    aggregation: 'patchcore',
-    featureDim: 3,
-    reduction: null,
-    grid: { width: 2, height: 2 },
-    sigma: 1,
-    coreset: { ratio: 0.5, size: 2, totalPatches: 4, projectionDim: 0, seed: 0 },
     thresholds: { image: threshold, pixel: 1.2 },
     calibration: { heldOut: 1, margin: 0.1, method: 'cutswap', choices: { cutswap: { threshold, expectedFrr: 0.005, expectedMiss: 0.25 }, maxnormal: { threshold: threshold * 2, expectedFrr: 0.001, expectedMiss: 0.5 }, f1synthetic: { threshold: threshold / 2, expectedFrr: 0.2, expectedMiss: 0.1 } } },
     goldenSamples: { count: 12, files: [{ name: 'a.png', sha256: sha, role: 'bank' }], skipped: [] },
-  };
+  });
 }
-const bank = Float32Array.from([1, 2, 3, 4, 5, 6]);
+const bank = TINY_BANK;
 
 /** Three versions of `bracket` (v3 active, v2 with a truncated memory bank) and one of `washer`. */
 async function library(dataDir: string) {
