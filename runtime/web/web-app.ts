@@ -32,7 +32,7 @@ import { CaptureRunner } from './capture-runner.ts';
 import { EnrollmentRunner } from './enrollment-runner.ts';
 import { createGoldenSet, goldenSetDir, imageFiles, listGoldenSets, saveUpload } from './golden-sets.ts';
 import { ApiError, readBody, readJson, sendError, sendJson } from './http-util.ts';
-import { LiveView, type LiveCamera } from './live-view.ts';
+import { LiveView, RECENT_REJECTS, type LiveCamera } from './live-view.ts';
 import { rollbackHint, servableAttachment } from './product-actions.ts';
 import { streamSnapshots } from './sse.ts';
 import { safeFileName, serveFile, UI_DIR } from './static-files.ts';
@@ -129,9 +129,13 @@ export function createWebApp(device: WebDevice, opts: { logger?: Logger } = {}):
       };
     },
   };
+  // One log line per finished enrollment.
+  let loggedEnrollment = 0;
   enrollment.on('change', () => {
     const s = enrollment.snapshot();
-    if (s && s.state !== 'running' && s.finishedAt && Date.now() - s.finishedAt < 50) log?.info({ product: s.product, state: s.state, seconds: s.seconds, error: s.error }, `enrollment of ${s.product} ${s.state}`);
+    if (!s || s.finishedAt === null || s.id === loggedEnrollment) return;
+    loggedEnrollment = s.id;
+    log?.info({ product: s.product, state: s.state, seconds: s.seconds, error: s.error }, `enrollment of ${s.product} from the web UI: ${s.state}${s.error ? ` (${s.error})` : ''}`);
   });
 
   const camera = (id: string) => {
@@ -180,7 +184,7 @@ export function createWebApp(device: WebDevice, opts: { logger?: Logger } = {}):
       if (b === 'rejects' && parts.length === 3 && method === 'GET') return sendJson(res, 200, { camera: cam.id, rejects: live.recentRejects(cam.id) });
       if (b === 'rejects' && parts.length === 5 && method === 'GET' && (d === 'overlay.png' || d === 'mask.png')) {
         const png = await live.rejectImage(cam.id, Number(c), d === 'overlay.png' ? 'overlay' : 'mask');
-        if (!png) throw new ApiError(404, `reject ${c} of camera ${cam.id} is no longer kept (the last ${20} are)`);
+        if (!png) throw new ApiError(404, `reject ${c} of camera ${cam.id} is no longer kept (the last ${RECENT_REJECTS} are)`);
         res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'max-age=3600' });
         res.end(png);
         return;

@@ -118,6 +118,7 @@ t.test('Products: a damaged version is refused with the reason; activate and rol
   await tab.getByTestId('rollback').click();
   await tab.getByTestId('products-message').filter({ hasText: 'v1 is now active' }).waitFor();
   t.equal(await readActiveVersion(dataDir, 'bracket'), 'v1');
+  await tab.getByTestId('version-v1').getByTestId('active-badge').waitFor();
   t.ok(await tab.getByTestId('rollback').isDisabled(), 'nothing older than v1 to roll back to');
 });
 

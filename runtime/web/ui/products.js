@@ -48,8 +48,8 @@ export class ProductsPage {
     showMessage(byTestId('products-message', this.root), '');
     try {
       const result = await request();
-      showMessage(byTestId('products-message', this.root), `${result.activated} is now active; cameras inspecting ${result.product} switch to it within seconds.`);
       await this.load();
+      showMessage(byTestId('products-message', this.root), `${result.activated} is now active; cameras inspecting ${result.product} switch to it within seconds.`);
     } catch (err) {
       this.error(err);
     }
