@@ -315,7 +315,7 @@ export function buildCli(): Command {
       console.error(
         `linesight: scoring ${config.cameras.map((c) => `${c.id} (${c.product})`).join(', ')}; ` +
           `MQTT ${runtime.brokerUrl} topics ${config.mqtt.prefix}/${config.mqtt.deviceId}/#` +
-          (runtime.healthUrl ? `; health ${runtime.healthUrl}/health` : ''),
+          (runtime.healthUrl ? `; ${config.http.ui ? `web UI ${runtime.healthUrl}/, ` : ''}health ${runtime.healthUrl}/health` : ''),
       );
       await stopOnSignal(() => runtime.stop());
     });
