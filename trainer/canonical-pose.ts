@@ -101,9 +101,10 @@ function candidateAngles(rotationDeg: number): { angles: number[]; step: number 
   const span = Math.min(180, 2 * rotationDeg);
   const rad = (deg: number) => (deg * Math.PI) / 180;
   if (span <= 0) return { angles: [0], step: 0 };
-  // A full turn: every 5 deg. Otherwise about 15 steps each way, at least 1 deg apart.
+  // A full turn: every 5 deg. Otherwise about 15 steps each way, 1 to 4 deg apart (a board's
+  // correlation peak is a few degrees wide: coarser steps step over it).
   if (span >= 180) return { angles: Array.from({ length: 72 }, (_, k) => rad(5 * k)), step: rad(5) };
-  const stepDeg = Math.max(1, span / 15);
+  const stepDeg = Math.max(1, Math.min(4, span / 15));
   const n = Math.floor(span / stepDeg);
   return { angles: Array.from({ length: 2 * n + 1 }, (_, k) => rad((k - n) * stepDeg)), step: rad(stepDeg) };
 }
