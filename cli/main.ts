@@ -51,6 +51,7 @@ const settingFlags: Record<string, keyof EnrollSettings> = {
   targetFrr: 'targetFrr',
   align: 'align',
   scorer: 'scorer',
+  padimTolerance: 'padimTolerance',
 };
 const stringSettings = new Set<keyof EnrollSettings>(['backbone', 'aggregation', 'adapt', 'calibrate', 'align', 'scorer']);
 /** CLI flag -> spatial-transformer setting (enroll.stn). */
@@ -69,6 +70,7 @@ function addSettingFlags(cmd: Command): Command {
     .addOption(new Option('--calibrate <method>', 'how the reject threshold is chosen').choices([...CALIBRATION_METHODS]))
     .option('--target-frr <rate>', 'target false-reject rate on good parts for --calibrate cutswap, e.g. 0.005')
     .addOption(new Option('--scorer <kind>', 'how patches are scored: patchcore (memory bank) or padim (Gaussian per position)').choices(['patchcore', 'padim']))
+    .option('--padim-tolerance <cells>', 'PaDiM: feature-grid cells either way a patch may sit from its position (0-2)')
     .option('--align <method>', 'pose alignment before scoring: none, or stn (a spatial transformer trained on the golden samples); eval takes both, e.g. stn,none')
     .addOption(new Option('--stn-loss <loss>', 'registration loss of the spatial transformer').choices(['image', 'siamese']))
     .option('--stn-rotation <deg>', 'largest rotation of a part either way, degrees (180: parts turn fully)')

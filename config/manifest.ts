@@ -74,7 +74,7 @@ export const manifestSchema = z
       .optional(),
     /** How patches are scored; padim: Gaussians per position (tensors padim_mean, padim_precision) instead of the bank. Absent: patchcore. */
     scorer: z.enum(['patchcore', 'padim']).optional(),
-    padim: z.object({ epsilon: z.number(), dim: z.number().int().positive() }).strict().optional(),
+    padim: z.object({ epsilon: z.number(), dim: z.number().int().positive(), tolerance: z.number().int().min(0).optional() }).strict().optional(),
     grid: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).strict(),
     sigma: z.number().min(0),
     coreset: z

@@ -94,6 +94,8 @@ export const enrollSettingsSchema = z
     scorer: z.enum(['patchcore', 'padim']).default('patchcore'),
     /** PaDiM's covariance regularisation (added to the diagonal). */
     padimEpsilon: z.number().gt(0).default(0.01),
+    /** PaDiM: cells (feature-grid steps) either way a patch may sit from its position and still match its Gaussian; absorbs alignment left a few pixels off. */
+    padimTolerance: z.number().int().min(0).max(2).default(2),
     /** Pose alignment before the backbone: none (parts arrive in one pose) or stn (a spatial transformer trained on the golden samples). */
     align: z.enum(['none', 'stn']).default('none'),
     stn: stnSettingsSchema.default(() => stnSettingsSchema.parse({})),

@@ -88,7 +88,7 @@ export class ProductScorer {
       throw new ArtifactError(`product "${productId}" ${manifest.version}: features have ${extractor.shape.channels} channels, the artifact expects ${expected}`);
     }
     const session = sessionOptions(models.inference);
-    const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, padim: artifact.padim, ...session });
+    const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, padim: artifact.padim, padimTolerance: manifest.padim?.tolerance, ...session });
     const aligner = artifact.stn && manifest.alignment ? await Aligner.create(manifest.inputSize, localisationShape(manifest.inputSize, manifest.alignment.hidden), artifact.stn, manifest.alignment.ranges.scale, session) : undefined;
     return new ProductScorer(artifact, scorer, backbone, models.inference, aligner);
   }

@@ -217,7 +217,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   const calibrateTotal = heldOut.length * (1 + settings.calibrationNegatives) + leftOutCount;
   let calibrated = 0;
   const step = () => onProgress?.({ stage: 'calibrate', done: ++calibrated, total: calibrateTotal });
-  const scorer = await PatchCoreScorer.create(extractor, bank, { sigma: settings.sigma, reduction, padim, ...session });
+  const scorer = await PatchCoreScorer.create(extractor, bank, { sigma: settings.sigma, reduction, padim, padimTolerance: settings.padimTolerance, ...session });
   const heldOutScores: number[] = [];
   const pixelMaxima: number[] = [];
   const negativeScores: number[] = [];
@@ -285,7 +285,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
     reduction: reductionInfo,
     adaptation,
     alignment,
-    ...(padim ? { scorer: 'padim' as const, padim: { epsilon: settings.padimEpsilon, dim } } : {}),
+    ...(padim ? { scorer: 'padim' as const, padim: { epsilon: settings.padimEpsilon, dim, tolerance: settings.padimTolerance } } : {}),
     grid: { width: extractor.shape.width, height: extractor.shape.height },
     sigma: settings.sigma,
     coreset: { ratio: settings.coresetRatio, size: coresetSize, totalPatches, projectionDim: settings.projectionDim, seed: settings.seed },

@@ -8,6 +8,23 @@
  * what alignment makes possible.
  */
 
+/**
+ * For every position of a width x height grid, the index of its neighbour at
+ * (dx, dy), clamped at the border. PaDiM with a tolerance of r cells scores a
+ * position by the closest of the features at offsets within r under its
+ * Gaussian, so a part aligned a few pixels off is not scored as a defect.
+ */
+export function neighbourIndices(width: number, height: number, dx: number, dy: number): Int32Array {
+  const out = new Int32Array(width * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const nx = Math.min(width - 1, Math.max(0, x + dx));
+      const ny = Math.min(height - 1, Math.max(0, y + dy));
+      out[y * width + x] = ny * width + nx;
+    }
+  return out;
+}
+
 export interface PositionGaussians {
   positions: number;
   dim: number;

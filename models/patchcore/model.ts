@@ -112,8 +112,15 @@ export class MahalanobisSearch implements PatchDistances {
     private readonly session: ort.InferenceSession,
   ) {}
 
-  static async create(gaussians: PositionGaussians, channels: number, reduction?: FeatureReduction, opts: SessionOptions = {}): Promise<MahalanobisSearch> {
-    return new MahalanobisSearch(channels, await createSession(mahalanobisGraph(gaussians, channels, reduction), opts));
+  /** `tolerance`: cells either way a feature may sit from its position's Gaussian (0: PaDiM as published). */
+  static async create(
+    gaussians: PositionGaussians,
+    channels: number,
+    reduction?: FeatureReduction,
+    opts: SessionOptions = {},
+    tolerance?: { grid: { width: number; height: number }; cells: number },
+  ): Promise<MahalanobisSearch> {
+    return new MahalanobisSearch(channels, await createSession(mahalanobisGraph(gaussians, channels, reduction, tolerance), opts));
   }
 
   async distances(rows: Float32Array): Promise<Float32Array> {
@@ -171,10 +178,14 @@ export class PatchCoreScorer {
   ) {}
 
   /** With `padim`, patches are scored by PaDiM's Gaussians instead of the bank. */
-  static async create(features: FeatureExtractor, bank: Float32Array, opts: { sigma: number; reduction?: FeatureReduction; padim?: PositionGaussians } & SessionOptions): Promise<PatchCoreScorer> {
+  static async create(
+    features: FeatureExtractor,
+    bank: Float32Array,
+    opts: { sigma: number; reduction?: FeatureReduction; padim?: PositionGaussians; padimTolerance?: number } & SessionOptions,
+  ): Promise<PatchCoreScorer> {
     const { channels, height, width } = features.shape;
     const search = opts.padim
-      ? await MahalanobisSearch.create(opts.padim, channels, opts.reduction, opts)
+      ? await MahalanobisSearch.create(opts.padim, channels, opts.reduction, opts, { grid: { width, height }, cells: opts.padimTolerance ?? 0 })
       : await NearestNeighbourSearch.create(bank, channels, opts.reduction, opts);
     const map = await createSession(anomalyMapGraph({ height, width }, features.inputSize, opts.sigma), opts);
     return new PatchCoreScorer(features, search, map);

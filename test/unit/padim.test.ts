@@ -3,7 +3,7 @@
  * scoring graph against the JS Mahalanobis distance.
  */
 import t from 'tap';
-import { fitPositionGaussians, invertSpd, mahalanobis } from '../../models/padim/gaussian.ts';
+import { fitPositionGaussians, invertSpd, mahalanobis, neighbourIndices } from '../../models/padim/gaussian.ts';
 import { MahalanobisSearch } from '../../models/patchcore/model.ts';
 import { seededRandom } from '../../models/components/random.ts';
 
@@ -44,4 +44,39 @@ t.test('the ONNX graph scores every position like the JS reference, with and wit
   const again = await reduced.distances(raw);
   t.ok(again.every((v, p) => Math.abs(v - scores[p]!) < 1e-3));
   await reduced.release();
+});
+
+t.test('neighbourIndices on a 3x2 grid, clamped at the border', async (t) => {
+  // Positions 0 1 2 / 3 4 5.
+  t.same(Array.from(neighbourIndices(3, 2, 1, 0)), [1, 2, 2, 4, 5, 5]);
+  t.same(Array.from(neighbourIndices(3, 2, -1, 1)), [3, 3, 4, 3, 3, 4]);
+  t.same(Array.from(neighbourIndices(3, 2, 0, 0)), [0, 1, 2, 3, 4, 5]);
+});
+
+t.test('with a tolerance, a position scores the closest feature within reach under its own Gaussian', async (t) => {
+  const rng = seededRandom(4);
+  const [width, height, dim, samples] = [3, 2, 2, 10];
+  const positions = width * height;
+  const rows = Float32Array.from({ length: samples * positions * dim }, () => rng() * 4 - 2);
+  const g = fitPositionGaussians(rows, samples, positions, dim, 0.01);
+  const query = Float32Array.from({ length: positions * dim }, () => rng() * 4 - 2);
+  const search = await MahalanobisSearch.create(g, dim, undefined, {}, { grid: { width, height }, cells: 1 });
+  const scores = await search.distances(query);
+  for (let p = 0; p < positions; p++) {
+    const x = p % width;
+    const y = Math.floor(p / width);
+    let best = Infinity;
+    for (let dy = -1; dy <= 1; dy++)
+      for (let dx = -1; dx <= 1; dx++) {
+        const q = Math.min(height - 1, Math.max(0, y + dy)) * width + Math.min(width - 1, Math.max(0, x + dx));
+        best = Math.min(best, mahalanobis(g, p, query.subarray(q * dim, (q + 1) * dim)));
+      }
+    t.ok(Math.abs(scores[p]! - best) < 1e-3, `position ${p}: ${scores[p]!.toFixed(4)} vs ${best.toFixed(4)}`);
+  }
+  // A feature shifted by one cell scores as if in place.
+  const shifted = new Float32Array(query.length);
+  for (let p = 0; p < positions; p++) shifted.set(g.mean.subarray(neighbourIndices(width, height, -1, 0)[p]! * dim, (neighbourIndices(width, height, -1, 0)[p]! + 1) * dim), p * dim);
+  const tolerant = await search.distances(shifted);
+  t.ok(tolerant.every((v, p) => v < 1e-3 || p % width === width - 1), `means moved one cell right score ~0 where the move is visible: ${Array.from(tolerant, (v) => v.toFixed(3))}`);
+  await search.release();
 });
