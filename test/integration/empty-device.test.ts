@@ -16,6 +16,7 @@ import { generateDevset } from '../../scripts/make-devset.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 import { startRtspCamera } from '../helpers/rtsp-camera.ts';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { until } from '../helpers/until.ts';
 
 const dir = t.testdir();
 const SIZE = 224;
@@ -26,16 +27,6 @@ const golden = (await readdir(goldenDir)).filter((f) => f.endsWith('.png')).sort
 // Good parts for about three minutes: the stream outlasts the enrollment.
 const video = join(dir, 'line.mp4');
 await encodeConveyorVideo(Array.from({ length: 15 }, () => golden).flat(), video, { size: SIZE, fps: 15, partFrames: 15 });
-
-async function until<T>(check: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 t.test('a camera of a product not enrolled yet streams, and scores once a version is activated', async (t) => {
   const camera = await startRtspCamera({ video });

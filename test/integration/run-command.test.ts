@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
 import { freePort, startMosquitto } from '../helpers/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
+import { until } from '../helpers/until.ts';
 
 const dir = t.testdir();
 const fixture = await conveyorFixture(dir);
@@ -47,16 +48,6 @@ async function health(port: number): Promise<{ mqtt: { pendingRejects: number; s
     return (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as never;
   } catch {
     return undefined;
-  }
-}
-
-async function until<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

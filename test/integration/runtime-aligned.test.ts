@@ -18,17 +18,10 @@ import { scaleOf } from '../../models/stn/pose.ts';
 import { enrollProduct } from '../../trainer/enroll.ts';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
+import { until } from '../helpers/until.ts';
 
 const dir = t.testdir();
 const fixture = await conveyorFixture(dir);
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 t.test('an aligning product scores frames in canonical pose and still rejects the defective part', async (t) => {
   const scaleRange = 0.05;

@@ -15,6 +15,7 @@ import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 import { startRtspCamera } from '../helpers/rtsp-camera.ts';
+import { until } from '../helpers/until.ts';
 
 const dir = t.testdir();
 const fixture = await conveyorFixture(dir);
@@ -29,15 +30,6 @@ function config(overrides: Record<string, unknown>): DeviceConfig {
     productPollMs: 300,
     ...overrides,
   });
-}
-
-/** Waits until `check` is true, polling. */
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 t.test('frames flow end to end and one defective part makes exactly one reject', async (t) => {
