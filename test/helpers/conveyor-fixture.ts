@@ -4,6 +4,8 @@
  * so the tests check the streaming path, not the model's accuracy.
  */
 import { join } from 'node:path';
+import type { Test } from 'tap';
+import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { inferenceSettingsSchema } from '../../config/schema.ts';
 import { readImage } from '../../runtime/image-io.ts';
 import { ProductScorer } from '../../runtime/product-scorer.ts';
@@ -41,4 +43,18 @@ export async function conveyorFixture(dir: string): Promise<ConveyorFixture> {
       return path;
     },
   };
+}
+
+/**
+ * Checks one 60-frame loop of a 'ggdg' video (15 frames a part): exactly one
+ * reject, from the defective part's frames. Returns the loop's frames.
+ */
+export function expectOneRejectInLoop(t: Test, scored: ScoredFrame[]): ScoredFrame[] {
+  const first = scored[0]!.result.seq;
+  const loop = scored.filter((s) => s.result.seq - first < 60);
+  const rejects = loop.filter((s) => s.reject);
+  t.equal(rejects.length, 1, 'one reject for the one defective part');
+  const at = rejects[0]!.result.seq - first;
+  t.ok(at >= 30 && at < 45, `the reject comes from the defective part's frames (frame ${at} of the loop)`);
+  return loop;
 }

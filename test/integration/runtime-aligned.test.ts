@@ -16,7 +16,7 @@ import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { maskPayloadSchema } from '../../runtime/mqtt/payloads.ts';
 import { scaleOf } from '../../models/stn/pose.ts';
 import { enrollProduct } from '../../trainer/enroll.ts';
-import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
+import { conveyorFixture, expectOneRejectInLoop } from '../helpers/conveyor-fixture.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 import { until } from '../helpers/until.ts';
 
@@ -59,12 +59,7 @@ t.test('an aligning product scores frames in canonical pose and still rejects th
   t.ok(scored.every((s) => scaleOf(s.outcome.pose!) >= lo - 1e-4 && scaleOf(s.outcome.pose!) <= hi + 1e-4), 'poses stay within the trained size change');
   t.ok(scored.every((s) => s.outcome.image.length === 224 * 224 * 3 && s.outcome.map.length === 224 * 224), 'the aligned image and its anomaly map are at the input size');
 
-  const first = scored[0]!.result.seq;
-  const loop = scored.filter((s) => s.result.seq - first < 60);
-  const rejects = loop.filter((s) => s.reject);
-  t.equal(rejects.length, 1, 'one reject for the one defective part');
-  const at = rejects[0]!.result.seq - first;
-  t.ok(at >= 30 && at < 45, `the reject comes from the defective part's frames (frame ${at} of the loop)`);
+  expectOneRejectInLoop(t, scored);
   const mask = await collector.waitForJson('linesight/line1/cam1/mask', () => true, 10_000);
   t.ok(maskPayloadSchema.safeParse(mask).success, 'the defective frame publishes its mask, refined in the aligned frame');
 });
