@@ -86,6 +86,15 @@ async function attachmentsOf(dir: string, manifest: Loose): Promise<string[]> {
   return entries.filter((e) => e !== MANIFEST_FILE && !tensors.has(e) && !e.endsWith('.safetensors') && !e.startsWith('.')).sort();
 }
 
+/** The manifest as written, unverified; undefined when it cannot be read or parsed. */
+async function readRawManifest(dir: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 async function summarizeVersion(dataDir: string, productId: string, version: string, active: boolean): Promise<VersionSummary> {
   const dir = join(productDir(dataDir, productId), version);
   try {
@@ -93,14 +102,21 @@ async function summarizeVersion(dataDir: string, productId: string, version: str
     return summarizeManifest(productId, version, active, manifest, await attachmentsOf(dir, manifest as unknown as Loose));
   } catch (err) {
     if (!(err instanceof ArtifactError)) throw err;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
-    } catch {
-      raw = undefined;
-    }
+    const raw = await readRawManifest(dir);
     return { ...summarizeManifest(productId, version, active, raw, await attachmentsOf(dir, obj(raw))), error: err.message };
   }
+}
+
+/**
+ * The attachment file names of one version (contact sheets), read from its
+ * folder without verifying the artifact — serving a picture needs no
+ * checksums of the memory bank. Undefined when there is no such version.
+ */
+export async function versionAttachments(dataDir: string, productId: string, version: string): Promise<string[] | undefined> {
+  checkProductId(productId);
+  if (!(await listVersions(dataDir, productId)).includes(version)) return undefined;
+  const dir = join(productDir(dataDir, productId), version);
+  return attachmentsOf(dir, obj(await readRawManifest(dir)));
 }
 
 /** Every version of a product, oldest first, each verified (checksums, tensor shapes). */

@@ -15,6 +15,6 @@ export function rollbackHint(versions: VersionSummary[]): { version: string } | 
 
 
 /** The attachment may be served: the version lists it and the name stays inside the version folder. */
-export function servableAttachment(version: VersionSummary | undefined, name: string): boolean {
+export function servableAttachment(version: Pick<VersionSummary, 'attachments'> | undefined, name: string): boolean {
   return version !== undefined && !name.includes('/') && !name.includes('\\') && !name.includes('..') && version.attachments.includes(name);
 }

@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import { productIdSchema, type DeviceConfig } from '../../config/schema.ts';
 import { ArtifactError, productDir } from '../../models/product-artifact.ts';
 import type { DeviceHealth } from '../health.ts';
-import { activateProductVersion, listProductSummaries, listProductVersions, ProductVersionError, rollbackProduct } from '../product-versions.ts';
+import { activateProductVersion, listProductSummaries, listProductVersions, ProductVersionError, rollbackProduct, versionAttachments } from '../product-versions.ts';
 import type { RequestHandler } from '../health-server.ts';
 import { WebAuth } from './auth.ts';
 import { CaptureRunner } from './capture-runner.ts';
@@ -209,10 +209,9 @@ export function createWebApp(device: WebDevice, opts: { logger?: Logger } = {}):
       if (b === 'versions' && parts.length === 3 && method === 'GET') return sendJson(res, 200, await versions(product));
       if (b === 'versions' && parts.length === 6 && d === 'files' && method === 'GET') {
         const version = versionParam(c);
-        const list = await listProductVersions(config.dataDir, product);
+        const attachments = await versionAttachments(config.dataDir, product, version);
         const name = safeFileName(e!);
-        const summary = list.find((v) => v.version === version);
-        if (!name || !servableAttachment(summary, name) || !(await serveFile(res, join(productDir(config.dataDir, product), version), name, 'max-age=3600'))) {
+        if (!name || !servableAttachment(attachments && { attachments }, name) || !(await serveFile(res, join(productDir(config.dataDir, product), version), name, 'max-age=3600'))) {
           throw new ApiError(404, `${product} ${version} has no attachment "${e}"`);
         }
         return;

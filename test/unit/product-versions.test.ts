@@ -10,6 +10,7 @@ import {
   normalizeVersion,
   rollbackCandidates,
   rollbackProduct,
+  versionAttachments,
 } from '../../runtime/product-versions.ts';
 import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
 
@@ -35,6 +36,14 @@ async function library(dataDir: string) {
   await writeFile(file, bytes.subarray(0, bytes.length - 8));
   return dataDir;
 }
+
+t.test('one version\'s attachments without verifying its artifact', async (t) => {
+  const dataDir = await library(t.testdir({}));
+  t.same(await versionAttachments(dataDir, 'bracket', 'v1'), ['synthetic-negatives.png']);
+  t.same(await versionAttachments(dataDir, 'bracket', 'v2'), [], 'a damaged version still lists what is next to it');
+  t.equal(await versionAttachments(dataDir, 'bracket', 'v9'), undefined, 'no such version');
+  await t.rejects(versionAttachments(dataDir, '../etc', 'v1'), ProductVersionError);
+});
 
 t.test('versions: oldest first, active marked, manifest values, attachments, damaged ones flagged', async (t) => {
   const dataDir = await library(t.testdir({}));
