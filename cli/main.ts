@@ -10,7 +10,7 @@ import { ConfigError, parseOrThrow } from '../config/errors.ts';
 import { loadDeviceConfig } from '../config/load.ts';
 import { enrollSettingsSchema, productIdSchema, type DeviceConfig, type EnrollSettings } from '../config/schema.ts';
 import { ArtifactError } from '../models/product-artifact.ts';
-import { overlayPng } from '../runtime/heatmap.ts';
+import { maskPng, overlayPng } from '../runtime/heatmap.ts';
 import { ImageReadError, readImage } from '../runtime/image-io.ts';
 import { ProductScorer } from '../runtime/product-scorer.ts';
 import { CONTACT_SHEET_FILE, enrollProduct } from '../trainer/enroll.ts';
@@ -24,7 +24,6 @@ import { HealthServerError } from '../runtime/health-server.ts';
 import { EmbeddedBrokerError } from '../runtime/mqtt/embedded-broker.ts';
 import { OutboxError } from '../runtime/mqtt/outbox.ts';
 import { PublisherError } from '../runtime/mqtt/publisher.ts';
-import sharp from 'sharp';
 import { CAPTURE_DEFAULTS, CaptureError, captureGoldenSamples } from '../runtime/capture/golden-capture.ts';
 import { FfmpegCamera } from '../runtime/ingest/ffmpeg-camera.ts';
 import { redactUrl } from '../runtime/ingest/ffmpeg-command.ts';
@@ -218,7 +217,7 @@ export function buildCli(): Command {
           const { width, height } = scorer.inputSize;
           const stem = basename(path, extname(path));
           await writeFile(join(flags.heatmap, `${stem}_heatmap.png`), await overlayPng(r.image, r.map, r.mask, width, height, scorer.manifest.thresholds.pixel));
-          await sharp(Buffer.from(r.mask.map((v) => v * 255)), { raw: { width, height, channels: 1 } }).png().toFile(join(flags.heatmap, `${stem}_mask.png`));
+          await writeFile(join(flags.heatmap, `${stem}_mask.png`), await maskPng(r.mask, width, height));
         }
         if (flags.json) {
           const { timings, score, threshold, verdict, regions } = r;

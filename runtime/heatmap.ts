@@ -42,3 +42,8 @@ export function overlayPixels(
 export async function overlayPng(image: Float32Array, map: Float32Array, mask: Uint8Array, width: number, height: number, threshold: number): Promise<Buffer> {
   return sharp(overlayPixels(image, map, mask, width, height, threshold), { raw: { width, height, channels: 3 } }).png().toBuffer();
 }
+
+/** The defect mask (0/1 per pixel) as a black and white PNG. */
+export function maskPng(mask: Uint8Array, width: number, height: number): Promise<Buffer> {
+  return sharp(Buffer.from(mask.map((v) => (v ? 255 : 0))), { raw: { width, height, channels: 1 } }).png().toBuffer();
+}

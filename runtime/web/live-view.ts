@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import sharp from 'sharp';
 import type { Frame, PipelineEvents, ScoredFrame } from '../camera-pipeline.ts';
-import { overlayPng } from '../heatmap.ts';
+import { maskPng, overlayPng } from '../heatmap.ts';
 import type { FrameEmitter } from '../capture/golden-capture.ts';
 
 /** Rejects kept per camera. */
@@ -57,10 +57,6 @@ export function lastResult(s: ScoredFrame): LastResult {
 /** Newest first, at most `max`. */
 export function pushRecent<T>(list: T[], item: T, max: number): T[] {
   return [item, ...list].slice(0, max);
-}
-
-function maskPng(mask: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(Buffer.from(mask.map((v) => (v ? 255 : 0))), { raw: { width, height, channels: 1 } }).png().toBuffer();
 }
 
 export class LiveView extends EventEmitter<{ change: [] }> {
