@@ -26,6 +26,11 @@ export interface GoldenSet {
   skipped: SkippedSample[];
 }
 
+/** The image files among folder entries (by extension; hidden and temporary files left out), sorted. */
+export function imageFileNames(entries: string[]): string[] {
+  return imageFileNames(entries);
+}
+
 export async function listImageFiles(dir: string): Promise<string[]> {
   let entries: string[];
   try {

@@ -7,7 +7,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
-import { IMAGE_EXTENSIONS } from '../../trainer/golden-samples.ts';
+import { IMAGE_EXTENSIONS, imageFileNames } from '../../trainer/golden-samples.ts';
 import { ApiError } from './http-util.ts';
 
 export function goldenRoot(dataDir: string, product: string): string {
@@ -55,7 +55,7 @@ export async function listGoldenSets(dataDir: string, product: string): Promise<
 
 export async function imageFiles(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir)).filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()) && !f.startsWith('.')).sort();
+    return imageFileNames(await readdir(dir));
   } catch {
     return [];
   }
