@@ -111,18 +111,20 @@ export async function captureGoldenSamples(source: FrameEmitter, opts: CaptureOp
     let writes: Promise<void> = Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
 
-    const finish = (outcome: { error?: CaptureError; aborted?: boolean }) => {
-      if (finished) return;
+    /** Stops listening; true the first time only. */
+    const stop = () => {
+      if (finished) return false;
       finished = true;
       source.off('frame', onFrame);
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const fail = (err: CaptureError) => reject(Object.assign(err, { files: [...files], frames, skippedSimilar, skippedTooSoon }));
+    const finish = (outcome: { error?: CaptureError; aborted?: boolean }) => {
+      if (!stop()) return;
       // Frames already chosen are written before the capture reports back.
-      writes.then(() => {
-        if (!outcome.error) return resolve(result(!!outcome.aborted));
-        Object.assign(outcome.error, { files: [...files], frames, skippedSimilar, skippedTooSoon });
-        reject(outcome.error);
-      }, (err: unknown) => reject(err));
+      writes.then(() => (outcome.error ? fail(outcome.error) : resolve(result(!!outcome.aborted))), fail);
     };
 
     const armTimeout = () => {
@@ -163,14 +165,7 @@ export async function captureGoldenSamples(source: FrameEmitter, opts: CaptureOp
         progress(written.path);
       });
       writes.catch((err: CaptureError) => {
-        if (!finished) {
-          finished = true;
-          source.off('frame', onFrame);
-          clearTimeout(timer);
-          opts.signal?.removeEventListener('abort', onAbort);
-          Object.assign(err, { files: [...files], frames, skippedSimilar, skippedTooSoon });
-          reject(err);
-        }
+        if (stop()) fail(err);
       });
       if (decided >= opts.count) finish({});
     };
