@@ -154,6 +154,10 @@ export class SparkplugEncoding implements MqttEncoding {
     return this.born.has(camera) ? [] : [this.deviceBirth(camera)];
   }
 
+  private deviceDeath(camera: string): OutgoingMessage {
+    return this.deviceMessage('DDEATH', camera, deviceDeathPayload({ timestamp: this.now(), seq: this.seq.next() }));
+  }
+
   private data(camera: string, metrics: Partial<DeviceMetrics>, measuredAt: number, qos: 0 | 1 = 0): OutgoingMessage {
     return this.deviceMessage('DDATA', camera, deviceDataPayload({ timestamp: this.now(), seq: this.seq.next(), metrics, measuredAt }), qos);
   }
@@ -228,13 +232,13 @@ export class SparkplugEncoding implements MqttEncoding {
     for (const camera of device.cameras) deviceTopic(this.ids.groupId, 'DBIRTH', this.ids.edgeNodeId, camera);
     this.device = device;
     if (!online) return [];
-    const deaths = removed.map((camera) => this.deviceMessage('DDEATH', camera, deviceDeathPayload({ timestamp: this.now(), seq: this.seq.next() })));
+    const deaths = removed.map((camera) => this.deviceDeath(camera));
     // The node's properties changed: born again, as after a rebirth request.
     return [...deaths, ...this.online()];
   }
 
   offline(): OutgoingMessage[] {
-    const deaths = [...this.born].map((camera) => this.deviceMessage('DDEATH', camera, deviceDeathPayload({ timestamp: this.now(), seq: this.seq.next() })));
+    const deaths = [...this.born].map((camera) => this.deviceDeath(camera));
     this.born.clear();
     return this.bdSeq === undefined ? deaths : [...deaths, this.will()];
   }
