@@ -28,7 +28,7 @@ export interface GoldenSet {
 
 /** The image files among folder entries (by extension; hidden and temporary files left out), sorted. */
 export function imageFileNames(entries: string[]): string[] {
-  return imageFileNames(entries);
+  return entries.filter((e) => IMAGE_EXTENSIONS.includes(extname(e).toLowerCase()) && !e.startsWith('.')).sort();
 }
 
 export async function listImageFiles(dir: string): Promise<string[]> {
@@ -40,7 +40,7 @@ export async function listImageFiles(dir: string): Promise<string[]> {
     if (err instanceof EnrollError) throw err;
     throw new EnrollError(`golden-sample folder ${dir} does not exist or cannot be read`);
   }
-  return entries.filter((e) => IMAGE_EXTENSIONS.includes(extname(e).toLowerCase()) && !e.startsWith('.')).sort();
+  return imageFileNames(entries);
 }
 
 export async function loadGoldenSamples(

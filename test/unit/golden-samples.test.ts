@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadGoldenSamples, EnrollError } from '../../trainer/golden-samples.ts';
+import { imageFileNames, loadGoldenSamples, EnrollError } from '../../trainer/golden-samples.ts';
 import { partPixels, writeGoldenSet, writePng, writeTruncatedPng } from '../helpers/images.ts';
 
 const size = { width: 32, height: 32 };
@@ -54,4 +54,9 @@ t.test('images of another size than the majority are reported and left out', asy
   t.equal(set.images.length, 4);
   t.same(set.skipped, [{ name: 'other_camera.png', reason: 'size 64x40 differs from the other golden samples (48x48)' }]);
   await t.rejects(loadGoldenSamples(dir, size, 5), /only 4 usable golden samples .*other_camera\.png \(size 64x40/);
+});
+
+t.test('imageFileNames keeps image files by extension, drops hidden and other files, sorts', async (t) => {
+  t.same(imageFileNames(['b.PNG', 'a.jpg', '.capture-1.tmp', '.hidden.png', 'notes.txt', 'c.webp', 'manifest.json']), ['a.jpg', 'b.PNG', 'c.webp']);
+  t.same(imageFileNames([]), []);
 });
