@@ -54,7 +54,7 @@ const settingFlags: Record<string, keyof EnrollSettings> = {
 };
 const stringSettings = new Set<keyof EnrollSettings>(['backbone', 'aggregation', 'adapt', 'calibrate', 'align', 'scorer']);
 /** CLI flag -> spatial-transformer setting (enroll.stn). */
-const stnFlags: Record<string, string> = { stnLoss: 'loss', stnRotation: 'rotation', stnTranslation: 'translation', stnSteps: 'steps' };
+const stnFlags: Record<string, string> = { stnLoss: 'loss', stnRotation: 'rotation', stnTranslation: 'translation', stnSteps: 'steps', stnPosedViews: 'posedViews' };
 
 function addSettingFlags(cmd: Command): Command {
   return cmd
@@ -74,7 +74,8 @@ function addSettingFlags(cmd: Command): Command {
     .addOption(new Option('--stn-loss <loss>', 'registration loss of the spatial transformer').choices(['image', 'siamese']))
     .option('--stn-rotation <deg>', 'largest rotation of a part either way, degrees (180: parts turn fully)')
     .option('--stn-translation <fraction>', 'largest shift of a part either way, as a fraction of the frame')
-    .option('--stn-steps <n>', 'spatial transformer training steps');
+    .option('--stn-steps <n>', 'spatial transformer training steps')
+    .option('--stn-posed-views <n>', 'PaDiM: extra posed-and-realigned views of each golden sample in the Gaussians');
 }
 
 function enrollSettings(config: DeviceConfig, flags: Record<string, unknown>): EnrollSettings {
@@ -177,7 +178,8 @@ export function buildCli(): Command {
       const a = m.alignment;
       console.log(
         `alignment (stn, ${a.loss} loss): ${a.steps} steps in ${fmt(a.trainSeconds, 1)} s (${a.backend}), reference ${a.reference}; ` +
-          `SSIM restored vs canonical ${fmt(a.ssim.train, 3)} train / ${fmt(a.ssim.validation, 3)} held-out (ms-SSIM ${fmt(a.msSsim.train, 3)} / ${fmt(a.msSsim.validation, 3)})`,
+          `SSIM restored vs canonical ${fmt(a.ssim.train, 3)} train / ${fmt(a.ssim.validation, 3)} held-out (ms-SSIM ${fmt(a.msSsim.train, 3)} / ${fmt(a.msSsim.validation, 3)})` +
+          (a.posedViews ? `; ${a.posedViews} posed view${a.posedViews === 1 ? '' : 's'} of each golden sample in the Gaussians` : ''),
       );
     }
     if (m.adaptation) {

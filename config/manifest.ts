@@ -68,6 +68,8 @@ export const manifestSchema = z
         msSsim: z.object({ train: z.number(), validation: z.number() }).strict(),
         /** 1 - correlation of each golden sample with the reference after registration. */
         residuals: z.object({ median: z.number(), max: z.number() }).strict(),
+        /** Posed-and-realigned views of each bank sample added to the bank / Gaussians (absent: none). */
+        posedViews: z.number().int().min(0).optional(),
       })
       .strict()
       .nullable()

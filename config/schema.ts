@@ -51,6 +51,13 @@ export const stnSettingsSchema = z
     /** Weight of the known-pose term (0: the papers' registration losses alone). */
     poseWeight: z.number().min(0).default(1),
     hidden: z.number().int().min(4).max(1024).default(64),
+    /**
+     * PaDiM: extra views of every bank sample, posed at random within the
+     * ranges and put back by the trained transformer, added to the Gaussians
+     * so they learn what the alignment leaves a few pixels off (the
+     * position-free memory bank does not use them).
+     */
+    posedViews: z.number().int().min(0).max(16).default(3),
   })
   .strict();
 

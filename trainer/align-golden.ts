@@ -38,6 +38,8 @@ export interface AlignInput {
   bank: number[];
   heldOut: number[];
   settings: StnSettings;
+  /** Posed-and-realigned views to make of each bank sample (PaDiM's Gaussians learn from them). */
+  posedViews: number;
   seed: number;
   session: SessionOptions;
   /** Needed by the siamese loss. */
@@ -49,6 +51,11 @@ export interface AlignOutput {
   weights: LocalisationWeights;
   /** Every golden sample as the runtime's aligner puts it, same order as the input. */
   aligned: Float32Array[];
+  /**
+   * Bank samples posed at random within the ranges and put back by the
+   * aligner, `posedViews` of each: what the alignment leaves a few pixels off.
+   */
+  views: { sample: number; data: Float32Array }[];
   manifest: NonNullable<ManifestDraft['alignment']>;
   contactSheet: Uint8Array;
   timings: { registerMs: number; trainMs: number; alignMs: number };
@@ -109,6 +116,13 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
   const aligner = await Aligner.create(size, shape, trained.weights, ranges.scale, input.session);
   const aligned: Float32Array[] = [];
   for (const im of images) aligned.push((await aligner.align(im)).data);
+  const views: AlignOutput['views'] = [];
+  const viewRandom = seededRandom(input.seed + 9);
+  for (const i of input.bank)
+    for (let k = 0; k < input.posedViews; k++) {
+      const posed = warpImage(canonicalImages[i]!, width, height, 3, randomPose(ranges, viewRandom));
+      views.push({ sample: i, data: (await aligner.align({ data: posed })).data });
+    }
   // Restoration quality: canonical samples posed at random, put back by the transformer.
   const random = seededRandom(input.seed + 8);
   const quality = async (indices: number[]) => {
@@ -131,6 +145,7 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
   return {
     weights: trained.weights,
     aligned,
+    views,
     manifest: {
       method: 'stn',
       loss: settings.loss,
@@ -144,6 +159,7 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
       ssim: { train: train.ssim, validation: validation.ssim },
       msSsim: { train: train.msSsim, validation: validation.msSsim },
       residuals: { median: median(residuals), max: Math.max(...residuals) },
+      posedViews: input.posedViews,
     },
     // Two rows: golden samples as they came, and as the transformer aligned them.
     contactSheet: await contactSheet([images.slice(0, SHEET_SAMPLES).map((im) => im.data), aligned.slice(0, SHEET_SAMPLES)], width, height),

@@ -91,6 +91,8 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   let alignment: ManifestDraft['alignment'] = null;
   const notes: string[] = [];
   let stn: LocalisationWeights | undefined;
+  /** Posed-and-realigned views of the bank samples, for PaDiM's Gaussians. */
+  let posedViews: Float32Array[] = [];
   if (settings.align === 'stn') {
     const aligned = await alignGoldenSamples({
       images: golden.images,
@@ -98,6 +100,8 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
       bank: bankIdx,
       heldOut,
       settings: settings.stn,
+      // The memory bank is position-free and measured no gain from them.
+      posedViews: settings.scorer === 'padim' ? settings.stn.posedViews : 0,
       seed: settings.seed,
       session,
       extractor,
@@ -107,6 +111,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
       notes.push(aligned.skipped);
     } else {
       golden.images.forEach((image, i) => (image.data = aligned.aligned[i]!));
+      posedViews = aligned.views.map((v) => v.data);
       alignment = aligned.manifest;
       stn = aligned.weights;
       Object.assign(timings, aligned.timings);
@@ -117,13 +122,16 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   t = clock();
   const { channels } = extractor.shape;
   const positions = extractor.positions;
-  const raw = new Float32Array(bankIdx.length * positions * channels);
-  for (const [i, idx] of bankIdx.entries()) {
-    const { rows } = await extractor.extract(golden.images[idx]!);
+  // The bank samples, then the posed views (PaDiM's Gaussians only).
+  const featureImages = [...bankIdx.map((i) => golden.images[i]!.data), ...posedViews];
+  const raw = new Float32Array(featureImages.length * positions * channels);
+  for (const [i, data] of featureImages.entries()) {
+    const { rows } = await extractor.extract({ data });
     raw.set(rows, i * positions * channels);
-    onProgress?.({ stage: 'features', done: i + 1, total: bankIdx.length });
+    onProgress?.({ stage: 'features', done: i + 1, total: featureImages.length });
   }
   timings.featuresMs = clock() - t;
+  /** Patches of the bank samples, the rows the memory bank is picked from. */
   const totalPatches = bankIdx.length * positions;
   /** Raw patch features of the i-th bank sample. */
   const imageRows = (i: number) => raw.subarray(i * positions * channels, (i + 1) * positions * channels);
@@ -164,7 +172,8 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
       change: trained.change,
     };
   }
-  const features = adaptor ? adaptRows(raw, totalPatches, adaptor) : raw;
+  const allPatches = featureImages.length * positions;
+  const features = adaptor ? adaptRows(raw, allPatches, adaptor) : raw;
 
   t = clock();
   // PCA reduction of the patch features (PatchCore reduces its embedding too):
@@ -174,10 +183,10 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   let rows: Float32Array = features;
   let dim = channels;
   if (settings.featureDim > 0 && settings.featureDim < channels) {
-    const sample = subsampleRows(features, totalPatches, channels, 20000, seededRandom(settings.seed + 1));
+    const sample = subsampleRows(features, allPatches, channels, 20000, seededRandom(settings.seed + 1));
     const axes = principalAxes(sample, sample.length / channels, channels, settings.featureDim);
     pca = { mean: axes.mean, axes: axes.axes };
-    rows = reduceRows(features, totalPatches, channels, pca);
+    rows = reduceRows(features, allPatches, channels, pca);
     dim = settings.featureDim;
     reductionInfo = { from: channels, to: dim, explainedVariance: axes.explainedVariance };
   }
@@ -194,7 +203,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
 
   t = clock();
   const coresetSize = Math.max(1, Math.round(totalPatches * settings.coresetRatio));
-  const picked = coresetGreedy(rows, totalPatches, dim, coresetSize, {
+  const picked = coresetGreedy(rows.subarray(0, totalPatches * dim), totalPatches, dim, coresetSize, {
     projectionDim: settings.projectionDim,
     seed: settings.seed,
     onProgress: (done, total) => onProgress?.({ stage: 'coreset', done, total }),
@@ -207,7 +216,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
   if (settings.scorer === 'padim') {
     t = clock();
     if (dim > 256) throw new EnrollError(`PaDiM keeps a ${dim}x${dim} covariance per position; set featureDim to 256 or less`);
-    padim = fitPositionGaussians(rows, bankIdx.length, positions, dim, settings.padimEpsilon);
+    padim = fitPositionGaussians(rows, featureImages.length, positions, dim, settings.padimEpsilon);
     timings.padimMs = clock() - t;
   }
 

@@ -34,9 +34,10 @@ const bad = await writePng(join(frames, 'bad.png'), bracketPixels(size, -0.3, -1
 for (const scorer of ['patchcore', 'padim']) {
   t.test(`enroll with a spatial transformer, then score aligned frames (${scorer})`, async (t) => {
     const product = `bracket-${scorer}`;
-    const enrolled = await linesight(['enroll', '--product', product, '--images', golden, '--data-dir', dataDir, '--scorer', scorer, ...settings]);
+    const enrolled = await linesight(['enroll', '--product', product, '--images', golden, '--data-dir', dataDir, '--scorer', scorer, '--stn-posed-views', '2', ...settings]);
     t.equal(enrolled.code, 0, enrolled.stderr);
     t.match(enrolled.stdout, /alignment \(stn, image loss\): 40 steps in [\d.]+ s .*SSIM restored vs canonical/);
+    if (scorer === 'padim') t.match(enrolled.stdout, /; 2 posed views of each golden sample in the Gaussians/);
     const dir = join(dataDir, 'products', product, 'v1');
     const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
     t.equal(manifest.alignment.method, 'stn');
@@ -55,6 +56,25 @@ for (const scorer of ['patchcore', 'padim']) {
     t.ok(b.score > g.score, `defective bracket scores higher (${b.score.toFixed(3)} > ${g.score.toFixed(3)})`);
   });
 }
+
+t.test("PaDiM's Gaussians also learn from posed-and-realigned views of the golden samples; the memory bank does not take them", async (t) => {
+  const featureImages = async (product: string, scorer: string) => {
+    const r = await linesight(['enroll', '--product', product, '--images', golden, '--data-dir', dataDir, '--scorer', scorer, '--stn-posed-views', '3', '--progress', 'json', ...settings]);
+    t.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const features = lines.filter((l) => l.event === 'progress' && l.stage === 'features').at(-1);
+    const manifest = JSON.parse(await readFile(join(dataDir, 'products', product, 'v1', 'manifest.json'), 'utf8'));
+    const bank = manifest.goldenSamples.files.filter((f: { role: string }) => f.role === 'bank').length;
+    return { total: features.total, bank, manifest };
+  };
+  const padim = await featureImages('bracket-views-padim', 'padim');
+  t.equal(padim.total, padim.bank * 4, `features of ${padim.bank} bank samples and 3 views of each`);
+  t.equal(padim.manifest.alignment.posedViews, 3);
+  t.equal(padim.manifest.coreset.totalPatches, padim.bank * padim.manifest.grid.width * padim.manifest.grid.height, 'the memory bank is picked from the golden samples alone');
+  const patchcore = await featureImages('bracket-views-patchcore', 'patchcore');
+  t.equal(patchcore.total, patchcore.bank, 'PatchCore: the bank samples only');
+  t.equal(patchcore.manifest.alignment.posedViews, 0);
+});
 
 t.test('golden samples of two products in one folder are refused by name', async (t) => {
   const mixed = join(root, 'mixed');
