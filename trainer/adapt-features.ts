@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { adaptorFromWeights, type FeatureAdaptor } from '../models/adapt/feature-adaptor.ts';
 import { seededRandom } from '../models/components/random.ts';
-import { trainingBackend } from './tfjs-backend.ts';
+import { tfjsSeed, trainingBackend } from './tfjs-backend.ts';
 
 export interface AdaptSample {
   /** Pooled patch features [positions, channels]. */
@@ -108,9 +108,9 @@ export async function trainFeatureAdaptor(samples: AdaptSample[], channels: numb
 
   const random = seededRandom(opts.seed);
   const W = tf.variable(tf.zeros([channels, channels]), true, 'adaptor_w');
-  const U = tf.variable(tf.randomNormal([channels, opts.hidden], 0, Math.sqrt(2 / channels), 'float32', opts.seed), true, 'head_u');
+  const U = tf.variable(tf.randomNormal([channels, opts.hidden], 0, Math.sqrt(2 / channels), 'float32', tfjsSeed(opts.seed, 0)), true, 'head_u');
   const c = tf.variable(tf.zeros([opts.hidden]), true, 'head_c');
-  const V = tf.variable(tf.randomNormal([2 * opts.hidden, 3], 0, Math.sqrt(1 / opts.hidden), 'float32', opts.seed + 1), true, 'head_v');
+  const V = tf.variable(tf.randomNormal([2 * opts.hidden, 3], 0, Math.sqrt(1 / opts.hidden), 'float32', tfjsSeed(opts.seed, 1)), true, 'head_v');
   const d = tf.variable(tf.zeros([3]), true, 'head_d');
   const meanT = tf.tensor1d(mean);
   const scaleT = tf.tensor1d(scale);

@@ -6,6 +6,7 @@
  * train on plain JavaScript there; they are small enough for it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../models/components/random.ts';
 
 let installed: Promise<string[]> | undefined;
 
@@ -40,4 +41,14 @@ export async function trainingBackend(kind: 'dense' | 'conv' = 'dense'): Promise
     }
   }
   throw new Error('no tfjs backend could be initialised');
+}
+
+/**
+ * A seed for tfjs's random initialisers from the trainer's seed and a stream
+ * number (one per tensor). tfjs takes a seed of 0 as "no seed" and draws fresh
+ * randomness, so an enrollment with seed 0 would train a different network
+ * every time from the same golden samples; the result here is never 0.
+ */
+export function tfjsSeed(seed: number, stream: number): number {
+  return 1 + Math.floor(seededRandom(Math.imul(seed, 7919) + stream)() * 0x7ffffffe);
 }

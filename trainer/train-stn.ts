@@ -29,7 +29,7 @@ import { concatenate } from '../models/components/concatenate.ts';
 import { baseGrid } from '../models/stn/graph.ts';
 import { CONV_CHANNELS, CONV_KERNELS, type StnLoss, type LocalisationShape, type LocalisationWeights } from '../models/stn/localisation-net.ts';
 import { downscaleImage, invert, randomPose, warpImage, IDENTITY, type PoseRanges, type Similarity } from '../models/stn/pose.ts';
-import { trainingBackend } from './tfjs-backend.ts';
+import { tfjsSeed, trainingBackend } from './tfjs-backend.ts';
 
 
 export interface StnTrainingOptions {
@@ -137,13 +137,13 @@ function createNet(shape: LocalisationShape, seed: number): Net {
   let inC = 3;
   const conv = CONV_CHANNELS.map((outC, i) => {
     const k = CONV_KERNELS[i]!;
-    const kernel = tf.variable(tf.randomNormal([k, k, inC, outC], 0, Math.sqrt(2 / (k * k * inC)), 'float32', seed + i));
+    const kernel = tf.variable(tf.randomNormal([k, k, inC, outC], 0, Math.sqrt(2 / (k * k * inC)), 'float32', tfjsSeed(seed, i)));
     inC = outC;
     return { kernel, bias: tf.variable(tf.zeros([outC])) };
   });
   return {
     conv,
-    hidden: { weight: tf.variable(tf.randomNormal([shape.flat, shape.hidden], 0, Math.sqrt(2 / shape.flat), 'float32', seed + 10)), bias: tf.variable(tf.zeros([shape.hidden])) },
+    hidden: { weight: tf.variable(tf.randomNormal([shape.flat, shape.hidden], 0, Math.sqrt(2 / shape.flat), 'float32', tfjsSeed(seed, 10))), bias: tf.variable(tf.zeros([shape.hidden])) },
     // Zero last weights and the identity as bias: training starts from "leave the frame as it is".
     pose: { weight: tf.variable(tf.zeros([shape.hidden, 4])), bias: tf.variable(tf.tensor1d(IDENTITY)) },
   };
