@@ -68,7 +68,7 @@ export const manifestSchema = z
         msSsim: z.object({ train: z.number(), validation: z.number() }).strict(),
         /** 1 - correlation of each golden sample with the reference after registration. */
         residuals: z.object({ median: z.number(), max: z.number() }).strict(),
-        /** Posed-and-realigned views of each bank sample added to the bank / Gaussians (absent: none). */
+        /** Posed-and-realigned views of each bank sample PaDiM's Gaussians were also fitted on (absent: none). */
         posedViews: z.number().int().min(0).optional(),
       })
       .strict()

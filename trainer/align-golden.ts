@@ -55,7 +55,7 @@ export interface AlignOutput {
    * Bank samples posed at random within the ranges and put back by the
    * aligner, `posedViews` of each: what the alignment leaves a few pixels off.
    */
-  views: { sample: number; data: Float32Array }[];
+  views: Float32Array[];
   manifest: NonNullable<ManifestDraft['alignment']>;
   contactSheet: Uint8Array;
   timings: { registerMs: number; trainMs: number; alignMs: number };
@@ -116,12 +116,12 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
   const aligner = await Aligner.create(size, shape, trained.weights, ranges.scale, input.session);
   const aligned: Float32Array[] = [];
   for (const im of images) aligned.push((await aligner.align(im)).data);
-  const views: AlignOutput['views'] = [];
+  const views: Float32Array[] = [];
   const viewRandom = seededRandom(input.seed + 9);
   for (const i of input.bank)
     for (let k = 0; k < input.posedViews; k++) {
       const posed = warpImage(canonicalImages[i]!, width, height, 3, randomPose(ranges, viewRandom));
-      views.push({ sample: i, data: (await aligner.align({ data: posed })).data });
+      views.push((await aligner.align({ data: posed })).data);
     }
   // Restoration quality: canonical samples posed at random, put back by the transformer.
   const random = seededRandom(input.seed + 8);

@@ -111,7 +111,7 @@ export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> 
       notes.push(aligned.skipped);
     } else {
       golden.images.forEach((image, i) => (image.data = aligned.aligned[i]!));
-      posedViews = aligned.views.map((v) => v.data);
+      posedViews = aligned.views;
       alignment = aligned.manifest;
       stn = aligned.weights;
       Object.assign(timings, aligned.timings);
