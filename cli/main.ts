@@ -9,12 +9,12 @@ import { Command, Option } from 'commander';
 import { ConfigError, parseOrThrow } from '../config/errors.ts';
 import { loadDeviceConfig } from '../config/load.ts';
 import { enrollSettingsSchema, productIdSchema, type DeviceConfig, type EnrollSettings } from '../config/schema.ts';
-import { ArtifactError } from '../models/product-artifact.ts';
-import { maskPng, overlayPng } from '../runtime/heatmap.ts';
-import { ImageReadError, readImage } from '../runtime/image-io.ts';
-import { ProductScorer } from '../runtime/product-scorer.ts';
+import { ArtifactError } from '../product/artifact.ts';
+import { maskPng, overlayPng } from '../product/heatmap.ts';
+import { ImageReadError, readImage } from '../product/image-io.ts';
+import { ProductScorer } from '../product/scorer.ts';
 import { CONTACT_SHEET_FILE, enrollProduct } from '../trainer/enroll.ts';
-import { errorLine, progressLine, resultLine } from './enroll-json.ts';
+import { errorLine, progressLine, resultLine } from '../product/enrollment-progress.ts';
 import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
 import { EnrollError } from '../trainer/golden-samples.ts';
 import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalReport, type EvalStage } from '../eval/evaluate.ts';
@@ -29,7 +29,7 @@ import { FfmpegCamera } from '../runtime/ingest/ffmpeg-camera.ts';
 import { redactUrl } from '../runtime/ingest/ffmpeg-command.ts';
 import { numberFlag } from './number-flag.ts';
 import { printTable } from './table.ts';
-import { ProductVersionError, activateProductVersion, listProductSummaries, listProductVersions, rollbackProduct } from '../runtime/product-versions.ts';
+import { ProductVersionError, activateProductVersion, listProductSummaries, listProductVersions, rollbackProduct } from '../product/versions.ts';
 
 interface CommonFlags {
   config?: string;

@@ -17,7 +17,7 @@ export const productIdSchema = z
 
 export const executionProviderSchema = z.enum(['tensorrt', 'cuda', 'cpu']);
 
-/** Training of the CutSwap / CutPaste feature adaptor (trainer/adapt-features.ts). */
+/** Training of the CutSwap / CutPaste feature adaptor (models/adapt/train.ts). */
 export const adaptationSettingsSchema = z
   .object({
     epochs: z.number().int().min(1).max(1000).default(30),
@@ -32,7 +32,7 @@ export const adaptationSettingsSchema = z
   })
   .strict();
 
-/** The spatial transformer that puts every frame into the product's canonical pose (trainer/train-stn.ts). */
+/** The spatial transformer that puts every frame into the product's canonical pose (models/stn/train.ts). */
 export const stnSettingsSchema = z
   .object({
     /** Largest rotation of a part either way, degrees (180: parts can turn fully). */
@@ -167,7 +167,7 @@ export const f2padSettingsSchema = z
   })
   .strict();
 
-/** How defect masks are refined (runtime/refine-mask.ts). */
+/** How defect masks are refined (product/refine-mask.ts). */
 export const refineSettingsSchema = z
   .object({
     /**

@@ -38,14 +38,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { refineSettingsSchema, type EnrollSettings, type InferenceSettings, type RefineSettings } from '../config/schema.ts';
 import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
-import { refineMask, type RefineMode } from '../runtime/refine-mask.ts';
+import { refineMask, type RefineMode } from '../product/refine-mask.ts';
 
 /** Mask stages an evaluation can measure. */
 export const EVAL_STAGES = ['none', 'filter', 'calibrated', 'threshold', 'f2pad'] as const;
 export type EvalStage = (typeof EVAL_STAGES)[number];
-import { readImage, readMask } from '../runtime/image-io.ts';
-import { ProductScorer } from '../runtime/product-scorer.ts';
-import { enrollProduct, type EnrollProgress } from '../trainer/enroll.ts';
+import { readImage, readMask } from '../product/image-io.ts';
+import { ProductScorer } from '../product/scorer.ts';
+import { enrollProduct } from '../trainer/enroll.ts';
+import type { EnrollProgress } from '../product/enrollment-progress.ts';
 import { listCategories, readCategory } from './dataset.ts';
 import type { CalibrationMethod, ThresholdChoice } from '../trainer/calibrate.ts';
 import { aupro, auroc, f1Max, maskScores } from './metrics.ts';

@@ -20,12 +20,12 @@ import type { MqttPublisher } from './mqtt/publisher.ts';
 import { decide, initialDecisionState, type DecisionSettings, type DecisionState } from './decision.ts';
 import type { RefineSettings } from '../config/schema.ts';
 import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
-import { frameToInput } from './image-io.ts';
-import { refineMask } from './refine-mask.ts';
+import { frameToInput } from '../product/image-io.ts';
+import { refineMask } from '../product/refine-mask.ts';
 import { LatencyWindow } from './latency-window.ts';
 import type { ProductLibrary } from './product-library.ts';
 import type { ScoringLane } from './scoring-lane.ts';
-import type { ScoreOutcome } from './product-scorer.ts';
+import type { ScoreOutcome } from '../product/scorer.ts';
 
 /** Longest wait for a reject's PUBACK before its mask is refined. */
 const REJECT_FIRST_MS = 250;

@@ -8,7 +8,7 @@
  * (a part stuck under the camera, dirt on the lens) therefore makes one reject,
  * not one per frame; the result topic keeps reporting every frame.
  */
-import type { Verdict } from './product-scorer.ts';
+import type { Verdict } from '../product/scorer.ts';
 
 export interface DecisionSettings {
   /** Consecutive over-threshold frames needed before a reject. */

@@ -23,7 +23,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker
 import { MqttPublisher } from './mqtt/publisher.ts';
 import { ProductLibrary } from './product-library.ts';
 import { ScoringLane } from './scoring-lane.ts';
-import { SharedModels } from './shared-models.ts';
+import { SharedModels } from '../product/shared-models.ts';
 import { createSystemdNotifier } from './systemd-notify.ts';
 import type { WebApp } from './web/web-app.ts';
 import { LINESIGHT_VERSION } from './version.ts';

@@ -12,9 +12,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { ArtifactError, listVersions, readActiveVersion } from '../models/product-artifact.ts';
-import { ProductScorer } from './product-scorer.ts';
-import type { SharedModels } from './shared-models.ts';
+import { ArtifactError, listVersions, readActiveVersion } from '../product/artifact.ts';
+import { ProductScorer } from '../product/scorer.ts';
+import type { SharedModels } from '../product/shared-models.ts';
 
 export interface ProductSwap {
   product: string;

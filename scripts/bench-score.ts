@@ -20,8 +20,8 @@ import { GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { truncate, type BackboneIR } from '../models/ir.ts';
 import { layerShapes } from '../models/onnx/emit-forward.ts';
 import { createSession } from '../models/session.ts';
-import { readImage } from '../runtime/image-io.ts';
-import { ProductScorer } from '../runtime/product-scorer.ts';
+import { readImage } from '../product/image-io.ts';
+import { ProductScorer } from '../product/scorer.ts';
 import { enrollProduct } from '../trainer/enroll.ts';
 import { median, peakRssMb, round, writeBenchResult } from './bench-common.ts';
 

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/schema.ts';
 import { evaluateDataset, type CategoryMetrics } from '../eval/evaluate.ts';
 import { median } from '../models/components/median.ts';
-import { POSE_PARTS } from './make-devset.ts';
+import { POSE_PARTS } from '../fixtures/devset.ts';
 import { round, writeBenchResult } from './bench-common.ts';
 
 const { values } = parseArgs({

@@ -13,9 +13,9 @@ import { createLogger } from '../config/logger.ts';
 import { deviceConfigSchema } from '../config/schema.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
-import { startRtspCamera } from '../test/helpers/rtsp-camera.ts';
+import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { median, round, writeBenchResult } from './bench-common.ts';
-import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from './conveyor.ts';
+import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from '../fixtures/conveyor.ts';
 import { existsSync } from 'node:fs';
 
 const args = parseArgs({

@@ -23,7 +23,7 @@ import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { HealthServerError } from '../runtime/health-server.ts';
 import { FfmpegNotFoundError } from '../runtime/ingest/find-ffmpeg.ts';
 import { EmbeddedBrokerError } from '../runtime/mqtt/embedded-broker.ts';
-import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct, CONVEYOR_PRODUCT as PRODUCT, type Part } from './conveyor.ts';
+import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct, CONVEYOR_PRODUCT as PRODUCT, type Part } from '../fixtures/conveyor.ts';
 
 const SIZE = 224;
 const FPS = 15;

@@ -1,7 +1,7 @@
 /**
  * The alignment stage of enrollment: golden samples -> canonical pose
- * (trainer/canonical-pose.ts; samples of another product are refused here) ->
- * spatial transformer trained on the bank's samples (trainer/train-stn.ts) ->
+ * (models/stn/canonical-pose.ts; samples of another product are refused here) ->
+ * spatial transformer trained on the bank's samples (models/stn/train.ts) ->
  * every golden sample aligned by the runtime's own ONNX graph, so the memory
  * bank is built on exactly what the runtime will score. Reports how well the
  * transformer restores held-out samples (SSIM, ms-SSIM) and writes the
@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { StnSettings } from '../config/schema.ts';
-import type { ManifestDraft } from '../models/product-artifact.ts';
+import type { ManifestDraft } from '../product/artifact.ts';
 import type { SessionOptions } from '../models/session.ts';
 import { msSsim, ssim } from '../models/components/ssim.ts';
 import { seededRandom } from '../models/components/random.ts';
@@ -18,10 +18,10 @@ import { INPUT_FACTOR, localisationShape, type LocalisationWeights } from '../mo
 import { downscaleImage, luma, randomPose, warpImage, type PoseRanges } from '../models/stn/pose.ts';
 import type { FeatureExtractor } from '../models/patchcore/model.ts';
 import { reduceRows, principalAxes, subsampleRows } from '../models/components/pca.ts';
-import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from './canonical-pose.ts';
+import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from '../models/stn/canonical-pose.ts';
 import { EnrollError } from './golden-samples.ts';
 import { contactSheet } from './contact-sheet.ts';
-import { FINE_SHARE, fineRanges, trainSpatialTransformer, type FeatureView } from './train-stn.ts';
+import { FINE_SHARE, fineRanges, trainSpatialTransformer, type FeatureView } from '../models/stn/train.ts';
 import { median } from '../models/components/median.ts';
 
 /** File name of the alignment contact sheet next to the manifest. */

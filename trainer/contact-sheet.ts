@@ -7,8 +7,8 @@
  * synthetic negatives with the moved pixels outlined in white.
  */
 import sharp from 'sharp';
-import type { RgbImage } from '../runtime/image-io.ts';
-import { overlayPixels } from '../runtime/heatmap.ts';
+import type { RgbImage } from '../product/image-io.ts';
+import { overlayPixels } from '../product/heatmap.ts';
 import type { SyntheticDefect } from '../models/augment/synthetic-defects.ts';
 
 export interface ContactSheetRow {

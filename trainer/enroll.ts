@@ -8,8 +8,8 @@
 import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import type { EnrollSettings, InferenceSettings } from '../config/schema.ts';
-import type { ManifestDraft } from '../models/product-artifact.ts';
-import { writeProductArtifact } from '../models/product-artifact.ts';
+import type { ManifestDraft } from '../product/artifact.ts';
+import { writeProductArtifact } from '../product/artifact.ts';
 import { coresetGreedy, gatherRows } from '../models/components/coreset.ts';
 import { seededRandom } from '../models/components/random.ts';
 import { valueRange } from '../models/components/value-range.ts';
@@ -25,25 +25,19 @@ import { syntheticClass } from '../models/augment/synthetic-defects.ts';
 import { SaliencyExtractor } from '../models/saliency/layer-cam.ts';
 import { pixelThreshold, splitHoldout, summarise, thresholdChoices } from './calibrate.ts';
 import { loadGoldenSamples, EnrollError } from './golden-samples.ts';
-import { poolRows, trainFeatureAdaptor, type AdaptSample } from './adapt-features.ts';
+import { poolRows, trainFeatureAdaptor, type AdaptSample } from '../models/adapt/train.ts';
 import { makeNegatives, type NegativeMethod } from './synthetic-negatives.ts';
 import { syntheticContactSheet, type ContactSheetRow } from './contact-sheet.ts';
 import { alignGoldenSamples, ALIGNMENT_SHEET_FILE } from './align-golden.ts';
 import type { LocalisationWeights } from '../models/stn/localisation-net.ts';
 import { fitPositionGaussians, type PositionGaussians } from '../models/padim/gaussian.ts';
+import type { EnrollProgress, EnrollResult } from '../product/enrollment-progress.ts';
 
 /** File name of the synthetic-negatives contact sheet next to the manifest. */
 export const CONTACT_SHEET_FILE = 'synthetic-negatives.png';
 /** Golden samples shown on the contact sheet. */
 const CONTACT_SHEET_ROWS = 4;
 
-export type EnrollStage = 'load' | 'align' | 'features' | 'negatives' | 'adapt' | 'coreset' | 'calibrate' | 'write';
-
-export interface EnrollProgress {
-  stage: EnrollStage;
-  done: number;
-  total: number;
-}
 
 export interface EnrollOptions {
   productId: string;
@@ -55,11 +49,6 @@ export interface EnrollOptions {
   onProgress?: (p: EnrollProgress) => void;
 }
 
-export interface EnrollResult {
-  version: string;
-  dir: string;
-  manifest: ManifestDraft;
-}
 
 const trainerVersion: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 

@@ -4,10 +4,8 @@
  * out; enrollment stops only when too few usable samples remain.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
-import { ImageReadError, readImage, type LoadedImage } from '../runtime/image-io.ts';
-
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp'];
+import { join } from 'node:path';
+import { IMAGE_EXTENSIONS, ImageReadError, imageFileNames, readImage, type LoadedImage } from '../product/image-io.ts';
 
 export class EnrollError extends Error {
   constructor(message: string) {
@@ -24,11 +22,6 @@ export interface SkippedSample {
 export interface GoldenSet {
   images: (LoadedImage & { name: string })[];
   skipped: SkippedSample[];
-}
-
-/** The image files among folder entries (by extension; hidden and temporary files left out), sorted. */
-export function imageFileNames(entries: string[]): string[] {
-  return entries.filter((e) => IMAGE_EXTENSIONS.includes(extname(e).toLowerCase()) && !e.startsWith('.')).sort();
 }
 
 export async function listImageFiles(dir: string): Promise<string[]> {

@@ -3,7 +3,7 @@
  * sample's LayerCAM saliency maps) or CutPaste, half patch defects and half
  * scars, reproducible for a seed.
  */
-import type { RgbImage } from '../runtime/image-io.ts';
+import type { RgbImage } from '../product/image-io.ts';
 import { cutPaste, cutSwap, salientPixels, type SyntheticDefect } from '../models/augment/synthetic-defects.ts';
 import type { SaliencyExtractor } from '../models/saliency/layer-cam.ts';
 

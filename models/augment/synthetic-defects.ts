@@ -14,7 +14,7 @@
  * 0.3-3.3; scars 2-16 px wide and 10-25 px long at 256 px (scaled with the
  * image), rotated by -45..45 degrees.
  */
-import type { RgbImage } from '../../runtime/image-io.ts';
+import type { RgbImage } from '../components/rgb-image.ts';
 import { topCluster } from '../components/kmeans.ts';
 
 export type SyntheticKind = 'cutswap' | 'cutswap-scar' | 'cutpaste' | 'cutpaste-scar';

@@ -10,7 +10,7 @@
  * so a network with zero last weights leaves frames unchanged.
  */
 
-/** Registration losses the trainer can train the transformer with (trainer/train-stn.ts). */
+/** Registration losses the trainer can train the transformer with (models/stn/train.ts). */
 export const STN_LOSSES = ['image', 'siamese'] as const;
 export type StnLoss = (typeof STN_LOSSES)[number];
 

@@ -12,7 +12,7 @@ import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { DeviceConfig } from '../../config/schema.ts';
-import { parseEnrollLine, type EnrollResultLine } from '../../cli/enroll-json.ts';
+import { parseEnrollLine, type EnrollResultLine } from '../../product/enrollment-progress.ts';
 import { ApiError } from './http-util.ts';
 import { advanceStages, enrollmentStages, type StageProgress } from './job-progress.ts';
 

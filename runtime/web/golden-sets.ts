@@ -7,7 +7,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
-import { IMAGE_EXTENSIONS, imageFileNames } from '../../trainer/golden-samples.ts';
+import { IMAGE_EXTENSIONS, imageFileNames } from '../../product/image-io.ts';
 import { ApiError } from './http-util.ts';
 
 export function goldenRoot(dataDir: string, product: string): string {

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import sharp from 'sharp';
 import type { Frame, PipelineEvents, ScoredFrame } from '../camera-pipeline.ts';
-import { maskPng, overlayPng } from '../heatmap.ts';
+import { maskPng, overlayPng } from '../../product/heatmap.ts';
 import type { FrameEmitter } from '../capture/golden-capture.ts';
 
 /** Rejects kept per camera. */

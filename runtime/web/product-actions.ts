@@ -2,7 +2,7 @@
  * What the Products page shows of versions: which version a roll back
  * returns to, and which attachment files of a version may be served.
  */
-import { rollbackCandidates, type VersionSummary } from '../product-versions.ts';
+import { rollbackCandidates, type VersionSummary } from '../../product/versions.ts';
 
 /** The version a roll back would activate (the newest older usable one), or why there is none. */
 export function rollbackHint(versions: VersionSummary[]): { version: string } | { reason: string } {

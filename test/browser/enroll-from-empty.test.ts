@@ -10,13 +10,13 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { encodeConveyorVideo, type Part } from '../../scripts/conveyor.ts';
+import { encodeConveyorVideo, type Part } from '../../fixtures/conveyor.ts';
 import { ARTIFACTS_DIR, launchChromium, screenshot, writeArtifact } from '../helpers/browser.ts';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
 import { startDevice } from '../helpers/device-process.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
-import { startRtspCamera } from '../helpers/rtsp-camera.ts';
+import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 
 const dir = t.testdir();
 // Chosen parts: good ones, and a defective one the sample product clearly rejects.

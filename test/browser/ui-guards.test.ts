@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import t from 'tap';
 import { deviceConfigSchema, enrollSettingsSchema, inferenceSettingsSchema } from '../../config/schema.ts';
-import { BANK_FILE, activateVersion, readActiveVersion } from '../../models/product-artifact.ts';
+import { BANK_FILE, activateVersion, readActiveVersion } from '../../product/artifact.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
-import { generateDevset } from '../../scripts/make-devset.ts';
+import { generateDevset } from '../../fixtures/devset.ts';
 import { enrollProduct } from '../../trainer/enroll.ts';
 import { launchChromium, screenshot } from '../helpers/browser.ts';
-import { startRtspCamera } from '../helpers/rtsp-camera.ts';
+import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 
 const TOKEN = 'token-of-line-seven-ui';
 const dir = t.testdir();

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { inferenceSettingsSchema } from '../../config/schema.ts';
-import { readImage } from '../../runtime/image-io.ts';
-import { ProductScorer } from '../../runtime/product-scorer.ts';
-import { encodeConveyorVideo, prepareSampleProduct, type Part, type SampleProduct } from '../../scripts/conveyor.ts';
+import { readImage } from '../../product/image-io.ts';
+import { ProductScorer } from '../../product/scorer.ts';
+import { encodeConveyorVideo, prepareSampleProduct, type Part, type SampleProduct } from '../../fixtures/conveyor.ts';
 
 export interface ConveyorFixture extends SampleProduct {
   /** Parts sorted from clearly good to clearly defective, with their offline scores. */

@@ -2,7 +2,7 @@
  * The smallest valid product artifact (8x8 input, a 2x2 grid, a 2-row memory
  * bank), for tests of how versions are written, listed and activated.
  */
-import type { ManifestDraft } from '../../models/product-artifact.ts';
+import type { ManifestDraft } from '../../product/artifact.ts';
 
 const sha = 'a'.repeat(64);
 

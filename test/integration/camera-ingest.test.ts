@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { cameraSettingsSchema } from '../../config/camera-settings.ts';
 import { FfmpegCamera, type CameraState } from '../../runtime/ingest/ffmpeg-camera.ts';
 import type { Frame } from '../../runtime/camera-pipeline.ts';
-import { encodeConveyorVideo } from '../../scripts/conveyor.ts';
+import { encodeConveyorVideo } from '../../fixtures/conveyor.ts';
 import { writeGoldenSet } from '../helpers/images.ts';
 import { freePort } from '../helpers/mosquitto.ts';
-import { startRtspCamera } from '../helpers/rtsp-camera.ts';
+import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 
 const dir = t.testdir();
 const images = await writeGoldenSet(dir, 4, 64);

@@ -11,10 +11,10 @@ import { deviceConfigSchema, enrollSettingsSchema, inferenceSettingsSchema } fro
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { enrollProduct } from '../../trainer/enroll.ts';
-import { encodeConveyorVideo, CONVEYOR_PRODUCT } from '../../scripts/conveyor.ts';
-import { generateDevset } from '../../scripts/make-devset.ts';
+import { encodeConveyorVideo, CONVEYOR_PRODUCT } from '../../fixtures/conveyor.ts';
+import { generateDevset } from '../../fixtures/devset.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
-import { startRtspCamera } from '../helpers/rtsp-camera.ts';
+import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { until } from '../helpers/until.ts';
 

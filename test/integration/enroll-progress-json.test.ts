@@ -5,9 +5,9 @@
 import { mkdir, readdir, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { parseEnrollLine, type EnrollLine } from '../../cli/enroll-json.ts';
-import { readActiveVersion } from '../../models/product-artifact.ts';
-import { generateDevset } from '../../scripts/make-devset.ts';
+import { parseEnrollLine, type EnrollLine } from '../../product/enrollment-progress.ts';
+import { readActiveVersion } from '../../product/artifact.ts';
+import { generateDevset } from '../../fixtures/devset.ts';
 import { linesight } from '../helpers/cli.ts';
 
 const dir = t.testdir();

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enrollSettingsSchema, inferenceSettingsSchema, refineSettingsSchema } from '../../config/schema.ts';
 import { maskScores } from '../../eval/metrics.ts';
-import { ProductScorer } from '../../runtime/product-scorer.ts';
-import { refineMask } from '../../runtime/refine-mask.ts';
+import { ProductScorer } from '../../product/scorer.ts';
+import { refineMask } from '../../product/refine-mask.ts';
 import { enrollProduct } from '../../trainer/enroll.ts';
 import { partPixels, writeGoldenSet } from '../helpers/images.ts';
 

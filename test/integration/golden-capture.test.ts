@@ -12,11 +12,11 @@ import { cameraSettingsSchema } from '../../config/camera-settings.ts';
 import { greyThumbnail, thumbnailDifference } from '../../runtime/capture/capture-decision.ts';
 import { captureGoldenSamples } from '../../runtime/capture/golden-capture.ts';
 import { FfmpegCamera } from '../../runtime/ingest/ffmpeg-camera.ts';
-import { encodeConveyorVideo } from '../../scripts/conveyor.ts';
+import { encodeConveyorVideo } from '../../fixtures/conveyor.ts';
 import { linesight } from '../helpers/cli.ts';
 import { bracketPixels, writePng } from '../helpers/images.ts';
 import { freePort } from '../helpers/mosquitto.ts';
-import { startRtspCamera } from '../helpers/rtsp-camera.ts';
+import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 
 const dir = t.testdir({});
 // Five scenes, each held still for 3 s (a stopped belt), then the next part: a bracket at another angle.

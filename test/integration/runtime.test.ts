@@ -7,14 +7,14 @@ import t from 'tap';
 import { deviceConfigSchema, type DeviceConfig } from '../../config/schema.ts';
 import { join } from 'node:path';
 import { readFile, stat, truncate, writeFile } from 'node:fs/promises';
-import { BANK_FILE, activateVersion, loadProductArtifact, productDir, writeProductArtifact } from '../../models/product-artifact.ts';
+import { BANK_FILE, activateVersion, loadProductArtifact, productDir, writeProductArtifact } from '../../product/artifact.ts';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { rejectPayloadSchema, resultPayloadSchema, statusPayloadSchema } from '../../runtime/mqtt/payloads.ts';
 import { conveyorFixture, expectOneRejectInLoop } from '../helpers/conveyor-fixture.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
-import { startRtspCamera } from '../helpers/rtsp-camera.ts';
+import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 import { until } from '../helpers/until.ts';
 
 const dir = t.testdir();

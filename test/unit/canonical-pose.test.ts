@@ -5,7 +5,7 @@
  * alignment residual.
  */
 import t from 'tap';
-import { canonicalPoses, chooseReference, meanAngle, mixedSamples, normalisedCorrelation, partCentre, registerToReference } from '../../trainer/canonical-pose.ts';
+import { canonicalPoses, chooseReference, meanAngle, mixedSamples, normalisedCorrelation, partCentre, registerToReference } from '../../models/stn/canonical-pose.ts';
 import { angleOf, compose, invert, similarity, warpImage } from '../../models/stn/pose.ts';
 
 const N = 56;

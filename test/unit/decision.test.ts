@@ -1,6 +1,6 @@
 import t from 'tap';
 import { decide, initialDecisionState, type DecisionSettings } from '../../runtime/decision.ts';
-import type { Verdict } from '../../runtime/product-scorer.ts';
+import type { Verdict } from '../../product/scorer.ts';
 
 /** Feeds verdicts at 100 ms spacing; returns the frame indexes that fired a reject. */
 function run(verdicts: string, settings: DecisionSettings): number[] {

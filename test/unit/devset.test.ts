@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { generateDevset } from '../../scripts/make-devset.ts';
+import { generateDevset } from '../../fixtures/devset.ts';
 import { listCategories, readCategory } from '../../eval/dataset.ts';
 
 const opts = (out: string) => ({ out, train: 3, testGood: 2, testPerDefect: 2, size: 64, seed: 4, categories: ['washer', 'pcb'] });

@@ -8,7 +8,7 @@ import { adaptorFromWeights, adaptRows, foldAdaptor } from '../../models/adapt/f
 import { multiplyMatrices, solveRowVector } from '../../models/components/matrix.ts';
 import { reduceRows } from '../../models/components/pca.ts';
 import { seededRandom } from '../../models/components/random.ts';
-import { channelStatistics, poolRows, trainFeatureAdaptor, type AdaptSample } from '../../trainer/adapt-features.ts';
+import { channelStatistics, poolRows, trainFeatureAdaptor, type AdaptSample } from '../../models/adapt/train.ts';
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4) => Array.from(a).every((v, i) => Math.abs(v - b[i]!) <= tol * Math.max(1, Math.abs(b[i]!)));
 

@@ -2,7 +2,8 @@ import t from 'tap';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { imageFileNames, loadGoldenSamples, EnrollError } from '../../trainer/golden-samples.ts';
+import { loadGoldenSamples, EnrollError } from '../../trainer/golden-samples.ts';
+import { imageFileNames } from '../../product/image-io.ts';
 import { partPixels, writeGoldenSet, writePng, writeTruncatedPng } from '../helpers/images.ts';
 
 const size = { width: 32, height: 32 };

@@ -8,7 +8,7 @@ import {
   loadProductArtifact,
   readActiveVersion,
   writeProductArtifact,
-} from '../../models/product-artifact.ts';
+} from '../../product/artifact.ts';
 import { localisationShape } from '../../models/stn/localisation-net.ts';
 import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArtifactError, readActiveVersion, writeProductArtifact, type ManifestDraft } from '../../models/product-artifact.ts';
+import { ArtifactError, readActiveVersion, writeProductArtifact, type ManifestDraft } from '../../product/artifact.ts';
 import {
   ProductVersionError,
   activateProductVersion,
@@ -11,7 +11,7 @@ import {
   rollbackCandidates,
   rollbackProduct,
   versionAttachments,
-} from '../../runtime/product-versions.ts';
+} from '../../product/versions.ts';
 import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
 
 const sha = 'a'.repeat(64);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { refineSettingsSchema } from '../../config/schema.ts';
-import { refineMask } from '../../runtime/refine-mask.ts';
+import { refineMask } from '../../product/refine-mask.ts';
 
 // A hand-checkable map scorer: a pixel's anomaly is how far its red value is from the grey belt (100).
 const greyDistance = {

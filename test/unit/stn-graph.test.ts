@@ -10,8 +10,8 @@ import { Aligner } from '../../models/stn/model.ts';
 import { PASSES } from '../../models/stn/graph.ts';
 import { CONV_KERNELS, localisationFromTensors, localisationShape, localisationTensors, type LocalisationWeights } from '../../models/stn/localisation-net.ts';
 import { clampScale, compose, scaleOf, similarity, warpImage, type Similarity } from '../../models/stn/pose.ts';
-import { firstLayerWindows, gridSample } from '../../trainer/train-stn.ts';
-import { trainingBackend } from '../../trainer/tfjs-backend.ts';
+import { firstLayerWindows, gridSample } from '../../models/stn/train.ts';
+import { trainingBackend } from '../../models/components/tfjs-backend.ts';
 import { seededRandom } from '../../models/components/random.ts';
 
 const size = { width: 64, height: 64 };

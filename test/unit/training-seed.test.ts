@@ -5,9 +5,9 @@
  */
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { tfjsSeed } from '../../trainer/tfjs-backend.ts';
-import { trainSpatialTransformer } from '../../trainer/train-stn.ts';
-import { trainFeatureAdaptor, type AdaptSample } from '../../trainer/adapt-features.ts';
+import { tfjsSeed } from '../../models/components/tfjs-backend.ts';
+import { trainSpatialTransformer } from '../../models/stn/train.ts';
+import { trainFeatureAdaptor, type AdaptSample } from '../../models/adapt/train.ts';
 import { localisationShape } from '../../models/stn/localisation-net.ts';
 import { seededRandom } from '../../models/components/random.ts';
 

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { parseEnrollLine } from '../../cli/enroll-json.ts';
-import type { VersionSummary } from '../../runtime/product-versions.ts';
+import { parseEnrollLine } from '../../product/enrollment-progress.ts';
+import type { VersionSummary } from '../../product/versions.ts';
 import { goldenSetDir, goldenSetName, uploadName } from '../../runtime/web/golden-sets.ts';
 import { advanceStages, enrollmentStages, etaSeconds, type StageProgress } from '../../runtime/web/job-progress.ts';
 import { pushRecent } from '../../runtime/web/live-view.ts';

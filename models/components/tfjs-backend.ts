@@ -6,7 +6,7 @@
  * train on plain JavaScript there; they are small enough for it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { seededRandom } from '../models/components/random.ts';
+import { seededRandom } from './random.ts';
 
 let installed: Promise<string[]> | undefined;
 

@@ -5,14 +5,20 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import sharp from 'sharp';
 
-export interface RgbImage {
-  /** HWC, RGB, values 0..255. */
-  data: Float32Array;
-  width: number;
-  height: number;
+import type { RgbImage } from '../models/components/rgb-image.ts';
+
+export type { RgbImage };
+
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp'];
+
+/** The image files among folder entries (by extension; hidden and temporary files left out), sorted. */
+export function imageFileNames(entries: string[]): string[] {
+  return entries.filter((e) => IMAGE_EXTENSIONS.includes(extname(e).toLowerCase()) && !e.startsWith('.')).sort();
 }
+
 
 export interface LoadedImage extends RgbImage {
   path: string;

@@ -4,7 +4,22 @@
  * `{"event":"progress","stage","done","total"}` per update, then
  * `{"event":"result",...}` or `{"event":"error","message"}`.
  */
-import type { EnrollProgress, EnrollResult } from '../trainer/enroll.ts';
+import type { ManifestDraft } from './artifact.ts';
+
+export type EnrollStage = 'load' | 'align' | 'features' | 'negatives' | 'adapt' | 'coreset' | 'calibrate' | 'write';
+
+export interface EnrollProgress {
+  stage: EnrollStage;
+  done: number;
+  total: number;
+}
+
+/** What an enrollment wrote. */
+export interface EnrollResult {
+  version: string;
+  dir: string;
+  manifest: ManifestDraft;
+}
 
 export interface EnrollProgressLine extends EnrollProgress {
   event: 'progress';

@@ -3,7 +3,7 @@
  * `products` / `versions` / `activate` / `rollback` and the web UI): what each
  * version was enrolled from, how it is expected to perform, whether its files
  * are intact, and switching the active one. Activation verifies the artifact
- * first (models/product-artifact.ts), so a damaged version is never made
+ * first (product/artifact.ts), so a damaged version is never made
  * active and a running device keeps its current model.
  */
 import { readFile, readdir } from 'node:fs/promises';
@@ -17,7 +17,7 @@ import {
   loadProductArtifact,
   productDir,
   readActiveVersion,
-} from '../models/product-artifact.ts';
+} from './artifact.ts';
 import { productIdSchema } from '../config/schema.ts';
 
 export interface VersionSummary {

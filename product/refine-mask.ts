@@ -15,7 +15,7 @@ import { removeSmallRegions } from '../models/components/connected-components.ts
 import { seededRandom } from '../models/components/random.ts';
 import { anomalyRectangles, pasteRectangles, searchThreshold } from '../models/refine/per-image-threshold.ts';
 import type { F2padModel } from '../models/refine/f2pad-model.ts';
-import { thresholdMap } from './product-scorer.ts';
+import { thresholdMap } from './scorer.ts';
 
 export const REFINE_MODES = ['none', 'filter', 'threshold', 'f2pad'] as const;
 export type RefineMode = (typeof REFINE_MODES)[number];

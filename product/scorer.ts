@@ -6,7 +6,7 @@
 import type { InferenceSettings } from '../config/schema.ts';
 import { labelComponents } from '../models/components/connected-components.ts';
 import { PatchCoreScorer, type PatchScores } from '../models/patchcore/model.ts';
-import { ArtifactError, loadProductArtifact, type ProductArtifact } from '../models/product-artifact.ts';
+import { ArtifactError, loadProductArtifact, type ProductArtifact } from './artifact.ts';
 import { sessionOptions } from '../models/session.ts';
 import type { Backbone } from '../models/backbones/registry.ts';
 import { F2padModel } from '../models/refine/f2pad-model.ts';

@@ -4,7 +4,7 @@
  * built it, plus what a technician wants to know about the enrollment.
  */
 import { z } from 'zod';
-import { productIdSchema } from './schema.ts';
+import { productIdSchema } from '../config/schema.ts';
 import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
 import { STN_LOSSES } from '../models/stn/localisation-net.ts';
 

@@ -21,9 +21,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import { adaptorFromWeights, type FeatureAdaptor } from '../models/adapt/feature-adaptor.ts';
-import { seededRandom } from '../models/components/random.ts';
-import { tfjsSeed, trainingBackend } from './tfjs-backend.ts';
+import { adaptorFromWeights, type FeatureAdaptor } from './feature-adaptor.ts';
+import { seededRandom } from '../components/random.ts';
+import { tfjsSeed, trainingBackend } from '../components/tfjs-backend.ts';
 
 export interface AdaptSample {
   /** Pooled patch features [positions, channels]. */

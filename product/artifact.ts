@@ -12,14 +12,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { MANIFEST_SCHEMA_VERSION, manifestSchema, type Manifest } from '../config/manifest.ts';
+import { MANIFEST_SCHEMA_VERSION, manifestSchema, type Manifest } from './manifest.ts';
 import { formatIssues } from '../config/errors.ts';
-import { syncDir, writeDurable } from './durable-file.ts';
-import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
-import type { FeatureReduction } from './patchcore/graphs.ts';
-import type { RefineModel } from './refine/f2pad-model.ts';
-import type { PositionGaussians } from './padim/gaussian.ts';
-import { localisationFromTensors, localisationShape, localisationTensors, type LocalisationWeights } from './stn/localisation-net.ts';
+import { syncDir, writeDurable } from '../models/durable-file.ts';
+import { decodeSafetensors, encodeSafetensors } from '../models/safetensors.ts';
+import type { FeatureReduction } from '../models/patchcore/graphs.ts';
+import type { RefineModel } from '../models/refine/f2pad-model.ts';
+import type { PositionGaussians } from '../models/padim/gaussian.ts';
+import { localisationFromTensors, localisationShape, localisationTensors, type LocalisationWeights } from '../models/stn/localisation-net.ts';
 
 export const BANK_FILE = 'memory-bank.safetensors';
 export const MANIFEST_FILE = 'manifest.json';

@@ -15,8 +15,8 @@
  * The best correlation is also the alignment residual that exposes golden
  * samples of another product mixed into the folder (`mixedSamples`).
  */
-import { angleOf, compose, similarity, warpImage, IDENTITY, type PoseRanges, type Similarity } from '../models/stn/pose.ts';
-import { median } from '../models/components/median.ts';
+import { angleOf, compose, similarity, warpImage, IDENTITY, type PoseRanges, type Similarity } from './pose.ts';
+import { median } from '../components/median.ts';
 
 export interface GreyImage {
   data: Float32Array;

@@ -1,7 +1,7 @@
 /**
  * Self-supervised training of the spatial transformer (tfjs), on golden
  * samples only, already put into the product's canonical pose
- * (trainer/canonical-pose.ts). Every step poses samples at random within the
+ * (models/stn/canonical-pose.ts). Every step poses samples at random within the
  * product's ranges and trains the localisation net to undo the pose. Two
  * registration losses:
  *
@@ -24,12 +24,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import { seededRandom } from '../models/components/random.ts';
-import { concatenate } from '../models/components/concatenate.ts';
-import { baseGrid } from '../models/stn/graph.ts';
-import { CONV_CHANNELS, CONV_KERNELS, type StnLoss, type LocalisationShape, type LocalisationWeights } from '../models/stn/localisation-net.ts';
-import { downscaleImage, invert, randomPose, warpImage, IDENTITY, type PoseRanges, type Similarity } from '../models/stn/pose.ts';
-import { tfjsSeed, trainingBackend } from './tfjs-backend.ts';
+import { seededRandom } from '../components/random.ts';
+import { concatenate } from '../components/concatenate.ts';
+import { baseGrid } from './graph.ts';
+import { CONV_CHANNELS, CONV_KERNELS, type StnLoss, type LocalisationShape, type LocalisationWeights } from './localisation-net.ts';
+import { downscaleImage, invert, randomPose, warpImage, IDENTITY, type PoseRanges, type Similarity } from './pose.ts';
+import { tfjsSeed, trainingBackend } from '../components/tfjs-backend.ts';
 
 
 export interface StnTrainingOptions {
