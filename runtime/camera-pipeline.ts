@@ -41,7 +41,7 @@ export interface Frame {
   data: Buffer;
 }
 
-/** What the pipeline needs from a camera source (see runtime/ingest/camera-source.ts). */
+/** What the pipeline needs from a camera source (implemented by `FfmpegCamera` in runtime/ingest/ffmpeg-camera.ts). */
 export interface FrameSource {
   start(): void;
   stop(): Promise<void>;

@@ -6,7 +6,7 @@
 import type { PublisherStats } from './mqtt/publisher.ts';
 import type { PipelineStats } from './camera-pipeline.ts';
 
-/** What a camera source reports about its stream (see runtime/ingest/camera-source.ts). */
+/** What a camera source reports about its stream (the `CameraStats` of `FfmpegCamera.stats()` in runtime/ingest/ffmpeg-camera.ts). */
 export interface SourceHealth {
   state: string;
   /** Why the camera is in this state, in words for technicians. */

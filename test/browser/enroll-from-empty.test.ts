@@ -95,7 +95,7 @@ t.test('enroll a product on an empty device through the UI and see its first rej
   t.match(await page.getByTestId('result-golden-samples').textContent(), /^12/);
   t.match(await page.getByTestId('result-expected-false-rejects').textContent(), /\d+\.\d+ % of good parts/);
   t.match(await page.getByTestId('result-synthetic-defects-missed').textContent(), /\d+\.\d+ % of \d+/);
-  await page.waitForFunction(() => (document.querySelector('[data-testid="sheet-synthetic-negatives.png"] img') as HTMLImageElement | null)?.naturalWidth! > 0);
+  await page.waitForFunction(() => ((document.querySelector('[data-testid="sheet-synthetic-negatives.png"] img') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0);
   t.pass('the synthetic-negatives contact sheet is shown');
   await screenshot(page, 'ui-enroll-result.png');
 

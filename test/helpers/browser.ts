@@ -6,12 +6,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { assertToolInstalled, SYSTEM_DEPS_HINT } from '../../fixtures/required-tool.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS_DIR = join(import.meta.dirname, '..', '..', '.tap', 'artifacts');
 
 /** A fresh headless browser (its own temporary profile). */
-export function launchChromium(): Promise<Browser> {
+export async function launchChromium(): Promise<Browser> {
+  assertToolInstalled(CHROMIUM, SYSTEM_DEPS_HINT);
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

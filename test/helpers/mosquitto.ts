@@ -6,22 +6,19 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../../fixtures/free-port.ts';
+import { assertToolInstalled, SYSTEM_DEPS_HINT } from '../../fixtures/required-tool.ts';
+
+export { freePort };
 
 const run = promisify(execFile);
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const MOSQUITTO_PASSWD = '/usr/bin/mosquitto_passwd';
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -87,6 +84,8 @@ async function makeCertificates(dir: string): Promise<{ ca: string; serverCert: 
 }
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
+  assertToolInstalled(MOSQUITTO, SYSTEM_DEPS_HINT);
+  if (options.tls) assertToolInstalled(MOSQUITTO_PASSWD, SYSTEM_DEPS_HINT);
   const dir = await mkdtemp(join(tmpdir(), 'linesight-mosquitto-'));
   const port = await freePort();
   const lines = [
@@ -107,7 +106,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   if (options.tls) {
     const certs = await makeCertificates(dir);
     tls = { caFile: certs.ca, clientCertFile: certs.clientCert, clientKeyFile: certs.clientKey, username: 'plc-gateway', password: 'right-password' };
-    await run('mosquitto_passwd', ['-b', '-c', join(dir, 'passwd'), tls.username, tls.password]);
+    await run(MOSQUITTO_PASSWD, ['-b', '-c', join(dir, 'passwd'), tls.username, tls.password]);
     lines.push(
       `cafile ${certs.ca}`,
       `certfile ${certs.serverCert}`,

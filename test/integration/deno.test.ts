@@ -1,23 +1,24 @@
 /**
- * The same runtime under Deno 2 (the `deno` npm package, installed by .ci/run):
+ * The same runtime under Deno 2 (the `deno` npm package, installed by `npm run test:all`):
  * `deno run -A cli/main.ts run --config <file>` scores a short stream and
  * publishes to a real mosquitto broker.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { resultPayloadSchema } from '../../runtime/mqtt/payloads.ts';
+import { DENO, DENO_HINT } from '../../fixtures/required-tool.ts';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
 import { freePort, startMosquitto } from '../helpers/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
+import { requireTool } from '../helpers/require-tool.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const DENO = join(ROOT, 'node_modules', '.bin', 'deno');
 
-t.test('linesight run under Deno publishes results', { skip: existsSync(DENO) ? false : 'deno is not installed (npm install --no-save deno@2)' }, async (t) => {
+t.test('linesight run under Deno publishes results', async (t) => {
+  if (!requireTool(t, DENO, DENO_HINT)) return;
   const dir = t.testdir();
   const fixture = await conveyorFixture(dir);
   const video = await fixture.video('gdg', 'gdg');

@@ -60,7 +60,7 @@ t.test('a bad config is refused with the key named, before anything starts', asy
   });
   const run = runCli(['run', '--config', bad]);
   t.equal(await run.exited, 1);
-  t.match(run.output(), /unknown key \"cameras\[0\]\.fsp\"/);
+  t.match(run.output(), /unknown key "cameras\[0\]\.fsp"/);
   t.notMatch(run.output(), /listening|connecting/i, 'no broker was started, no camera opened');
 
   // A product whose only version is damaged (a product not enrolled at all streams and waits, see empty-device.test.ts).

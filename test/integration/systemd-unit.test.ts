@@ -4,15 +4,17 @@
  * (checked against a real unix datagram socket).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { SYSTEM_DEPS_HINT } from '../../fixtures/required-tool.ts';
 import { createSystemdNotifier } from '../../runtime/systemd-notify.ts';
+import { requireTool } from '../helpers/require-tool.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ANALYZE = '/usr/bin/systemd-analyze';
-const noAnalyze = existsSync(ANALYZE) ? false : 'systemd-analyze is not installed (apt-get install systemd)';
+const PYTHON = '/usr/bin/python3';
 
 function analyze(args: string[], cwd: string): { status: number | null; output: string } {
   const r = spawnSync(ANALYZE, args, { cwd, encoding: 'utf8' });
@@ -23,7 +25,8 @@ for (const [unit, instance] of [
   ['linesight@.service', 'linesight@line1.service'],
   ['linesight-enroll@.service', 'linesight-enroll@bracket-a.service'],
 ] as const) {
-  t.test(`${unit} passes systemd-analyze verify`, { skip: noAnalyze }, async (t) => {
+  t.test(`${unit} passes systemd-analyze verify`, async (t) => {
+    if (!requireTool(t, ANALYZE, SYSTEM_DEPS_HINT)) return;
     const dir = t.testdir();
     copyFileSync(join(ROOT, 'systemd', unit), join(dir, unit));
     const r = analyze(['verify', `./${instance}`], dir);
@@ -32,7 +35,8 @@ for (const [unit, instance] of [
   });
 }
 
-t.test('linesight@.service is hardened (systemd-analyze security)', { skip: noAnalyze }, async (t) => {
+t.test('linesight@.service is hardened (systemd-analyze security)', async (t) => {
+  if (!requireTool(t, ANALYZE, SYSTEM_DEPS_HINT)) return;
   const dir = t.testdir();
   copyFileSync(join(ROOT, 'systemd', 'linesight@.service'), join(dir, 'linesight@.service'));
   const r = analyze(['security', '--offline=true', './linesight@line1.service'], dir);
@@ -54,12 +58,13 @@ t.test('without NOTIFY_SOCKET the notifier does nothing', async (t) => {
   stop();
 });
 
-t.test('ready and watchdog pings reach the notify socket', { skip: existsSync('/usr/bin/systemd-notify') ? false : 'systemd-notify is not installed' }, async (t) => {
+t.test('ready and watchdog pings reach the notify socket', async (t) => {
+  if (!requireTool(t, PYTHON, SYSTEM_DEPS_HINT)) return;
   // Unix socket paths are limited to about 100 bytes: a short temp dir.
   const dir = mkdtempSync(join(tmpdir(), 'ls-notify-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'notify.sock');
-  const listener = spawn('/usr/bin/python3', [join(ROOT, 'test', 'fixtures', 'notify_listener.py'), socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const listener = spawn(PYTHON, [join(ROOT, 'test', 'fixtures', 'notify_listener.py'), socket], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => listener.kill('SIGKILL'));
   const lines: string[] = [];
   let buffered = '';
