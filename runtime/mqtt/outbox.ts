@@ -43,22 +43,11 @@
 import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../config/logger.ts';
+import { OutboxError, OutboxFullError, type Outbox, type OutboxStats } from './outbox-contract.ts';
 import { currentOwner, formatLock, lockHeld, parseLock, systemProbe } from './outbox-lock.ts';
 import { parsePayload, rejectInputSchema, rejectPayloadSchema, type RejectInput, type RejectPayload } from './payloads.ts';
 
-export class OutboxFullError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OutboxFullError';
-  }
-}
-
-export class OutboxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OutboxError';
-  }
-}
+export { OutboxError, OutboxFullError, type Outbox, type OutboxStats } from './outbox-contract.ts';
 
 export interface OutboxOptions {
   /** Most pending rejects (default 100 000). */
@@ -66,17 +55,6 @@ export interface OutboxOptions {
   logger?: Logger;
 }
 
-export interface OutboxStats {
-  pending: number;
-  /** Highest seq ever assigned (0 when none yet). */
-  lastSeq: number;
-  appended: number;
-  acked: number;
-  /** Rejects refused because the outbox was full. */
-  refused: number;
-  /** Entries set aside as `.corrupt` because they could not be read: those found on open plus those set aside since. */
-  quarantined: number;
-}
 
 const ENTRY = /^(\d{16})\.json$/;
 const CORRUPT = /^(\d{16})\.json\.corrupt$/;
@@ -130,7 +108,7 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export class RejectOutbox {
+export class RejectOutbox implements Outbox {
   readonly dir: string;
   readonly maxEntries: number;
   private readonly log: Logger;
