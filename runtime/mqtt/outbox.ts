@@ -108,6 +108,85 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Takes the lock (see runtime/mqtt/outbox-lock.ts); a lock whose writer is gone is taken over. */
+async function takeLock(dir: string): Promise<void> {
+  const path = join(dir, LOCK);
+  try {
+    const holder = parseLock(await readFile(path, 'utf8'));
+    if (holder && holder.pid !== process.pid && lockHeld(holder, systemProbe)) {
+      throw new OutboxError(`reject outbox ${dir} is in use by process ${holder.pid}; only one linesight runtime per device may run`);
+    }
+  } catch (err) {
+    if (err instanceof OutboxError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutboxError(`reject outbox ${dir}: cannot read ${path} (${(err as Error).message})`);
+  }
+  await writeFile(path, formatLock(currentOwner()));
+}
+
+/** Reads the directory: pending seqs, the highest seq ever assigned, set-aside entries; removes temp files. */
+async function scanDirectory(dir: string, log: Logger): Promise<DirectoryContents> {
+  const seqs: number[] = [];
+  let maxSeq = 0;
+  let removedTemp = 0;
+  let quarantined = 0;
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.tmp')) {
+      await unlink(join(dir, name));
+      removedTemp++;
+      continue;
+    }
+    const m = ENTRY.exec(name);
+    if (m) {
+      const seq = Number(m[1]);
+      seqs.push(seq);
+      maxSeq = Math.max(maxSeq, seq);
+    }
+    const corrupt = CORRUPT.exec(name);
+    if (corrupt) {
+      quarantined++;
+      maxSeq = Math.max(maxSeq, Number(corrupt[1])); // its seq was handed out: never reuse it
+    }
+  }
+  seqs.sort((a, b) => a - b);
+  maxSeq = Math.max(maxSeq, await readLastAcked(dir, log), await readSeq(dir, log));
+  if (removedTemp > 0) {
+    await fsyncDir(dir);
+    log.warn({ removedTemp }, `reject outbox: removed ${removedTemp} half-written file(s) left by an interrupted write`);
+  }
+  return { seqs, maxSeq, quarantined };
+}
+
+/** The highest seq ever assigned, as the `seq` file says (0 when there is none). */
+async function readSeq(dir: string, log: Logger): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, SEQ), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  const seq = Number(text.trim());
+  if (Number.isSafeInteger(seq) && seq >= 0) return seq;
+  log.error(`reject outbox: ${SEQ} is unreadable; sequence numbers continue from the entries`);
+  return 0;
+}
+
+async function readLastAcked(dir: string, log: Logger): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, LAST_ACKED), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  try {
+    return parsePayload(rejectPayloadSchema, JSON.parse(text), LAST_ACKED).seq;
+  } catch (err) {
+    log.error({ err }, `reject outbox: ${LAST_ACKED} is unreadable; sequence numbers continue from the pending entries`);
+    return 0;
+  }
+}
+
 export class RejectOutbox implements Outbox {
   readonly dir: string;
   readonly maxEntries: number;
@@ -140,10 +219,10 @@ export class RejectOutbox implements Outbox {
     } catch (err) {
       throw new OutboxError(`reject outbox ${abs}: cannot create the directory (${(err as Error).message})`);
     }
-    await RejectOutbox.lock(abs);
+    await takeLock(abs);
     openDirs.add(abs);
     try {
-      const found = await RejectOutbox.scan(abs, log);
+      const found = await scanDirectory(abs, log);
       const { seqs, quarantined } = found;
       if (seqs.length > 0) log.info({ pending: seqs.length, first: seqs[0], last: seqs.at(-1) }, `reject outbox: ${seqs.length} reject(s) still wait for the broker`);
       if (quarantined > 0) log.error({ quarantined }, `reject outbox: ${quarantined} unreadable reject(s) set aside as *.corrupt in ${abs}; they were never sent`);
@@ -152,84 +231,6 @@ export class RejectOutbox implements Outbox {
       openDirs.delete(abs);
       await unlink(join(abs, LOCK)).catch(() => {});
       throw err;
-    }
-  }
-
-  /** Takes the lock (see runtime/mqtt/outbox-lock.ts); a lock whose writer is gone is taken over. */
-  private static async lock(dir: string): Promise<void> {
-    const path = join(dir, LOCK);
-    try {
-      const holder = parseLock(await readFile(path, 'utf8'));
-      if (holder && holder.pid !== process.pid && lockHeld(holder, systemProbe)) {
-        throw new OutboxError(`reject outbox ${dir} is in use by process ${holder.pid}; only one linesight runtime per device may run`);
-      }
-    } catch (err) {
-      if (err instanceof OutboxError) throw err;
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutboxError(`reject outbox ${dir}: cannot read ${path} (${(err as Error).message})`);
-    }
-    await writeFile(path, formatLock(currentOwner()));
-  }
-
-  /** Reads the directory: pending seqs, the highest seq ever assigned, set-aside entries; removes temp files. */
-  private static async scan(dir: string, log: Logger): Promise<DirectoryContents> {
-    const seqs: number[] = [];
-    let maxSeq = 0;
-    let removedTemp = 0;
-    let quarantined = 0;
-    for (const name of await readdir(dir)) {
-      if (name.endsWith('.tmp')) {
-        await unlink(join(dir, name));
-        removedTemp++;
-        continue;
-      }
-      const m = ENTRY.exec(name);
-      if (m) {
-        const seq = Number(m[1]);
-        seqs.push(seq);
-        maxSeq = Math.max(maxSeq, seq);
-      }
-      const corrupt = CORRUPT.exec(name);
-      if (corrupt) {
-        quarantined++;
-        maxSeq = Math.max(maxSeq, Number(corrupt[1])); // its seq was handed out: never reuse it
-      }
-    }
-    seqs.sort((a, b) => a - b);
-    maxSeq = Math.max(maxSeq, await RejectOutbox.readLastAcked(dir, log), await RejectOutbox.readSeq(dir, log));
-    if (removedTemp > 0) {
-      await fsyncDir(dir);
-      log.warn({ removedTemp }, `reject outbox: removed ${removedTemp} half-written file(s) left by an interrupted write`);
-    }
-    return { seqs, maxSeq, quarantined };
-  }
-
-  private static async readSeq(dir: string, log: Logger): Promise<number> {
-    let text: string;
-    try {
-      text = await readFile(join(dir, SEQ), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw err;
-    }
-    const seq = Number(text.trim());
-    if (Number.isSafeInteger(seq) && seq >= 0) return seq;
-    log.error(`reject outbox: ${SEQ} is unreadable; sequence numbers continue from the entries`);
-    return 0;
-  }
-
-  private static async readLastAcked(dir: string, log: Logger): Promise<number> {
-    let text: string;
-    try {
-      text = await readFile(join(dir, LAST_ACKED), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw err;
-    }
-    try {
-      return parsePayload(rejectPayloadSchema, JSON.parse(text), LAST_ACKED).seq;
-    } catch (err) {
-      log.error({ err }, `reject outbox: ${LAST_ACKED} is unreadable; sequence numbers continue from the pending entries`);
-      return 0;
     }
   }
 
