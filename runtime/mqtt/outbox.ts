@@ -6,8 +6,8 @@
  *   0000000000000042.json   one pending reject (seq 42), the full payload
  *   0000000000000042.json.tmp  a reject being written (ignored and removed on open)
  *   last-acked.json         the newest acknowledged reject
- *   seq                     the highest seq ever assigned, written before the
- *                           entry that takes it
+ *   seq                     a floor under the sequence: the highest seq when the
+ *                           outbox was last opened or an entry last set aside
  *   lock                    the process using the outbox: pid, start time and
  *                           boot id (runtime/mqtt/outbox-lock.ts)
  *   sparkplug-bdseq.json    the Sparkplug bdSeq of the last connection (written by
@@ -23,11 +23,13 @@
  *
  * Sequence numbers start at 1, are assigned by `append`, strictly increase and
  * are never reused, even after all entries were acknowledged and the process
- * restarted, and even after an operator deleted set-aside `.corrupt` entries:
- * `seq` is written durably before the entry it numbers, and on open the
- * sequence continues after the highest of `seq`, the entries, the set-aside
- * entries and `last-acked.json`. (A power cut between writing `seq` and the
- * entry can leave a gap of one seq; a seq is never handed out twice.)
+ * restarted, and even after an operator deleted set-aside `.corrupt` entries.
+ * The highest seq ever assigned is always on disk: as a pending entry, as
+ * `last-acked.json`, or, once its entry was set aside, in `seq` (written
+ * durably before the entry is renamed to `.corrupt`, and on open when the
+ * directory holds a higher seq than it says). On open the sequence continues
+ * after the highest of all of them. `append` itself writes only the entry, so
+ * storing a reject costs one file fsync and one directory fsync.
  *
  * Bound: at most `maxEntries` pending rejects. When it is full, `append`
  * REFUSES the new reject with an OutboxFullError (logged at error level and
@@ -75,6 +77,8 @@ interface DirectoryContents {
   maxSeq: number;
   /** Entries set aside as `.corrupt`. */
   quarantined: number;
+  /** What the `seq` file says (0 when there is none). */
+  seqFloor: number;
 }
 
 /** Writes a file and flushes it to disk (a temp file, renamed into place by the caller). */
@@ -86,6 +90,13 @@ async function writeSynced(path: string, text: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Records durably that every seq up to `seq` was handed out. */
+async function writeSeqFloor(dir: string, seq: number): Promise<void> {
+  await writeSynced(join(dir, `${SEQ}.tmp`), `${seq}\n`);
+  await rename(join(dir, `${SEQ}.tmp`), join(dir, SEQ));
+  await fsyncDir(dir);
 }
 
 /** Makes a rename or unlink in `dir` durable. */
@@ -148,12 +159,13 @@ async function scanDirectory(dir: string, log: Logger): Promise<DirectoryContent
     }
   }
   seqs.sort((a, b) => a - b);
-  maxSeq = Math.max(maxSeq, await readLastAcked(dir, log), await readSeq(dir, log));
+  const seqFloor = await readSeq(dir, log);
+  maxSeq = Math.max(maxSeq, await readLastAcked(dir, log), seqFloor);
   if (removedTemp > 0) {
     await fsyncDir(dir);
     log.warn({ removedTemp }, `reject outbox: removed ${removedTemp} half-written file(s) left by an interrupted write`);
   }
-  return { seqs, maxSeq, quarantined };
+  return { seqs, maxSeq, quarantined, seqFloor };
 }
 
 /** The highest seq ever assigned, as the `seq` file says (0 when there is none). */
@@ -224,6 +236,8 @@ export class RejectOutbox implements Outbox {
     try {
       const found = await scanDirectory(abs, log);
       const { seqs, quarantined } = found;
+      // Set-aside entries of older versions may hold the highest seq: record it before anyone deletes them.
+      if (quarantined > 0 && found.maxSeq > found.seqFloor) await writeSeqFloor(abs, found.maxSeq);
       if (seqs.length > 0) log.info({ pending: seqs.length, first: seqs[0], last: seqs.at(-1) }, `reject outbox: ${seqs.length} reject(s) still wait for the broker`);
       if (quarantined > 0) log.error({ quarantined }, `reject outbox: ${quarantined} unreadable reject(s) set aside as *.corrupt in ${abs}; they were never sent`);
       return new RejectOutbox(abs, found, maxEntries, log);
@@ -274,10 +288,7 @@ export class RejectOutbox implements Outbox {
       const seq = this.maxSeq + 1;
       const payload: RejectPayload = { ...checked, seq };
       const final = join(this.dir, entryName(seq));
-      // The seq file first: whatever happens to the entry later, its seq stays taken.
-      await writeSynced(join(this.dir, `${SEQ}.tmp`), `${seq}\n`);
       await writeSynced(`${final}.tmp`, JSON.stringify(payload));
-      await rename(join(this.dir, `${SEQ}.tmp`), join(this.dir, SEQ));
       await rename(`${final}.tmp`, final);
       await fsyncDir(this.dir);
       this.maxSeq = seq;
@@ -330,6 +341,8 @@ export class RejectOutbox implements Outbox {
     } catch (err) {
       this.counters.quarantined++;
       this.log.error({ err, seq }, `reject outbox: entry ${name} is unreadable; set aside as ${name}.corrupt and skipped`);
+      // The set-aside file may be deleted later: the highest seq must survive it.
+      await writeSeqFloor(this.dir, this.maxSeq).catch((e: unknown) => this.log.error({ err: e }, `reject outbox: cannot write ${SEQ} (${(e as Error).message})`));
       await rename(join(this.dir, name), join(this.dir, `${name}.corrupt`)).catch(() => {});
       await fsyncDir(this.dir).catch(() => {});
       this.remove(seq);

@@ -140,6 +140,25 @@ t.test('the sequence never goes back, even after set-aside entries holding the h
   t.equal((await third.append(reject(3))).seq, 4, 'seq 3 was handed out once: the next reject gets 4');
 });
 
+t.test('set-aside entries left by an older version still keep the sequence after they are deleted', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  for (let i = 0; i < 2; i++) await outbox.append(reject(i));
+  await outbox.ack(1);
+  await outbox.ack(2);
+  await outbox.close();
+  // As an older version left it: the newest entry set aside, no seq file.
+  await writeFile(join(dir, '0000000000000005.json.corrupt'), 'garbage');
+  await unlink(join(dir, 'seq')).catch(() => {});
+  const second = await openOutbox(dir);
+  t.equal(second.lastSeq, 5);
+  await second.close();
+  await unlink(join(dir, '0000000000000005.json.corrupt'));
+  const third = await openOutbox(dir);
+  t.teardown(() => third.close());
+  t.equal((await third.append(reject(2))).seq, 6);
+});
+
 t.test('a full outbox refuses a new reject loudly and keeps the old ones', async (t) => {
   const dir = await freshDir();
   const outbox = await openOutbox(dir, 2);
