@@ -183,7 +183,7 @@ export class DeviceRuntime {
 
   health(): DeviceHealth {
     const p = this.publisher.stats();
-    const mqtt = { state: p.state, pendingRejects: p.pendingRejects, sentRejects: p.sentRejects, refusedRejects: p.refusedRejects, reconnects: p.reconnects, lastError: p.lastError };
+    const mqtt = { state: p.state, pendingRejects: p.pendingRejects, sentRejects: p.sentRejects, refusedRejects: p.refusedRejects, quarantinedRejects: p.quarantinedRejects, reconnects: p.reconnects, lastError: p.lastError };
     const cameras = this.cameras.map((c) => this.cameraHealth(c));
     const problems = healthProblems(mqtt, cameras);
     return {

@@ -33,7 +33,7 @@ export interface DeviceHealth {
   device: string;
   version: string;
   uptimeS: number;
-  mqtt: Pick<PublisherStats, 'state' | 'pendingRejects' | 'sentRejects' | 'refusedRejects' | 'reconnects' | 'lastError'>;
+  mqtt: Pick<PublisherStats, 'state' | 'pendingRejects' | 'sentRejects' | 'refusedRejects' | 'quarantinedRejects' | 'reconnects' | 'lastError'>;
   products: Record<string, string>;
   cameras: CameraHealth[];
 }
@@ -43,6 +43,7 @@ export function healthProblems(mqtt: DeviceHealth['mqtt'], cameras: CameraHealth
   const problems: string[] = [];
   if (mqtt.state !== 'online') problems.push(`MQTT broker not connected (${mqtt.state}${mqtt.lastError ? `: ${mqtt.lastError}` : ''}); ${mqtt.pendingRejects} reject(s) kept on disk until it is back`);
   if (mqtt.refusedRejects > 0) problems.push(`${mqtt.refusedRejects} reject(s) refused because the reject outbox is full`);
+  if (mqtt.quarantinedRejects > 0) problems.push(`${mqtt.quarantinedRejects} unreadable reject(s) set aside as *.corrupt in the reject outbox and never sent`);
   for (const c of cameras) {
     if (c.state !== 'streaming') problems.push(`camera ${c.id} is ${c.state}${c.reason ? `: ${c.reason}` : ''}`);
     if (c.modelVersion === null) problems.push(`product "${c.product}" is not enrolled yet: camera ${c.id} streams without scoring until a version is activated`);

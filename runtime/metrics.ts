@@ -96,6 +96,14 @@ export class RuntimeMetrics {
       },
     });
     new Gauge({
+      name: 'linesight_reject_outbox_quarantined',
+      help: 'Unreadable reject signals set aside as *.corrupt in the outbox (never sent)',
+      registers,
+      collect() {
+        this.set(snapshot().mqtt.quarantinedRejects);
+      },
+    });
+    new Gauge({
       name: 'linesight_product_info',
       help: 'Active version of each product (value 1)',
       labelNames: ['product', 'version'],

@@ -1,7 +1,8 @@
 /**
  * How the publisher's messages look on the wire. The publisher
- * (runtime/mqtt/publisher.ts) owns the connection, the reject outbox and the
- * delivery rules; an encoding only turns each kind of message (status, birth
+ * (runtime/mqtt/publisher.ts, with connection.ts and reject-delivery.ts) owns
+ * the connection, the reject outbox and the delivery rules; an encoding only
+ * turns each kind of message (status, birth
  * and death, result, reject, mask, health) into topics and payloads:
  *
  *   json       linesight's own topics and JSON payloads (runtime/mqtt/json-encoding.ts)

@@ -5,13 +5,15 @@
  * Layout of the directory:
  *   0000000000000042.json   one pending reject (seq 42), the full payload
  *   0000000000000042.json.tmp  a reject being written (ignored and removed on open)
- *   last-acked.json         the newest acknowledged reject; keeps `seq` growing
- *                           when the queue is empty
- *   lock                    pid of the process using the outbox
+ *   last-acked.json         the newest acknowledged reject
+ *   seq                     a floor under the sequence: the highest seq when the
+ *                           outbox was last opened or an entry last set aside
+ *   lock                    the process using the outbox: pid, start time and
+ *                           boot id (runtime/mqtt/outbox-lock.ts)
  *   sparkplug-bdseq.json    the Sparkplug bdSeq of the last connection (written by
  *                           the Sparkplug encoding; the outbox leaves it alone)
  *   *.corrupt               an entry that could not be read, set aside (kept for
- *                           inspection, never sent, reported in stats)
+ *                           inspection, never sent, counted in `stats().quarantined`)
  *
  * Durability: `append` writes a temp file, fsyncs it, renames it to its final
  * name and fsyncs the directory before it resolves, so a reject the runtime
@@ -21,8 +23,13 @@
  *
  * Sequence numbers start at 1, are assigned by `append`, strictly increase and
  * are never reused, even after all entries were acknowledged and the process
- * restarted: the file holding the highest `seq` ever assigned always exists,
- * either as a pending entry or as `last-acked.json`.
+ * restarted, and even after an operator deleted set-aside `.corrupt` entries.
+ * The highest seq ever assigned is always on disk: as a pending entry, as
+ * `last-acked.json`, or, once its entry was set aside, in `seq` (written
+ * durably before the entry is renamed to `.corrupt`, and on open when the
+ * directory holds a higher seq than it says). On open the sequence continues
+ * after the highest of all of them. `append` itself writes only the entry, so
+ * storing a reject costs one file fsync and one directory fsync.
  *
  * Bound: at most `maxEntries` pending rejects. When it is full, `append`
  * REFUSES the new reject with an OutboxFullError (logged at error level and
@@ -38,21 +45,11 @@
 import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../config/logger.ts';
+import { OutboxError, OutboxFullError, type Outbox, type OutboxStats } from './outbox-contract.ts';
+import { currentOwner, formatLock, lockHeld, parseLock, systemProbe } from './outbox-lock.ts';
 import { parsePayload, rejectInputSchema, rejectPayloadSchema, type RejectInput, type RejectPayload } from './payloads.ts';
 
-export class OutboxFullError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OutboxFullError';
-  }
-}
-
-export class OutboxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OutboxError';
-  }
-}
+export { OutboxError, OutboxFullError, type Outbox, type OutboxStats } from './outbox-contract.ts';
 
 export interface OutboxOptions {
   /** Most pending rejects (default 100 000). */
@@ -60,27 +57,47 @@ export interface OutboxOptions {
   logger?: Logger;
 }
 
-export interface OutboxStats {
-  pending: number;
-  /** Highest seq ever assigned (0 when none yet). */
-  lastSeq: number;
-  appended: number;
-  acked: number;
-  /** Rejects refused because the outbox was full. */
-  refused: number;
-  /** Entry files that could not be read and were set aside as `.corrupt`. */
-  quarantined: number;
-}
 
 const ENTRY = /^(\d{16})\.json$/;
 const CORRUPT = /^(\d{16})\.json\.corrupt$/;
 const LAST_ACKED = 'last-acked.json';
+const SEQ = 'seq';
 const LOCK = 'lock';
 
 const entryName = (seq: number): string => `${String(seq).padStart(16, '0')}.json`;
 
 /** Directories opened by this process (a second open in the same process is a bug). */
 const openDirs = new Set<string>();
+
+/** What the outbox directory holds when it is opened. */
+interface DirectoryContents {
+  /** Pending seqs, ascending. */
+  seqs: number[];
+  /** Highest seq ever assigned. */
+  maxSeq: number;
+  /** Entries set aside as `.corrupt`. */
+  quarantined: number;
+  /** What the `seq` file says (0 when there is none). */
+  seqFloor: number;
+}
+
+/** Writes a file and flushes it to disk (a temp file, renamed into place by the caller). */
+async function writeSynced(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Records durably that every seq up to `seq` was handed out. */
+async function writeSeqFloor(dir: string, seq: number): Promise<void> {
+  await writeSynced(join(dir, `${SEQ}.tmp`), `${seq}\n`);
+  await rename(join(dir, `${SEQ}.tmp`), join(dir, SEQ));
+  await fsyncDir(dir);
+}
 
 /** Makes a rename or unlink in `dir` durable. */
 async function fsyncDir(dir: string): Promise<void> {
@@ -102,16 +119,87 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Takes the lock (see runtime/mqtt/outbox-lock.ts); a lock whose writer is gone is taken over. */
+async function takeLock(dir: string): Promise<void> {
+  const path = join(dir, LOCK);
   try {
-    process.kill(pid, 0);
-    return true;
+    const holder = parseLock(await readFile(path, 'utf8'));
+    if (holder && holder.pid !== process.pid && lockHeld(holder, systemProbe)) {
+      throw new OutboxError(`reject outbox ${dir} is in use by process ${holder.pid}; only one linesight runtime per device may run`);
+    }
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if (err instanceof OutboxError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutboxError(`reject outbox ${dir}: cannot read ${path} (${(err as Error).message})`);
+  }
+  await writeFile(path, formatLock(currentOwner()));
+}
+
+/** Reads the directory: pending seqs, the highest seq ever assigned, set-aside entries; removes temp files. */
+async function scanDirectory(dir: string, log: Logger): Promise<DirectoryContents> {
+  const seqs: number[] = [];
+  let maxSeq = 0;
+  let removedTemp = 0;
+  let quarantined = 0;
+  for (const name of await readdir(dir)) {
+    if (name.endsWith('.tmp')) {
+      await unlink(join(dir, name));
+      removedTemp++;
+      continue;
+    }
+    const m = ENTRY.exec(name);
+    if (m) {
+      const seq = Number(m[1]);
+      seqs.push(seq);
+      maxSeq = Math.max(maxSeq, seq);
+    }
+    const corrupt = CORRUPT.exec(name);
+    if (corrupt) {
+      quarantined++;
+      maxSeq = Math.max(maxSeq, Number(corrupt[1])); // its seq was handed out: never reuse it
+    }
+  }
+  seqs.sort((a, b) => a - b);
+  const seqFloor = await readSeq(dir, log);
+  maxSeq = Math.max(maxSeq, await readLastAcked(dir, log), seqFloor);
+  if (removedTemp > 0) {
+    await fsyncDir(dir);
+    log.warn({ removedTemp }, `reject outbox: removed ${removedTemp} half-written file(s) left by an interrupted write`);
+  }
+  return { seqs, maxSeq, quarantined, seqFloor };
+}
+
+/** The highest seq ever assigned, as the `seq` file says (0 when there is none). */
+async function readSeq(dir: string, log: Logger): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, SEQ), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  const seq = Number(text.trim());
+  if (Number.isSafeInteger(seq) && seq >= 0) return seq;
+  log.error(`reject outbox: ${SEQ} is unreadable; sequence numbers continue from the entries`);
+  return 0;
+}
+
+async function readLastAcked(dir: string, log: Logger): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, LAST_ACKED), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  try {
+    return parsePayload(rejectPayloadSchema, JSON.parse(text), LAST_ACKED).seq;
+  } catch (err) {
+    log.error({ err }, `reject outbox: ${LAST_ACKED} is unreadable; sequence numbers continue from the pending entries`);
+    return 0;
   }
 }
 
-export class RejectOutbox {
+export class RejectOutbox implements Outbox {
   readonly dir: string;
   readonly maxEntries: number;
   private readonly log: Logger;
@@ -122,10 +210,11 @@ export class RejectOutbox {
   private closed = false;
   private counters = { appended: 0, acked: 0, refused: 0, quarantined: 0 };
 
-  private constructor(dir: string, seqs: number[], maxSeq: number, maxEntries: number, log: Logger) {
+  private constructor(dir: string, found: DirectoryContents, maxEntries: number, log: Logger) {
     this.dir = dir;
-    this.seqs = seqs;
-    this.maxSeq = maxSeq;
+    this.seqs = found.seqs;
+    this.maxSeq = found.maxSeq;
+    this.counters.quarantined = found.quarantined;
     this.maxEntries = maxEntries;
     this.log = log;
   }
@@ -142,69 +231,20 @@ export class RejectOutbox {
     } catch (err) {
       throw new OutboxError(`reject outbox ${abs}: cannot create the directory (${(err as Error).message})`);
     }
-    await RejectOutbox.lock(abs);
+    await takeLock(abs);
     openDirs.add(abs);
     try {
-      const seqs: number[] = [];
-      let maxSeq = 0;
-      let removedTemp = 0;
-      for (const name of await readdir(abs)) {
-        if (name.endsWith('.tmp')) {
-          await unlink(join(abs, name));
-          removedTemp++;
-          continue;
-        }
-        const m = ENTRY.exec(name);
-        if (m) {
-          const seq = Number(m[1]);
-          seqs.push(seq);
-          maxSeq = Math.max(maxSeq, seq);
-        }
-        const corrupt = CORRUPT.exec(name);
-        if (corrupt) maxSeq = Math.max(maxSeq, Number(corrupt[1])); // its seq was handed out: never reuse it
-      }
-      seqs.sort((a, b) => a - b);
-      maxSeq = Math.max(maxSeq, await RejectOutbox.readLastAcked(abs, log));
-      if (removedTemp > 0) {
-        await fsyncDir(abs);
-        log.warn({ removedTemp }, `reject outbox: removed ${removedTemp} half-written file(s) left by an interrupted write`);
-      }
+      const found = await scanDirectory(abs, log);
+      const { seqs, quarantined } = found;
+      // Set-aside entries of older versions may hold the highest seq: record it before anyone deletes them.
+      if (quarantined > 0 && found.maxSeq > found.seqFloor) await writeSeqFloor(abs, found.maxSeq);
       if (seqs.length > 0) log.info({ pending: seqs.length, first: seqs[0], last: seqs.at(-1) }, `reject outbox: ${seqs.length} reject(s) still wait for the broker`);
-      return new RejectOutbox(abs, seqs, maxSeq, maxEntries, log);
+      if (quarantined > 0) log.error({ quarantined }, `reject outbox: ${quarantined} unreadable reject(s) set aside as *.corrupt in ${abs}; they were never sent`);
+      return new RejectOutbox(abs, found, maxEntries, log);
     } catch (err) {
       openDirs.delete(abs);
       await unlink(join(abs, LOCK)).catch(() => {});
       throw err;
-    }
-  }
-
-  private static async lock(dir: string): Promise<void> {
-    const path = join(dir, LOCK);
-    try {
-      const holder = Number((await readFile(path, 'utf8')).trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) {
-        throw new OutboxError(`reject outbox ${dir} is in use by process ${holder}; only one linesight runtime per device may run`);
-      }
-    } catch (err) {
-      if (err instanceof OutboxError) throw err;
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutboxError(`reject outbox ${dir}: cannot read ${path} (${(err as Error).message})`);
-    }
-    await writeFile(path, `${process.pid}\n`);
-  }
-
-  private static async readLastAcked(dir: string, log: Logger): Promise<number> {
-    let text: string;
-    try {
-      text = await readFile(join(dir, LAST_ACKED), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw err;
-    }
-    try {
-      return parsePayload(rejectPayloadSchema, JSON.parse(text), LAST_ACKED).seq;
-    } catch (err) {
-      log.error({ err }, `reject outbox: ${LAST_ACKED} is unreadable; sequence numbers continue from the pending entries`);
-      return 0;
     }
   }
 
@@ -248,15 +288,8 @@ export class RejectOutbox {
       const seq = this.maxSeq + 1;
       const payload: RejectPayload = { ...checked, seq };
       const final = join(this.dir, entryName(seq));
-      const temp = `${final}.tmp`;
-      const handle = await open(temp, 'w');
-      try {
-        await handle.writeFile(JSON.stringify(payload));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, final);
+      await writeSynced(`${final}.tmp`, JSON.stringify(payload));
+      await rename(`${final}.tmp`, final);
       await fsyncDir(this.dir);
       this.maxSeq = seq;
       this.seqs.push(seq);
@@ -308,6 +341,8 @@ export class RejectOutbox {
     } catch (err) {
       this.counters.quarantined++;
       this.log.error({ err, seq }, `reject outbox: entry ${name} is unreadable; set aside as ${name}.corrupt and skipped`);
+      // The set-aside file may be deleted later: the highest seq must survive it.
+      await writeSeqFloor(this.dir, this.maxSeq).catch((e: unknown) => this.log.error({ err: e }, `reject outbox: cannot write ${SEQ} (${(e as Error).message})`));
       await rename(join(this.dir, name), join(this.dir, `${name}.corrupt`)).catch(() => {});
       await fsyncDir(this.dir).catch(() => {});
       this.remove(seq);

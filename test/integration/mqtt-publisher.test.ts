@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -287,4 +287,21 @@ t.test('an unreachable broker gives offline with a network fault', async (t) => 
   t.match(publisher.stats(), { pendingRejects: 2, refusedRejects: 1 });
   await publisher.close({ timeoutMs: 300 });
   t.equal(publisher.state, 'closed', 'close finishes while offline');
+});
+
+t.test('unreadable outbox entries found at start are reported in the stats', async (t) => {
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const outboxDir = await mkdtemp(join(tmpdir(), 'linesight-pub-'));
+  await writeFile(join(outboxDir, '0000000000000007.json.corrupt'), 'garbage');
+  const config = mqttConfigSchema.parse({ deviceId: `q${process.pid}`, reconnect: { initialMs: 100, maxMs: 500 }, connectTimeoutMs: 3000 });
+  const publisher = new MqttPublisher({ config, url: `mqtt://127.0.0.1:${port}`, outboxDir, device, logger: quiet });
+  t.teardown(() => publisher.close({ timeoutMs: 300 }));
+  await publisher.start();
+  t.match(publisher.stats(), { quarantinedRejects: 1, pendingRejects: 0, lastRejectSeq: 7 });
+  t.equal((await publisher.publishReject({ ts: 1, frameId: 'cam1-1', score: 3, threshold: 1, camera: 'cam1', product: 'bottle-cap' })).seq, 8, 'the set-aside seq is not reused');
 });

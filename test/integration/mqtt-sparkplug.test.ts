@@ -210,7 +210,7 @@ t.test('a reject in flight when the connection breaks goes out again after the n
 
   // The broker hangs (SIGSTOP) so the reject gets no PUBACK; then the network cuts the
   // publisher's connection (its socket is destroyed) and the broker wakes up again.
-  const client = (publisher as unknown as { client: MqttClient }).client;
+  const client = (publisher as unknown as { connection: { client: MqttClient } }).connection.client;
   const sent = new Promise<void>((resolve) => client.on('packetsend', (packet) => packet.cmd === 'publish' && packet.qos === 1 && resolve()));
   process.kill(broker.pid!, 'SIGSTOP');
   t.teardown(() => broker.pid && process.kill(broker.pid, 'SIGCONT'));

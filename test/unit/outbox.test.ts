@@ -1,12 +1,13 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutboxFullError, RejectOutbox } from '../../runtime/mqtt/outbox.ts';
 import type { RejectInput } from '../../runtime/mqtt/payloads.ts';
 import { createLogger } from '../../config/logger.ts';
+import { currentOwner, formatLock, lockHeld, parseLock, startTimeFromStat, systemProbe } from '../../runtime/mqtt/outbox-lock.ts';
 
 /** The tests provoke errors on purpose; their log lines are not wanted in the test output. */
 const quietLogger = createLogger('outbox-test').child({}, { level: 'silent' });
@@ -104,6 +105,60 @@ t.test('an unreadable entry is set aside, reported and skipped; its seq is not r
   t.equal((await third.append(reject(9))).seq, 4);
 });
 
+t.test('entries set aside earlier are counted on open', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  for (let i = 0; i < 3; i++) await outbox.append(reject(i));
+  await outbox.close();
+  await writeFile(join(dir, '0000000000000002.json'), 'garbage');
+  const second = await openOutbox(dir);
+  t.same((await second.pending()).map((p) => p.seq), [1, 3]);
+  t.equal(second.stats().quarantined, 1);
+  await second.close();
+  const third = await openOutbox(dir);
+  t.teardown(() => third.close());
+  t.equal(third.stats().quarantined, 1, 'the set-aside entry is still reported after a restart');
+  t.equal(third.stats().pending, 2);
+});
+
+t.test('the sequence never goes back, even after set-aside entries holding the highest seq were deleted', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  for (let i = 0; i < 3; i++) await outbox.append(reject(i));
+  await outbox.close();
+  await writeFile(join(dir, '0000000000000003.json'), 'garbage');
+  const second = await openOutbox(dir);
+  t.same((await second.pending()).map((p) => p.seq), [1, 2], 'seq 3 is set aside');
+  await second.ack(1);
+  await second.ack(2);
+  await second.close();
+  // An operator inspects and removes the set-aside entry.
+  for (const name of await readdir(dir)) if (name.endsWith('.corrupt')) await unlink(join(dir, name));
+  const third = await openOutbox(dir);
+  t.teardown(() => third.close());
+  t.equal(third.stats().quarantined, 0);
+  t.equal((await third.append(reject(3))).seq, 4, 'seq 3 was handed out once: the next reject gets 4');
+});
+
+t.test('set-aside entries left by an older version still keep the sequence after they are deleted', async (t) => {
+  const dir = await freshDir();
+  const outbox = await openOutbox(dir);
+  for (let i = 0; i < 2; i++) await outbox.append(reject(i));
+  await outbox.ack(1);
+  await outbox.ack(2);
+  await outbox.close();
+  // As an older version left it: the newest entry set aside, no seq file.
+  await writeFile(join(dir, '0000000000000005.json.corrupt'), 'garbage');
+  await unlink(join(dir, 'seq')).catch(() => {});
+  const second = await openOutbox(dir);
+  t.equal(second.lastSeq, 5);
+  await second.close();
+  await unlink(join(dir, '0000000000000005.json.corrupt'));
+  const third = await openOutbox(dir);
+  t.teardown(() => third.close());
+  t.equal((await third.append(reject(2))).seq, 6);
+});
+
 t.test('a full outbox refuses a new reject loudly and keeps the old ones', async (t) => {
   const dir = await freshDir();
   const outbox = await openOutbox(dir, 2);
@@ -136,8 +191,48 @@ t.test('bad input and a second user of the directory are refused with clear erro
   sleeper.kill('SIGKILL');
   await new Promise((r) => sleeper.once('exit', r));
   const taken = await openOutbox(other);
-  t.equal((await readFile(join(other, 'lock'), 'utf8')).trim(), String(process.pid));
+  t.equal((await readFile(join(other, 'lock'), 'utf8')).split('\n')[0], String(process.pid));
   await taken.close();
+});
+
+t.test('a lock naming a live process that is not its writer (PID reused after a reboot) is taken over', async (t) => {
+  const sleeper = spawn('sleep', ['30']);
+  t.teardown(() => sleeper.kill('SIGKILL'));
+  await new Promise((r) => sleeper.once('spawn', r));
+  const pid = sleeper.pid!;
+  const realStart = systemProbe.startTime(pid);
+  const bootId = systemProbe.bootId();
+  t.ok(realStart && bootId, 'this machine reports process start times and a boot id');
+
+  const held = await freshDir();
+  await writeFile(join(held, 'lock'), formatLock({ pid, startTime: realStart!, bootId: bootId! }));
+  await t.rejects(openOutbox(held), new RegExp(`in use by process ${pid}`), 'the writer itself still runs: in use');
+
+  const otherStart = await freshDir();
+  await writeFile(join(otherStart, 'lock'), formatLock({ pid, startTime: String(Number(realStart) + 12345), bootId: bootId! }));
+  const a = await openOutbox(otherStart);
+  t.same(parseLock(await readFile(join(otherStart, 'lock'), 'utf8')), currentOwner(), 'the lock now names this process, its start and its boot');
+  await a.close();
+
+  const otherBoot = await freshDir();
+  await writeFile(join(otherBoot, 'lock'), formatLock({ pid, startTime: realStart!, bootId: '00000000-0000-0000-0000-000000000000' }));
+  const b = await openOutbox(otherBoot);
+  await b.close();
+});
+
+t.test('lock decisions on hand-made process tables', async (t) => {
+  const probe = (alive: boolean, start?: string, boot?: string) => ({ alive: () => alive, startTime: () => start, bootId: () => boot });
+  t.same(parseLock('42\nstart 900\nboot abc\n'), { pid: 42, startTime: '900', bootId: 'abc' });
+  t.same(parseLock('42\n'), { pid: 42 }, 'the PID-only lock of older versions');
+  t.equal(parseLock('garbage'), undefined);
+  t.equal(formatLock({ pid: 7, startTime: '5', bootId: 'b' }), '7\nstart 5\nboot b\n');
+  t.equal(lockHeld({ pid: 42, startTime: '900', bootId: 'abc' }, probe(true, '900', 'abc')), true);
+  t.equal(lockHeld({ pid: 42, startTime: '900', bootId: 'abc' }, probe(false, '900', 'abc')), false, 'dead writer');
+  t.equal(lockHeld({ pid: 42, startTime: '900', bootId: 'abc' }, probe(true, '901', 'abc')), false, 'same PID, another process');
+  t.equal(lockHeld({ pid: 42, startTime: '900', bootId: 'abc' }, probe(true, '900', 'xyz')), false, 'written before a reboot');
+  t.equal(lockHeld({ pid: 42 }, probe(true, '901', 'xyz')), true, 'a PID-only lock of a live PID counts as held');
+  t.equal(lockHeld({ pid: 42, startTime: '900' }, probe(true, undefined, undefined)), true, 'without /proc only the PID is checked');
+  t.equal(startTimeFromStat('123 (a) b (c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 777 19 20'), '777', 'field 22, after a name with spaces and parentheses');
 });
 
 t.test('SIGKILL in the middle of appends loses nothing that was reported stored', async (t) => {
