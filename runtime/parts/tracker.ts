@@ -81,7 +81,10 @@ export interface TrackerOptions {
   camera: string;
   product: string;
   settings: PartsSettings;
-  /** No frame for this long means the camera is down (for the reason of a late part). */
+  /**
+   * No frame for this long means the camera is down (for the reason of a late
+   * part). Default: four times the usual interval between frames, at least 100 ms.
+   */
   silenceMs?: number;
 }
 
@@ -107,7 +110,9 @@ export interface TriggerOutcome {
   error: 'overlapping_trigger' | 'out_of_order_trigger' | 'duplicate_part_id' | null;
 }
 
-const DEFAULT_SILENCE_MS = 1000;
+/** Shortest silence taken for a camera down, and how many usual frame intervals make one. */
+const MIN_SILENCE_MS = 100;
+const SILENT_INTERVALS = 4;
 
 export class PartTracker {
   private readonly settings: PartsSettings;
@@ -118,6 +123,8 @@ export class PartTracker {
   private seq = 0;
   private frameState: FrameDecisionState = initialFrameDecisionState;
   private lastFrameAt: number | null = null;
+  /** Running average of the time between frames. */
+  private frameIntervalMs: number | null = null;
   private cameraUp = true;
 
   constructor(private readonly options: TrackerOptions) {
@@ -162,6 +169,10 @@ export class PartTracker {
 
   /** A scored (or unscored) frame, at `now`. Returns the verdicts now ready and, in frames mode, whether this frame fires a reject. */
   onFrame(frame: TrackedFrame, now: number): { verdicts: PartVerdict[]; frameReject: boolean } {
+    if (this.lastFrameAt !== null) {
+      const gap = now - this.lastFrameAt;
+      this.frameIntervalMs = this.frameIntervalMs === null ? gap : 0.9 * this.frameIntervalMs + 0.1 * gap;
+    }
     this.lastFrameAt = now;
     if (this.settings.mode === 'frames') return { verdicts: this.drain(), frameReject: this.decideFrameMode(frame) };
     const obs = frame.thumbnail ? this.detector.observe(frame.thumbnail) : null;
@@ -278,7 +289,8 @@ export class PartTracker {
   }
 
   private lateReason(part: PendingPart, now: number): PartReason {
-    const silent = this.lastFrameAt === null || now - this.lastFrameAt >= (this.options.silenceMs ?? DEFAULT_SILENCE_MS);
+    const silenceMs = this.options.silenceMs ?? Math.max(MIN_SILENCE_MS, SILENT_INTERVALS * (this.frameIntervalMs ?? 0));
+    const silent = this.lastFrameAt === null || now - this.lastFrameAt >= silenceMs;
     if (!this.cameraUp || silent) return 'camera_down';
     return part.records.length === 0 ? 'no_frames' : 'scoring_too_slow';
   }
