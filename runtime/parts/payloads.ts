@@ -5,8 +5,8 @@
  *
  *   <prefix>/<device>/<camera>/part            partVerdictPayloadSchema, QoS 1, every part (good ones too)
  *   <prefix>/<device>/<camera>/trigger         triggerPayloadSchema, from the PLC (trigger mode)
- *   <prefix>/<device>/<camera>/part-counters   partCountersPayloadSchema, QoS 1, retained
- *   <prefix>/<device>/<camera>/part-counters/reset  countersResetPayloadSchema, from the PLC or SCADA
+ *   <prefix>/<device>/<camera>/counters        partCountersPayloadSchema, QoS 1, retained
+ *   <prefix>/<device>/<camera>/counters/reset  countersResetPayloadSchema, from the PLC or SCADA
  *
  * A PLC acts on `action` of each part (`reject`: push it off, `pass`: let it
  * go); `action` already applies the fail-safe to parts without a verdict.
@@ -104,7 +104,7 @@ export const partVerdictPayloadSchema = z
   });
 export type PartVerdictPayload = z.infer<typeof partVerdictPayloadSchema>;
 
-/** `<prefix>/<device>/<camera>/part-counters`, QoS 1, retained: the counters since the last reset. */
+/** `<prefix>/<device>/<camera>/counters`, QoS 1, retained: the counters since the last reset. */
 export const partCountersPayloadSchema = z
   .object({
     ts: epochMs,
@@ -121,7 +121,7 @@ export const partCountersPayloadSchema = z
   .strict();
 export type PartCountersPayload = z.infer<typeof partCountersPayloadSchema>;
 
-/** `<prefix>/<device>/<camera>/part-counters/reset` (also `POST /api/cameras/<id>/part-counters/reset`): zeroes the counters. */
+/** `<prefix>/<device>/<camera>/counters/reset` (also `POST /api/cameras/<id>/counters/reset`): zeroes the counters. */
 export const countersResetPayloadSchema = z
   .object({
     /** Who asked, for the log (optional). */

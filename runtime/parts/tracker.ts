@@ -152,7 +152,7 @@ export class PartTracker {
       return { accepted: false, error: 'duplicate_part_id' };
     }
     const window = openWindow(trigger, now, this.settings.window);
-    const previous = [...this.pending].reverse().find((p) => p.window)?.window ?? undefined;
+    const previous = [...this.pending].reverse().find((p) => p.window && !p.decided)?.window ?? undefined;
     const admitted = admitAfter(previous, window);
     const part: PendingPart = { partId: trigger.partId, window, records: [], refTs: now, deadlineTs: now + this.settings.deadlineMs, decided: null };
     this.pending.push(part);
