@@ -86,3 +86,17 @@ t.test('counters: processing time and reject rate cover the last 1000 parts only
   t.same(s.processingMs, { min: 5, mean: 5, max: 5 });
   t.equal(s.rejectRate, 0);
 });
+
+t.test('the tracker in frames mode fires a reject per streak and emits no part verdicts', async (t) => {
+  const { PartTracker } = await import('../../runtime/parts/tracker.ts');
+  const { partsSettingsSchema } = await import('../../config/parts.ts');
+  const tracker = new PartTracker({ camera: 'cam1', product: 'washer', settings: partsSettingsSchema.parse({ mode: 'frames', debounceFrames: 2 }) });
+  const fires: number[] = [];
+  [2, 11, 12, 3, 11, 12, 12, 4].forEach((score, i) => {
+    const out = tracker.onFrame({ frameId: `f${i}`, ts: i * 67, score, threshold: 10 }, i * 67);
+    t.same(out.verdicts, []);
+    if (out.frameReject) fires.push(i);
+  });
+  t.same(fires, [2, 5], 'a false reject right before a defect does not hide it');
+  t.throws(() => tracker.onTrigger({ partId: 'A' }, 0), /frames mode/);
+});
