@@ -71,8 +71,8 @@ export interface TrackedFrame {
   score: number | null;
   threshold?: number;
   modelVersion?: string;
-  /** Why `score` is null. */
-  unscored?: 'not_enrolled' | 'error';
+  /** Why `score` is null (`not_needed`: no part wanted the frame, see `needsScore`). */
+  unscored?: 'not_enrolled' | 'error' | 'not_needed';
   /** Grey thumbnail (runtime/parts/presence.ts `makeThumbnail`); required in presence mode. */
   thumbnail?: Thumbnail;
 }
@@ -196,6 +196,25 @@ export class PartTracker {
     const out = this.ready;
     this.ready = [];
     return out;
+  }
+
+  /**
+   * Whether a frame arriving at `ts` is worth scoring. In trigger mode only
+   * frames inside a waiting part's window are: the others are still passed to
+   * `onFrame` (unscored, `not_needed`), since they close windows and keep the
+   * empty-belt reference fresh, but cost no CPU. Presence and frames modes
+   * score every frame.
+   */
+  needsScore(ts: number): boolean {
+    if (this.settings.mode !== 'trigger') return true;
+    for (const part of this.pending) {
+      const w = part.window;
+      if (part.decided || !w || w.complete) continue;
+      if (ts < w.startTs) return false;
+      const pastEnd = (w.endTs !== null && ts >= w.endTs) || (w.cutTs !== null && ts >= w.cutTs);
+      if (!pastEnd) return true;
+    }
+    return false;
   }
 
   /** Parts waiting for their verdict. */

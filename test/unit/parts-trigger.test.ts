@@ -201,3 +201,20 @@ t.test('PartLine: unknown camera, malformed trigger and wrong mode are trigger e
   t.equal(line.tracker('cam1')!.counts().triggerErrors, 2);
   t.equal(line.tracker('cam2')!.counts().triggerErrors, 1);
 });
+
+t.test('trigger mode scores only the frames some part wants', async (t) => {
+  const tr = tracker({ window: { kind: 'time', windowMs: 100 } });
+  t.equal(tr.needsScore(0), false, 'no part waiting');
+  tr.onTrigger({ partId: 'A', delayMs: 100 }, 0);
+  tr.onTrigger({ partId: 'B', delayMs: 300 }, 0);
+  t.same([50, 100, 150, 200, 250, 300, 350, 400].map((ts) => tr.needsScore(ts)), [false, true, true, false, false, true, true, false], 'frames inside a waiting window, none between or after');
+  const verdicts: PartVerdict[] = [];
+  for (let ts = 0; ts <= 450; ts += FRAME_MS) {
+    const wanted = tr.needsScore(ts);
+    verdicts.push(...tr.onFrame(wanted ? frame(ts, 4) : { frameId: `f${ts}`, ts, score: null, unscored: 'not_needed' as const }, ts).verdicts);
+  }
+  t.match(verdicts, [{ partId: 'A', verdict: 'ok', frames: 2 }, { partId: 'B', verdict: 'ok', frames: 2 }]);
+  t.equal(tr.needsScore(500), false);
+  const presence = new PartTracker({ camera: 'cam1', product: 'washer', settings: partsSettingsSchema.parse({ mode: 'presence' }) });
+  t.equal(presence.needsScore(0), true);
+});
