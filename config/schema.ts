@@ -7,13 +7,9 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { cameraSettingsSchema } from './camera-settings.ts';
 import { mqttConfigSchema } from './mqtt.ts';
-import { DEFAULT_F2PAD as F2 } from '../models/refine/f2pad.ts';
-import { STN_LOSSES } from '../models/stn/localisation-net.ts';
-import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
-
-export const productIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'use 1-64 lowercase letters, digits, "-" or "_", starting with a letter or digit');
+import { CALIBRATION_METHODS, STN_LOSSES } from './enroll.ts';
+import { productIdSchema } from './names.ts';
+import { DEFAULT_F2PAD as F2, REFINE_MODES } from './refine.ts';
 
 export const executionProviderSchema = z.enum(['tensorrt', 'cuda', 'cpu']);
 
@@ -175,7 +171,7 @@ export const refineSettingsSchema = z
      * per-image threshold plus the filter; f2pad: F2PAD from the fixed-threshold
      * mask plus the filter (products enrolled before F2PAD fall back to threshold).
      */
-    mode: z.enum(['none', 'filter', 'threshold', 'f2pad']).default('threshold'),
+    mode: z.enum(REFINE_MODES).default('threshold'),
     /** Defect regions smaller than this many original-image pixels are dropped. */
     minRegionArea: z.number().int().min(1).max(1_000_000).default(25),
     /** Thresholds tried by the per-image threshold search. */

@@ -4,9 +4,8 @@
  * built it, plus what a technician wants to know about the enrollment.
  */
 import { z } from 'zod';
-import { productIdSchema } from '../config/schema.ts';
-import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
-import { STN_LOSSES } from '../models/stn/localisation-net.ts';
+import { productIdSchema } from '../config/names.ts';
+import { CALIBRATION_METHODS, STN_LOSSES } from '../config/enroll.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
