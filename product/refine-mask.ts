@@ -10,8 +10,7 @@
  *   `threshold` and says why in `fallback`.
  * It runs for flagged frames only, after their reject is stored.
  */
-import type { RefineMode } from '../config/refine.ts';
-import type { RefineSettings } from '../config/schema.ts';
+import type { RefineMode, RefineSettings } from '../config/refine.ts';
 import { removeSmallRegions } from '../models/components/connected-components.ts';
 import { seededRandom } from '../models/components/random.ts';
 import { anomalyRectangles, pasteRectangles, searchThreshold } from '../models/refine/per-image-threshold.ts';
