@@ -10,14 +10,13 @@ import { ConfigError, parseOrThrow } from '../config/errors.ts';
 import { loadDeviceConfig } from '../config/load.ts';
 import { productIdSchema } from '../config/names.ts';
 import type { DeviceConfig } from '../config/device.ts';
-import { enrollSettingsSchema, type EnrollSettings } from '../config/enroll.ts';
+import type { EnrollSettings } from '../config/enroll.ts';
 import { ArtifactError } from '../product/artifact.ts';
 import { maskPng, overlayPng } from '../product/heatmap.ts';
 import { ImageReadError, readImage } from '../product/image-io.ts';
 import { ProductScorer } from '../product/scorer.ts';
 import { CONTACT_SHEET_FILE, enrollProduct } from '../trainer/enroll.ts';
 import { errorLine, progressLine, resultLine } from '../product/enrollment-progress.ts';
-import { CALIBRATION_METHODS } from '../config/enroll.ts';
 import { EnrollError } from '../trainer/golden-samples.ts';
 import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalReport, type EvalStage } from '../eval/evaluate.ts';
 import { createProgress } from './progress.ts';
@@ -30,6 +29,7 @@ import { CAPTURE_DEFAULTS, CaptureError, captureGoldenSamples } from '../runtime
 import { FfmpegCamera } from '../runtime/ingest/ffmpeg-camera.ts';
 import { redactUrl } from '../runtime/ingest/ffmpeg-command.ts';
 import { numberFlag } from './number-flag.ts';
+import { addEnrollSettingFlags, enrollSettingsFromFlags } from './setting-flags.ts';
 import { printTable } from './table.ts';
 import { ProductVersionError, activateProductVersion, listProductSummaries, listProductVersions, rollbackProduct } from '../product/versions.ts';
 
@@ -38,76 +38,8 @@ interface CommonFlags {
   dataDir?: string;
 }
 
-/** CLI flag -> enrollment setting, so an invalid flag is reported by its own name. */
-const settingFlags: Record<string, keyof EnrollSettings> = {
-  backbone: 'backbone',
-  layers: 'layers',
-  inputSize: 'inputSize',
-  aggregation: 'aggregation',
-  coreset: 'coresetRatio',
-  sigma: 'sigma',
-  seed: 'seed',
-  adapt: 'adapt',
-  calibrate: 'calibrate',
-  targetFrr: 'targetFrr',
-  align: 'align',
-  scorer: 'scorer',
-  padimTolerance: 'padimTolerance',
-};
-const stringSettings = new Set<keyof EnrollSettings>(['backbone', 'aggregation', 'adapt', 'calibrate', 'align', 'scorer']);
-/** CLI flag -> spatial-transformer setting (enroll.stn). */
-const stnFlags: Record<string, string> = { stnLoss: 'loss', stnRotation: 'rotation', stnTranslation: 'translation', stnSteps: 'steps', stnPosedViews: 'posedViews' };
-
-function addSettingFlags(cmd: Command): Command {
-  return cmd
-    .option('--backbone <id>', 'backbone: mobilenet_v2 (default), resnet18, wide_resnet50_2, onnx:<file>')
-    .option('--layers <a,b>', 'backbone layers to combine, comma separated')
-    .option('--input-size <px>', 'square input size in pixels')
-    .addOption(new Option('--aggregation <kind>', 'patch aggregation').choices(['patchcore', 'sppm']))
-    .option('--coreset <ratio>', 'share of patch features kept in the memory bank (0-1)')
-    .option('--sigma <px>', 'Gaussian smoothing of the anomaly map')
-    .option('--seed <n>', 'random seed of hold-out split, synthetic negatives and coreset')
-    .addOption(new Option('--adapt <method>', 'feature adaptation on synthetic negatives before the memory bank is built').choices(['none', 'cutswap', 'cutpaste']))
-    .addOption(new Option('--calibrate <method>', 'how the reject threshold is chosen').choices([...CALIBRATION_METHODS]))
-    .option('--target-frr <rate>', 'target false-reject rate on good parts for --calibrate cutswap, e.g. 0.005')
-    .addOption(new Option('--scorer <kind>', 'how patches are scored: patchcore (memory bank) or padim (Gaussian per position)').choices(['patchcore', 'padim']))
-    .option('--padim-tolerance <cells>', 'PaDiM: feature-grid cells either way a patch may sit from its position (0-2)')
-    .option('--align <method>', 'pose alignment before scoring: none, or stn (a spatial transformer trained on the golden samples); eval takes both, e.g. stn,none')
-    .addOption(new Option('--stn-loss <loss>', 'registration loss of the spatial transformer').choices(['image', 'siamese']))
-    .option('--stn-rotation <deg>', 'largest rotation of a part either way, degrees (180: parts turn fully)')
-    .option('--stn-translation <fraction>', 'largest shift of a part either way, as a fraction of the frame')
-    .option('--stn-steps <n>', 'spatial transformer training steps')
-    .option('--stn-posed-views <n>', 'PaDiM: extra posed-and-realigned views of each golden sample in the Gaussians');
-}
-
 function enrollSettings(config: DeviceConfig, flags: Record<string, unknown>): EnrollSettings {
-  const merged: Record<string, unknown> = { ...config.enroll };
-  for (const [flag, key] of Object.entries(settingFlags)) {
-    const v = flags[flag];
-    if (v === undefined) continue;
-    if (key === 'layers') merged[key] = String(v).split(',').map((s) => s.trim()).filter(Boolean);
-    else if (stringSettings.has(key)) merged[key] = v;
-    else merged[key] = Number(v);
-  }
-  for (const [flag, key] of Object.entries(stnFlags)) {
-    const v = flags[flag];
-    if (v === undefined) continue;
-    merged.stn = { ...(merged.stn as object), [key]: key === 'loss' ? v : Number(v) };
-  }
-  try {
-    return parseOrThrow(enrollSettingsSchema, merged, 'settings');
-  } catch (err) {
-    // Report command-line values by their flag name.
-    let message = (err as Error).message;
-    const flagName = (flag: string) => `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    for (const [flag, key] of Object.entries(settingFlags)) {
-      if (flags[flag] !== undefined) message = message.replace(`key "${key}"`, flagName(flag));
-    }
-    for (const [flag, key] of Object.entries(stnFlags)) {
-      if (flags[flag] !== undefined) message = message.replace(`key "stn.${key}"`, flagName(flag));
-    }
-    throw new ConfigError(message);
-  }
+  return enrollSettingsFromFlags(config.enroll, flags);
 }
 
 async function deviceConfig(flags: CommonFlags): Promise<DeviceConfig> {
@@ -127,7 +59,7 @@ export function buildCli(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: false });
 
-  addSettingFlags(
+  addEnrollSettingFlags(
     program
       .command('enroll')
       .description('learn a product from a folder of golden (good) sample images')
@@ -233,7 +165,7 @@ export function buildCli(): Command {
       if (failed > 0) process.exitCode = 1;
     });
 
-  addSettingFlags(
+  addEnrollSettingFlags(
     program
       .command('eval')
       .description('enroll and evaluate every category of an MVTec-layout dataset')

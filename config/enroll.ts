@@ -126,3 +126,47 @@ export const inferenceSettingsSchema = z
   .strict();
 
 export type InferenceSettings = z.output<typeof inferenceSettingsSchema>;
+
+/** Where a command-line flag puts its value: a setting of `enroll`, or of its `stn` section. */
+export type EnrollSettingPath = readonly [keyof EnrollSettings] | readonly ['stn', keyof StnSettings];
+
+/**
+ * A command-line flag of `linesight enroll` and `eval` that sets one enroll
+ * setting. The value's kind (number, text, list, one of a set) comes from the
+ * schema, so a new flag is the schema field plus one entry here.
+ */
+export interface EnrollSettingFlag {
+  /** Flag and value placeholder as shown in the help, e.g. `--stn-loss <loss>`. */
+  flag: string;
+  setting: EnrollSettingPath;
+  help: string;
+  /** A setting with a fixed set of values lists them as the flag's choices, unless false (eval's `--align` takes a list). */
+  choices?: false;
+}
+
+/** The enroll settings a technician can set on the command line, in the order the help lists them. */
+export const ENROLL_SETTING_FLAGS: readonly EnrollSettingFlag[] = [
+  { flag: '--backbone <id>', setting: ['backbone'], help: 'backbone: mobilenet_v2 (default), resnet18, wide_resnet50_2, onnx:<file>' },
+  { flag: '--layers <a,b>', setting: ['layers'], help: 'backbone layers to combine, comma separated' },
+  { flag: '--input-size <px>', setting: ['inputSize'], help: 'square input size in pixels' },
+  { flag: '--aggregation <kind>', setting: ['aggregation'], help: 'patch aggregation' },
+  { flag: '--coreset <ratio>', setting: ['coresetRatio'], help: 'share of patch features kept in the memory bank (0-1)' },
+  { flag: '--sigma <px>', setting: ['sigma'], help: 'Gaussian smoothing of the anomaly map' },
+  { flag: '--seed <n>', setting: ['seed'], help: 'random seed of hold-out split, synthetic negatives and coreset' },
+  { flag: '--adapt <method>', setting: ['adapt'], help: 'feature adaptation on synthetic negatives before the memory bank is built' },
+  { flag: '--calibrate <method>', setting: ['calibrate'], help: 'how the reject threshold is chosen' },
+  { flag: '--target-frr <rate>', setting: ['targetFrr'], help: 'target false-reject rate on good parts for --calibrate cutswap, e.g. 0.005' },
+  { flag: '--scorer <kind>', setting: ['scorer'], help: 'how patches are scored: patchcore (memory bank) or padim (Gaussian per position)' },
+  { flag: '--padim-tolerance <cells>', setting: ['padimTolerance'], help: 'PaDiM: feature-grid cells either way a patch may sit from its position (0-2)' },
+  {
+    flag: '--align <method>',
+    setting: ['align'],
+    help: 'pose alignment before scoring: none, or stn (a spatial transformer trained on the golden samples); eval takes both, e.g. stn,none',
+    choices: false,
+  },
+  { flag: '--stn-loss <loss>', setting: ['stn', 'loss'], help: 'registration loss of the spatial transformer' },
+  { flag: '--stn-rotation <deg>', setting: ['stn', 'rotation'], help: 'largest rotation of a part either way, degrees (180: parts turn fully)' },
+  { flag: '--stn-translation <fraction>', setting: ['stn', 'translation'], help: 'largest shift of a part either way, as a fraction of the frame' },
+  { flag: '--stn-steps <n>', setting: ['stn', 'steps'], help: 'spatial transformer training steps' },
+  { flag: '--stn-posed-views <n>', setting: ['stn', 'posedViews'], help: 'PaDiM: extra posed-and-realigned views of each golden sample in the Gaussians' },
+];
