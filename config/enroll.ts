@@ -13,6 +13,9 @@ export type StnLoss = (typeof STN_LOSSES)[number];
 export const CALIBRATION_METHODS = ['maxnormal', 'f1synthetic', 'cutswap'] as const;
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
+/** How synthetic negatives are made, for feature adaptation and for calibration (trainer/synthetic-negatives.ts). */
+export const SYNTHETIC_NEGATIVE_METHODS = ['cutswap', 'cutpaste'] as const;
+
 export const executionProviderSchema = z.enum(['tensorrt', 'cuda', 'cpu']);
 
 /** Training of the CutSwap / CutPaste feature adaptor (models/adapt/train.ts). */
@@ -93,7 +96,7 @@ export const enrollSettingsSchema = z
     /** Synthetic negatives (CutSwap and scar) made from each held-out golden sample for calibration (0 = none). */
     calibrationNegatives: z.number().int().min(0).max(64).default(8),
     /** Feature adaptation before the memory bank is built: none, or self-supervised on CutSwap or CutPaste negatives. */
-    adapt: z.enum(['none', 'cutswap', 'cutpaste']).default('none'),
+    adapt: z.enum(['none', ...SYNTHETIC_NEGATIVE_METHODS]).default('none'),
     adaptation: adaptationSettingsSchema.default(() => adaptationSettingsSchema.parse({})),
     /** How patches are scored: patchcore (nearest memory-bank feature) or padim (Gaussian per position; needs aligned parts). */
     scorer: z.enum(['patchcore', 'padim']).default('patchcore'),
