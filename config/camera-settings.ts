@@ -4,22 +4,24 @@
  * or HLS stream), or a video file (played at real-time rate, looping).
  */
 import { z } from 'zod';
-import { validateTopicId } from '../runtime/mqtt/topics.ts';
+import { nameRule, validateTopicId } from './names.ts';
 
-const cameraId = z.string().superRefine((value, ctx) => {
-  try {
-    validateTopicId('camera id', value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
+const cameraId = z.string().superRefine(nameRule((v) => validateTopicId('camera id', v)));
+
+/** The lower-case scheme of a stream URL (`rtsp` of `rtsp://...`), or undefined for a plain file path. */
+export function streamUrlScheme(url: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+}
+
+/** URL schemes ffmpeg reads a camera stream from. */
+export const STREAM_SCHEMES = ['rtsp', 'rtsps', 'http', 'https', 'file', 'udp', 'rtmp', 'srt'] as const;
 
 const streamUrl = z
   .string()
   .min(1)
   .superRefine((value, ctx) => {
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
-    if (scheme && !['rtsp', 'rtsps', 'http', 'https', 'file', 'udp', 'rtmp', 'srt'].includes(scheme)) {
+    const scheme = streamUrlScheme(value);
+    if (scheme && !(STREAM_SCHEMES as readonly string[]).includes(scheme)) {
       ctx.addIssue({ code: 'custom', message: `"${scheme}://" is not a stream linesight reads; use rtsp://, http(s)://, or a video file path` });
     }
   });

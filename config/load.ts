@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, parseOrThrow } from './errors.ts';
-import { deviceConfigSchema, type DeviceConfig } from './schema.ts';
+import { deviceConfigSchema, type DeviceConfig } from './device.ts';
 
 export async function loadDeviceConfig(path?: string, env: NodeJS.ProcessEnv = process.env): Promise<DeviceConfig> {
   let raw: unknown = {};

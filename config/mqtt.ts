@@ -5,18 +5,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { validateSparkplugId } from '../runtime/mqtt/sparkplug.ts';
-import { validateTopicId, validateTopicPrefix } from '../runtime/mqtt/topics.ts';
-
-function topicRule(check: (value: string) => string) {
-  return (value: string, ctx: z.RefinementCtx) => {
-    try {
-      check(value);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    }
-  };
-}
+import { nameRule, validateSparkplugId, validateTopicId, validateTopicPrefix } from './names.ts';
 
 const brokerUrlSchema = z.string().superRefine((value, ctx) => {
   let url: URL;
@@ -56,9 +45,9 @@ export const mqttTlsSchema = z
 export const sparkplugSchema = z
   .object({
     /** Sparkplug group id; default: the topic prefix (when it is one level). */
-    groupId: z.string().superRefine(topicRule((v) => validateSparkplugId('group id', v))).optional(),
+    groupId: z.string().superRefine(nameRule((v) => validateSparkplugId('group id', v))).optional(),
     /** Sparkplug edge node id; default: mqtt.deviceId. */
-    edgeNodeId: z.string().superRefine(topicRule((v) => validateSparkplugId('edge node id', v))).optional(),
+    edgeNodeId: z.string().superRefine(nameRule((v) => validateSparkplugId('edge node id', v))).optional(),
   })
   .strict();
 
@@ -67,9 +56,9 @@ export const mqttConfigSchema = z
     /** Broker URL, mqtt:// or mqtts://. Absent: the embedded broker is started. */
     url: brokerUrlSchema.optional(),
     /** First topic level(s); may hold several levels (`plant2/linesight`). */
-    prefix: z.string().superRefine(topicRule(validateTopicPrefix)).default('linesight'),
+    prefix: z.string().superRefine(nameRule(validateTopicPrefix)).default('linesight'),
     /** Names this device in every topic and its reject outbox directory. */
-    deviceId: z.string().superRefine(topicRule((v) => validateTopicId('device id', v))),
+    deviceId: z.string().superRefine(nameRule((v) => validateTopicId('device id', v))),
     /** MQTT client id; default `linesight-<deviceId>`. Two devices must never share one. */
     clientId: z.string().min(1).max(128).optional(),
     username: z.string().min(1).optional(),

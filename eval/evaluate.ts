@@ -36,9 +36,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { refineSettingsSchema, type EnrollSettings, type InferenceSettings, type RefineSettings } from '../config/schema.ts';
+import type { CalibrationMethod, EnrollSettings, InferenceSettings } from '../config/enroll.ts';
+import { refineSettingsSchema, type RefineMode, type RefineSettings } from '../config/refine.ts';
 import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
-import { refineMask, type RefineMode } from '../product/refine-mask.ts';
+import { refineMask } from '../product/refine-mask.ts';
 
 /** Mask stages an evaluation can measure. */
 export const EVAL_STAGES = ['none', 'filter', 'calibrated', 'threshold', 'f2pad'] as const;
@@ -48,7 +49,7 @@ import { ProductScorer } from '../product/scorer.ts';
 import { enrollProduct } from '../trainer/enroll.ts';
 import type { EnrollProgress } from '../product/enrollment-progress.ts';
 import { listCategories, readCategory } from './dataset.ts';
-import type { CalibrationMethod, ThresholdChoice } from '../trainer/calibrate.ts';
+import type { ThresholdChoice } from '../trainer/calibrate.ts';
 import { aupro, auroc, f1Max, maskScores } from './metrics.ts';
 import { warpImage, type Similarity } from '../models/stn/pose.ts';
 import { concatenate } from '../models/components/concatenate.ts';

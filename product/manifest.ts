@@ -4,9 +4,8 @@
  * built it, plus what a technician wants to know about the enrollment.
  */
 import { z } from 'zod';
-import { productIdSchema } from '../config/schema.ts';
-import { CALIBRATION_METHODS } from '../trainer/calibrate.ts';
-import { STN_LOSSES } from '../models/stn/localisation-net.ts';
+import { productIdSchema } from '../config/names.ts';
+import { CALIBRATION_METHODS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -37,7 +36,7 @@ export const manifestSchema = z
     /** Feature adaptation on synthetic negatives, folded into the reduction tensors; null: plain backbone features. */
     adaptation: z
       .object({
-        method: z.enum(['cutswap', 'cutpaste']),
+        method: z.enum(SYNTHETIC_NEGATIVE_METHODS),
         samples: z.number().int().positive(),
         epochs: z.number().int().positive(),
         backend: z.string(),
@@ -95,7 +94,7 @@ export const manifestSchema = z
         /** Bank samples scored with their own patches left out of the bank. */
         leftOut: z.number().int().min(0).optional(),
         leftOutScores: scoreSummary.optional(),
-        negatives: z.object({ method: z.enum(['cutswap', 'cutpaste']), count: z.number().int().min(0), scores: scoreSummary.optional() }).strict().optional(),
+        negatives: z.object({ method: z.enum(SYNTHETIC_NEGATIVE_METHODS), count: z.number().int().min(0), scores: scoreSummary.optional() }).strict().optional(),
         /**
          * Every method's threshold, side by side, with what the technician is told at
          * the end of enrollment: expected false-reject rate on good parts and share of

@@ -10,15 +10,12 @@
  *   `threshold` and says why in `fallback`.
  * It runs for flagged frames only, after their reject is stored.
  */
-import type { RefineSettings } from '../config/schema.ts';
+import type { RefineMode, RefineSettings } from '../config/refine.ts';
 import { removeSmallRegions } from '../models/components/connected-components.ts';
 import { seededRandom } from '../models/components/random.ts';
 import { anomalyRectangles, pasteRectangles, searchThreshold } from '../models/refine/per-image-threshold.ts';
 import type { F2padModel } from '../models/refine/f2pad-model.ts';
 import { thresholdMap } from './scorer.ts';
-
-export const REFINE_MODES = ['none', 'filter', 'threshold', 'f2pad'] as const;
-export type RefineMode = (typeof REFINE_MODES)[number];
 
 export interface RefinedMask {
   mask: Uint8Array;

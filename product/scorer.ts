@@ -3,7 +3,7 @@
  * extractor of its backbone and its PatchCore scorer, plus the decision
  * (verdict, binary mask, defect regions) made with the product's thresholds.
  */
-import type { InferenceSettings } from '../config/schema.ts';
+import type { InferenceSettings } from '../config/enroll.ts';
 import { labelComponents } from '../models/components/connected-components.ts';
 import { PatchCoreScorer, type PatchScores } from '../models/patchcore/model.ts';
 import { ArtifactError, loadProductArtifact, type ProductArtifact } from './artifact.ts';

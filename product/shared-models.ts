@@ -5,7 +5,7 @@
  * scoring them, use the same ONNX sessions; only each product's memory bank
  * has sessions of its own.
  */
-import type { InferenceSettings } from '../config/schema.ts';
+import type { InferenceSettings } from '../config/enroll.ts';
 import { loadBackbone, type Backbone } from '../models/backbones/registry.ts';
 import { FeatureExtractor, type InputSize } from '../models/patchcore/model.ts';
 import type { Aggregation } from '../models/patchcore/graphs.ts';

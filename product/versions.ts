@@ -18,7 +18,7 @@ import {
   productDir,
   readActiveVersion,
 } from './artifact.ts';
-import { productIdSchema } from '../config/schema.ts';
+import { productIdSchema } from '../config/names.ts';
 
 export interface VersionSummary {
   product: string;

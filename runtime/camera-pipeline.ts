@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { encodeMaskRle, type RejectPayload, type ResultPayload } from './mqtt/payloads.ts';
 import type { MqttPublisher } from './mqtt/publisher.ts';
 import { decide, initialDecisionState, type DecisionSettings, type DecisionState } from './decision.ts';
-import type { RefineSettings } from '../config/schema.ts';
+import type { RefineSettings } from '../config/refine.ts';
 import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
 import { frameToInput } from '../product/image-io.ts';
 import { refineMask } from '../product/refine-mask.ts';

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
 import { createLogger } from '../config/logger.ts';
 import { rejectOutboxDir } from '../config/mqtt.ts';
-import type { DeviceConfig, StationConfig } from '../config/schema.ts';
+import type { DeviceConfig, StationConfig } from '../config/device.ts';
 import { CameraPipeline, type ScoredFrame } from './camera-pipeline.ts';
 import { healthProblems, type CameraHealth, type DeviceHealth } from './health.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';

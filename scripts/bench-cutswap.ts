@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/schema.ts';
+import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/enroll.ts';
 import { evaluateDataset, type EvalReport } from '../eval/evaluate.ts';
 import { median } from '../models/components/median.ts';
 import { round, writeBenchResult } from './bench-common.ts';

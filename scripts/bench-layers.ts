@@ -4,7 +4,7 @@
  * (default pcb, gravel, fabric; BENCH_CATEGORIES to change), side by side.
  */
 import { evaluateDataset } from '../eval/evaluate.ts';
-import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/schema.ts';
+import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/enroll.ts';
 import { round, writeBenchResult } from './bench-common.ts';
 
 const devset = process.env.LINESIGHT_DEVSET ?? '.devset';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
-import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/schema.ts';
+import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/enroll.ts';
 import { loadBackbone } from '../models/backbones/registry.ts';
 import { GraphBuilder } from '../models/onnx/graph-builder.ts';
 import { truncate, type BackboneIR } from '../models/ir.ts';

@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/schema.ts';
+import { enrollSettingsSchema, inferenceSettingsSchema } from '../config/enroll.ts';
 import { evaluateDataset, type CategoryMetrics } from '../eval/evaluate.ts';
 import { median } from '../models/components/median.ts';
 import { POSE_PARTS } from '../fixtures/devset.ts';

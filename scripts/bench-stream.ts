@@ -10,7 +10,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../config/logger.ts';
-import { deviceConfigSchema } from '../config/schema.ts';
+import { deviceConfigSchema } from '../config/device.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';

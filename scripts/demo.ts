@@ -17,7 +17,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../config/logger.ts';
-import { deviceConfigSchema } from '../config/schema.ts';
+import { deviceConfigSchema } from '../config/device.ts';
 import type { ScoredFrame } from '../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { HealthServerError } from '../runtime/health-server.ts';

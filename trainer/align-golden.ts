@@ -8,7 +8,7 @@
  * before/after contact sheet.
  */
 import { performance } from 'node:perf_hooks';
-import type { StnSettings } from '../config/schema.ts';
+import type { StnSettings } from '../config/enroll.ts';
 import type { ManifestDraft } from '../product/artifact.ts';
 import type { SessionOptions } from '../models/session.ts';
 import { msSsim, ssim } from '../models/components/ssim.ts';

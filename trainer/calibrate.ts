@@ -21,8 +21,7 @@
  * synthetic negatives it would miss.
  */
 
-export const CALIBRATION_METHODS = ['maxnormal', 'f1synthetic', 'cutswap'] as const;
-export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
+import type { CalibrationMethod } from '../config/enroll.ts';
 
 export interface ThresholdChoice {
   threshold: number;

@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
-import type { EnrollSettings, InferenceSettings } from '../config/schema.ts';
+import type { EnrollSettings, InferenceSettings } from '../config/enroll.ts';
 import type { ManifestDraft } from '../product/artifact.ts';
 import { writeProductArtifact } from '../product/artifact.ts';
 import { coresetGreedy, gatherRows } from '../models/components/coreset.ts';

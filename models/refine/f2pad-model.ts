@@ -9,7 +9,8 @@ import type { Backbone } from '../backbones/registry.ts';
 import { nearestCandidatesGraph, type FeatureReduction } from '../patchcore/graphs.ts';
 import type { FeatureExtractor } from '../patchcore/model.ts';
 import { createSession, type SessionOptions } from '../session.ts';
-import { refineF2pad, type F2padResult, type F2padSettings, type FeatureObjective } from './f2pad.ts';
+import type { F2padSettings } from '../../config/refine.ts';
+import { refineF2pad, type F2padResult, type FeatureObjective } from './f2pad.ts';
 import { f2padObjectiveGraph } from './f2pad-graph.ts';
 import type { PixelPrior } from './pixel-prior.ts';
 

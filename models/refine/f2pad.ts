@@ -19,52 +19,10 @@
  * step (Adam's running moments), as the paper's local gradient sharing and
  * adaptive step size.
  */
+import type { F2padSettings } from '../../config/refine.ts';
 import { dilateMask, maskDifference } from '../components/morphology.ts';
 import { inpaintFromReferences } from './inpaint.ts';
 import { pixelPriorCost, type PixelPrior } from './pixel-prior.ts';
-
-export interface F2padSettings {
-  /** Iteration cap per frame. */
-  maxIterations: number;
-  /** Wall-clock budget per frame, ms (the loop stops after the iteration that crosses it). */
-  budgetMs: number;
-  /** Stop when the loss decreased by less than this share over the last iteration. */
-  tolerance: number;
-  /** Pixels the optimised region extends beyond the backbone's mask. */
-  dilation: number;
-  /** Pixels the in-painted region extends beyond the backbone's mask. */
-  inpaintDilation: number;
-  /** Largest shift (pixels) tried when aligning a golden sample for in-painting. */
-  maxShift: number;
-  /** Weights of the sparsity (LOG), pixel-prior and total-variation terms. */
-  sparsity: number;
-  prior: number;
-  tv: number;
-  /** LOG scale eps, in 0..255 units. */
-  epsilon: number;
-  /** Adam step, in 0..255 units per iteration. */
-  step: number;
-  /** Local gradient sharing: window radius, spatial and colour sigmas (0..255 units). */
-  sharing: { radius: number; sigmaSpace: number; sigmaColour: number };
-  /** A pixel is defective when its largest channel of |a| exceeds this (0..255). */
-  tau: number;
-}
-
-export const DEFAULT_F2PAD: F2padSettings = {
-  maxIterations: 12,
-  budgetMs: 800,
-  tolerance: 1e-3,
-  dilation: 8,
-  inpaintDilation: 2,
-  maxShift: 6,
-  sparsity: 0.02,
-  prior: 0.002,
-  tv: 0.01,
-  epsilon: 10,
-  step: 4,
-  sharing: { radius: 2, sigmaSpace: 1.5, sigmaColour: 20 },
-  tau: 30,
-};
 
 /** The feature term F and its gradient with respect to the image (HWC, 0..255). */
 export interface FeatureObjective {

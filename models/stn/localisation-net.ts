@@ -10,10 +10,6 @@
  * so a network with zero last weights leaves frames unchanged.
  */
 
-/** Registration losses the trainer can train the transformer with (models/stn/train.ts). */
-export const STN_LOSSES = ['image', 'siamese'] as const;
-export type StnLoss = (typeof STN_LOSSES)[number];
-
 /** The localisation net sees the frame average-pooled by this factor. */
 export const INPUT_FACTOR = 4;
 export const CONV_CHANNELS = [8, 16, 32] as const;

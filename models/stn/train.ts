@@ -27,7 +27,8 @@ import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../components/random.ts';
 import { concatenate } from '../components/concatenate.ts';
 import { baseGrid } from './graph.ts';
-import { CONV_CHANNELS, CONV_KERNELS, type StnLoss, type LocalisationShape, type LocalisationWeights } from './localisation-net.ts';
+import type { StnLoss } from '../../config/enroll.ts';
+import { CONV_CHANNELS, CONV_KERNELS, type LocalisationShape, type LocalisationWeights } from './localisation-net.ts';
 import { downscaleImage, invert, randomPose, warpImage, IDENTITY, type PoseRanges, type Similarity } from './pose.ts';
 import { tfjsSeed, trainingBackend } from '../components/tfjs-backend.ts';
 

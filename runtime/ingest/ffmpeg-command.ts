@@ -9,12 +9,12 @@
  * - http(s): reconnects inside ffmpeg for short network blips.
  * - files: played at real-time rate and looped, like a camera.
  */
-import type { CameraSettings } from '../../config/camera-settings.ts';
+import { streamUrlScheme, type CameraSettings } from '../../config/camera-settings.ts';
 
 export type InputKind = 'rtsp' | 'http' | 'file' | 'other';
 
 export function inputKind(url: string): InputKind {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  const scheme = streamUrlScheme(url);
   if (!scheme || scheme === 'file') return 'file';
   if (scheme === 'rtsp' || scheme === 'rtsps') return 'rtsp';
   if (scheme === 'http' || scheme === 'https') return 'http';

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { formatIssues } from '../../config/errors.ts';
-import { productIdSchema } from '../../config/schema.ts';
+import { productIdSchema } from '../../config/names.ts';
 import { validateTopicId } from './topics.ts';
 
 export class PayloadError extends Error {

@@ -15,7 +15,9 @@
 import sparkplugPayload from 'sparkplug-payload';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
 import type { HealthPayload, RejectPayload, ResultPayload } from './payloads.ts';
-import { TopicIdError } from './topics.ts';
+import { validateSparkplugId } from '../../config/names.ts';
+
+export { validateSparkplugId, type SparkplugIdKind } from '../../config/names.ts';
 
 export const SPARKPLUG_NAMESPACE = 'spBv1.0';
 
@@ -23,24 +25,6 @@ const codec = sparkplugPayload.get(SPARKPLUG_NAMESPACE)!;
 
 export type NodeMessageType = 'NBIRTH' | 'NDEATH' | 'NDATA' | 'NCMD';
 export type DeviceMessageType = 'DBIRTH' | 'DDEATH' | 'DDATA' | 'DCMD';
-
-export type SparkplugIdKind = 'group id' | 'edge node id' | 'device id';
-
-/**
- * Validates a Sparkplug group, edge node or device id: not empty, no `/`,
- * `+` or `#` (Sparkplug 3.0), and, as linesight's own topic ids, no
- * whitespace or control characters and not `.` / `..`.
- */
-export function validateSparkplugId(kind: SparkplugIdKind, value: string): string {
-  const what = `Sparkplug ${kind} ${JSON.stringify(value)}`;
-  if (typeof value !== 'string') throw new TopicIdError(`Sparkplug ${kind} must be a string, got ${typeof value}`);
-  if (value.length === 0) throw new TopicIdError(`${what} is empty`);
-  const bad = ['/', '+', '#'].find((c) => value.includes(c));
-  if (bad) throw new TopicIdError(`${what} contains "${bad}": Sparkplug ids cannot contain "/", "+" or "#"`);
-  if (/[\u0000-\u001f\u007f\s]/u.test(value)) throw new TopicIdError(`${what} contains a space or control character`);
-  if (value === '.' || value === '..') throw new TopicIdError(`${what} is not a usable name`);
-  return value;
-}
 
 function topic(groupId: string, type: NodeMessageType | DeviceMessageType, edgeNodeId: string): string {
   return `${SPARKPLUG_NAMESPACE}/${validateSparkplugId('group id', groupId)}/${type}/${validateSparkplugId('edge node id', edgeNodeId)}`;

@@ -13,62 +13,9 @@
  * `/` or a wildcard.
  */
 
-export class TopicIdError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TopicIdError';
-  }
-}
+import { validateTopicId, validateTopicPrefix } from '../../config/names.ts';
 
-export type TopicIdKind = 'prefix' | 'device id' | 'camera id';
-
-/** Longest id accepted, in UTF-8 bytes (ids also name outbox directories). */
-export const MAX_TOPIC_ID_BYTES = 64;
-
-function describe(kind: TopicIdKind, value: string): string {
-  return `MQTT ${kind} ${JSON.stringify(value)}`;
-}
-
-/** Checks one topic level (no `/`). Returns the value when it is valid. */
-function checkLevel(kind: TopicIdKind, whole: string, level: string): void {
-  if (level.length === 0) throw new TopicIdError(`${describe(kind, whole)} is empty or has an empty level ("//", leading or trailing "/")`);
-  if (level.includes('+') || level.includes('#')) {
-    throw new TopicIdError(`${describe(kind, whole)} contains "${level.includes('+') ? '+' : '#'}": MQTT wildcards cannot be part of a name`);
-  }
-  if (/[\u0000-\u001f\u007f\s]/u.test(level)) {
-    throw new TopicIdError(`${describe(kind, whole)} contains a space or control character`);
-  }
-}
-
-/**
- * Validates a device or camera id: one topic level, no `/`, `+`, `#`,
- * whitespace or control characters, not `.`/`..`, not starting with `$`
- * (brokers reserve `$` topics), at most 64 bytes.
- */
-export function validateTopicId(kind: 'device id' | 'camera id', value: string): string {
-  if (typeof value !== 'string') throw new TopicIdError(`MQTT ${kind} must be a string, got ${typeof value}`);
-  if (value.includes('/')) throw new TopicIdError(`${describe(kind, value)} contains "/": an id must be one topic level`);
-  checkLevel(kind, value, value);
-  if (value === '.' || value === '..') throw new TopicIdError(`${describe(kind, value)} is not a usable name`);
-  if (value.startsWith('$')) throw new TopicIdError(`${describe(kind, value)} starts with "$", which brokers reserve for their own topics`);
-  if (Buffer.byteLength(value, 'utf8') > MAX_TOPIC_ID_BYTES) {
-    throw new TopicIdError(`${describe(kind, value)} is longer than ${MAX_TOPIC_ID_BYTES} bytes`);
-  }
-  return value;
-}
-
-/**
- * Validates the topic prefix. Unlike device and camera ids a prefix may span
- * several levels (`plant2/linesight`) so sites can fit linesight into an
- * existing topic tree; each level follows the id rules.
- */
-export function validateTopicPrefix(value: string): string {
-  if (typeof value !== 'string') throw new TopicIdError(`MQTT prefix must be a string, got ${typeof value}`);
-  for (const level of value.split('/')) checkLevel('prefix', value, level);
-  if (value.startsWith('$')) throw new TopicIdError(`${describe('prefix', value)} starts with "$", which brokers reserve for their own topics`);
-  if (Buffer.byteLength(value, 'utf8') > 256) throw new TopicIdError(`${describe('prefix', value)} is longer than 256 bytes`);
-  return value;
-}
+export { MAX_TOPIC_ID_BYTES, TopicIdError, validateTopicId, validateTopicPrefix, type TopicIdKind } from '../../config/names.ts';
 
 export type CameraTopicKind = 'result' | 'reject' | 'mask' | 'health';
 

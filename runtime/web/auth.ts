@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { HttpAuthSettings } from '../../config/schema.ts';
+import type { HttpAuthSettings } from '../../config/http.ts';
 
 export const SESSION_COOKIE = 'linesight_session';
 const SESSION_HOURS = 12;

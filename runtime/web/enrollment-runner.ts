@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { DeviceConfig } from '../../config/schema.ts';
+import type { DeviceConfig } from '../../config/device.ts';
 import { parseEnrollLine, type EnrollResultLine } from '../../product/enrollment-progress.ts';
 import { ApiError } from './http-util.ts';
 import { advanceStages, enrollmentStages, type StageProgress } from './job-progress.ts';

@@ -22,7 +22,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { productIdSchema, type DeviceConfig } from '../../config/schema.ts';
+import { productIdSchema } from '../../config/names.ts';
+import type { DeviceConfig } from '../../config/device.ts';
 import { ArtifactError, productDir } from '../../product/artifact.ts';
 import type { DeviceHealth } from '../health.ts';
 import { activateProductVersion, listProductSummaries, listProductVersions, ProductVersionError, rollbackProduct, versionAttachments } from '../../product/versions.ts';

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
-import { inferenceSettingsSchema } from '../../config/schema.ts';
+import { inferenceSettingsSchema } from '../../config/enroll.ts';
 import { frameToInput, readImage } from '../../product/image-io.ts';
 import { ProductScorer } from '../../product/scorer.ts';
 import { encodeConveyorVideo, partFrame, prepareSampleProduct, withDefect, type ConveyorMotion, type Part, type SampleProduct } from '../../fixtures/conveyor.ts';

@@ -7,7 +7,8 @@
  */
 import { join } from 'node:path';
 import t from 'tap';
-import { deviceConfigSchema, enrollSettingsSchema, inferenceSettingsSchema } from '../../config/schema.ts';
+import { deviceConfigSchema } from '../../config/device.ts';
+import { enrollSettingsSchema, inferenceSettingsSchema } from '../../config/enroll.ts';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { enrollProduct } from '../../trainer/enroll.ts';

@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { partsSettingsSchema } from '../../config/parts.ts';
-import { inferenceSettingsSchema } from '../../config/schema.ts';
+import { inferenceSettingsSchema } from '../../config/enroll.ts';
 import { conveyorLayout, slidingFrames, type Part } from '../../fixtures/conveyor.ts';
 import { frameToInput } from '../../product/image-io.ts';
 import { ProductScorer } from '../../product/scorer.ts';

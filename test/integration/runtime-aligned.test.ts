@@ -10,7 +10,8 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { deviceConfigSchema, enrollSettingsSchema, inferenceSettingsSchema } from '../../config/schema.ts';
+import { deviceConfigSchema } from '../../config/device.ts';
+import { enrollSettingsSchema, inferenceSettingsSchema } from '../../config/enroll.ts';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { maskPayloadSchema } from '../../runtime/mqtt/payloads.ts';

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
-import { deviceConfigSchema } from '../../config/schema.ts';
+import { deviceConfigSchema } from '../../config/device.ts';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';

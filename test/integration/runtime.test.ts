@@ -4,7 +4,7 @@
  * embedded aedes broker, the HTTP health endpoint.
  */
 import t from 'tap';
-import { deviceConfigSchema, type DeviceConfig } from '../../config/schema.ts';
+import { deviceConfigSchema, type DeviceConfig } from '../../config/device.ts';
 import { join } from 'node:path';
 import { readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { BANK_FILE, activateVersion, loadProductArtifact, productDir, writeProductArtifact } from '../../product/artifact.ts';

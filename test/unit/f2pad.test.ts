@@ -7,7 +7,8 @@
 import t, { type Test } from 'tap';
 import { dilateMask, maskDifference } from '../../models/components/morphology.ts';
 import { seededRandom } from '../../models/components/random.ts';
-import { anomalyMask, DEFAULT_F2PAD, refineF2pad, shareGradient, sparsityCost, totalVariation, type FeatureObjective } from '../../models/refine/f2pad.ts';
+import { DEFAULT_F2PAD } from '../../config/refine.ts';
+import { anomalyMask, refineF2pad, shareGradient, sparsityCost, totalVariation, type FeatureObjective } from '../../models/refine/f2pad.ts';
 import { positionWeights } from '../../models/refine/f2pad-model.ts';
 import { inpaintFromReferences } from '../../models/refine/inpaint.ts';
 import { fitPixelPrior, pixelPriorCost, samplePixels } from '../../models/refine/pixel-prior.ts';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { refineSettingsSchema } from '../../config/schema.ts';
+import { refineSettingsSchema } from '../../config/refine.ts';
 import { refineMask } from '../../product/refine-mask.ts';
 
 // A hand-checkable map scorer: a pixel's anomaly is how far its red value is from the grey belt (100).

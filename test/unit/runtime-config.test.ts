@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ConfigError, parseOrThrow } from '../../config/errors.ts';
-import { defaultDeviceId, deviceConfigSchema } from '../../config/schema.ts';
+import { defaultDeviceId, deviceConfigSchema } from '../../config/device.ts';
 
 const parse = (value: unknown) => parseOrThrow(deviceConfigSchema, value, 'linesight.yaml');
 const camera = { id: 'cam1', url: 'rtsp://10.0.0.5:554/line', product: 'washer' };

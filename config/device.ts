@@ -1,0 +1,78 @@
+/**
+ * The device config file (`linesight.yaml` / `.json`): the data folder, the
+ * cameras and the product each inspects, when frames become a reject signal,
+ * and one section per concern (enroll, inference, mqtt, http, refine).
+ */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { cameraSettingsSchema } from './camera-settings.ts';
+import { enrollSettingsSchema, inferenceSettingsSchema } from './enroll.ts';
+import { httpSettingsSchema } from './http.ts';
+import { mqttConfigSchema } from './mqtt.ts';
+import { productIdSchema } from './names.ts';
+import { refineSettingsSchema } from './refine.ts';
+
+/** When a camera's frames become one reject signal (see runtime/decision.ts). */
+export const decisionSettingsSchema = z
+  .object({
+    /** Consecutive frames over the threshold before a part is rejected (filters single-frame glitches). */
+    debounceFrames: z.number().int().min(1).max(1000).default(2),
+    /** Least time between two rejects of one camera, in ms (a flickering bad part still makes one reject). */
+    cooldownMs: z.number().int().min(0).max(3_600_000).default(1000),
+  })
+  .strict();
+
+export type DecisionSettingsConfig = z.output<typeof decisionSettingsSchema>;
+
+/** One camera of the device and the product it inspects. */
+export const stationSchema = cameraSettingsSchema.extend({
+  /** Product id scored on this camera (enrolled with `linesight enroll`). */
+  product: productIdSchema,
+  /** Overrides the device's `decision` settings for this camera. */
+  decision: decisionSettingsSchema.partial().strict().optional(),
+  /** Publish the defect mask (RLE JSON on `<camera>/mask`) of every frame over the threshold. */
+  publishMasks: z.boolean().default(true),
+});
+
+export type StationConfig = z.output<typeof stationSchema>;
+
+/** A device id valid as an MQTT topic level, from the host name. */
+export function defaultDeviceId(host = hostname()): string {
+  const id = host.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  return id || 'linesight';
+}
+
+/** The device config file (`linesight.yaml` / `.json`). */
+export const deviceConfigSchema = z
+  .object({
+    /** Where products and the reject outbox live (systemd installs use /var/lib/linesight). */
+    dataDir: z.string().min(1).default('.linesight'),
+    enroll: enrollSettingsSchema.default(() => enrollSettingsSchema.parse({})),
+    inference: inferenceSettingsSchema.default(() => inferenceSettingsSchema.parse({})),
+    /** Broker and topics; without `url` an embedded broker runs on 127.0.0.1:1883. */
+    mqtt: z.preprocess(
+      (v) => (v === undefined ? { deviceId: defaultDeviceId() } : v !== null && typeof v === 'object' && !('deviceId' in v) ? { deviceId: defaultDeviceId(), ...v } : v),
+      mqttConfigSchema,
+    ),
+    http: httpSettingsSchema.default(() => httpSettingsSchema.parse({})),
+    /** Mask refinement of flagged frames. */
+    refine: refineSettingsSchema.default(() => refineSettingsSchema.parse({})),
+    /** Default decision settings of every camera. */
+    decision: decisionSettingsSchema.default(() => decisionSettingsSchema.parse({})),
+    /** How often each camera's health is published over MQTT, in ms. */
+    healthIntervalMs: z.number().int().min(500).max(3_600_000).default(5000),
+    /** How often the active version of each product is checked for a hot swap, in ms. */
+    productPollMs: z.number().int().min(200).max(3_600_000).default(2000),
+    cameras: z.array(stationSchema).default([]),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.cameras.forEach((camera, i) => {
+      const first = seen.get(camera.id);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['cameras', i, 'id'], message: `camera id "${camera.id}" is already used by cameras[${first}]; every camera needs its own id` });
+      else seen.set(camera.id, i);
+    });
+  });
+
+export type DeviceConfig = z.output<typeof deviceConfigSchema>;
