@@ -63,11 +63,12 @@ export async function readImage(path: string, size: { width: number; height: num
   }
   if (bytes.length === 0) throw new ImageReadError(path, 'file is empty');
   try {
-    const image = sharp(bytes, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS });
-    const meta = await image.metadata();
+    // The header's size first (metadata() decodes no pixels), so the refusal names it.
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     if (!meta.width || !meta.height) throw new Error('no image dimensions');
     const tooLarge = pixelLimitProblem(meta.width, meta.height);
     if (tooLarge) throw new Error(tooLarge);
+    const image = sharp(bytes, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS });
     const raw = await image
       .removeAlpha()
       .toColourspace('srgb')

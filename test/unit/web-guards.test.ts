@@ -6,7 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import t from 'tap';
-import { MAX_INPUT_PIXELS, pixelLimitProblem } from '../../product/image-io.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { MAX_INPUT_PIXELS, pixelLimitProblem, readImage } from '../../product/image-io.ts';
 import { parseCookies, SESSION_COOKIE, WebAuth } from '../../runtime/web/auth.ts';
 import { LoginLimiter } from '../../runtime/web/login-limiter.ts';
 import { decodeParam } from '../../runtime/web/params.ts';
@@ -184,4 +187,10 @@ t.test('images over the pixel limit are refused before decoding', async (t) => {
   t.match(pixelLimitProblem(12000, 12000), /12000 x 12000 = 144\.0 megapixels; linesight decodes images of up to 40 megapixels/);
   t.equal(pixelLimitProblem(10, 10, 100), undefined);
   t.ok(pixelLimitProblem(10, 11, 100));
+});
+
+t.test('readImage refuses an image over the pixel limit with the reason, before decoding it', async (t) => {
+  const path = join(t.testdir(), 'huge.png');
+  await writeFile(path, await sharp({ create: { width: 12000, height: 12000, channels: 3, background: '#000' } }).png().toBuffer());
+  await t.rejects(readImage(path, { width: 64, height: 64 }), { name: 'ImageReadError', message: /huge\.png: not a readable image \(the image is 12000 x 12000 = 144\.0 megapixels; linesight decodes images of up to 40 megapixels\)/ });
 });
