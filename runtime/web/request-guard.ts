@@ -79,6 +79,8 @@ export interface CrossSiteRequest {
   /** `Host` header, already checked by hostProblem. */
   host: string | undefined;
   tls: boolean;
+  /** `X-Forwarded-Proto` of a TLS-terminating proxy in front: its pages are https. */
+  forwardedProto?: string | undefined;
   origin: string | undefined;
   referer: string | undefined;
   authorization: string | undefined;
@@ -99,8 +101,10 @@ function originOf(url: string): string | undefined {
 }
 
 /** Why the request's source is not the device's own origin, or undefined. Requests without Origin and Referer are programs', not a browser's. */
-export function originProblem(r: Pick<CrossSiteRequest, 'host' | 'tls' | 'origin' | 'referer'>): string | undefined {
-  const own = `${r.tls ? 'https' : 'http'}://${(r.host ?? '').toLowerCase()}`;
+export function originProblem(r: Pick<CrossSiteRequest, 'host' | 'tls' | 'forwardedProto' | 'origin' | 'referer'>): string | undefined {
+  // A browser cannot add X-Forwarded-Proto to a forged request, so trusting it only widens the own origin to https.
+  const https = r.tls || r.forwardedProto?.trim().toLowerCase() === 'https';
+  const own = `${https ? 'https' : 'http'}://${(r.host ?? '').toLowerCase()}`;
   if (r.origin !== undefined) {
     return r.origin.toLowerCase() === own ? undefined : `requests from ${r.origin} may not change the device (only pages of ${own} may)`;
   }

@@ -80,6 +80,7 @@ function guardedRoute(app: WebContext, allowedHosts: string[], req: IncomingMess
     method,
     host: req.headers.host,
     tls: app.tls,
+    forwardedProto: typeof req.headers['x-forwarded-proto'] === 'string' ? req.headers['x-forwarded-proto'] : undefined,
     origin: req.headers.origin,
     referer: req.headers.referer,
     authorization: req.headers.authorization,

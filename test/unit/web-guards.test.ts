@@ -70,6 +70,8 @@ t.test('state-changing requests come from the device\'s own origin', async (t) =
   t.match(originProblem(request({ origin: 'http://evil.example' })), /requests from http:\/\/evil\.example may not change the device/);
   t.match(originProblem(request({ origin: 'null' })), /requests from null/);
   t.match(originProblem(request({ origin: 'http://127.0.0.1:8080', tls: true })), /only pages of https:\/\/127\.0\.0\.1:8080/, 'a plain-HTTP page does not count for the HTTPS device');
+  t.equal(originProblem(request({ origin: 'https://127.0.0.1:8080', forwardedProto: 'https' })), undefined, 'pages behind a TLS-terminating proxy');
+  t.match(originProblem(request({ origin: 'https://evil.example', forwardedProto: 'https' })), /evil/);
   t.equal(originProblem(request({ origin: undefined, referer: 'http://127.0.0.1:8080/#enroll' })), undefined, 'the Referer without an Origin');
   t.match(originProblem(request({ origin: undefined, referer: 'http://evil.example/x' })), /pages outside/);
   t.equal(originProblem(request({ origin: undefined, referer: undefined })), undefined, 'a program sends neither');
