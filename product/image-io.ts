@@ -14,6 +14,19 @@ export type { RgbImage };
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp'];
 
+/**
+ * Largest image decoded, in pixels (40 megapixels, e.g. 7300 x 5470). A
+ * small compressed file can declare a huge canvas; decoding one takes
+ * width x height x channels bytes, so larger images are refused unread.
+ */
+export const MAX_INPUT_PIXELS = 40_000_000;
+
+/** Why an image of this size is refused, or undefined when it may be decoded. */
+export function pixelLimitProblem(width: number, height: number, limit = MAX_INPUT_PIXELS): string | undefined {
+  if (width * height <= limit) return undefined;
+  return `the image is ${width} x ${height} = ${((width * height) / 1e6).toFixed(1)} megapixels; linesight decodes images of up to ${(limit / 1e6).toFixed(0)} megapixels`;
+}
+
 /** The image files among folder entries (by extension; hidden and temporary files left out), sorted. */
 export function imageFileNames(entries: string[]): string[] {
   return entries.filter((e) => IMAGE_EXTENSIONS.includes(extname(e).toLowerCase()) && !e.startsWith('.')).sort();
@@ -50,9 +63,12 @@ export async function readImage(path: string, size: { width: number; height: num
   }
   if (bytes.length === 0) throw new ImageReadError(path, 'file is empty');
   try {
-    const image = sharp(bytes, { failOn: 'truncated' });
-    const meta = await image.metadata();
+    // The header's size first (metadata() decodes no pixels), so the refusal names it.
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     if (!meta.width || !meta.height) throw new Error('no image dimensions');
+    const tooLarge = pixelLimitProblem(meta.width, meta.height);
+    if (tooLarge) throw new Error(tooLarge);
+    const image = sharp(bytes, { failOn: 'truncated', limitInputPixels: MAX_INPUT_PIXELS });
     const raw = await image
       .removeAlpha()
       .toColourspace('srgb')
@@ -88,7 +104,7 @@ export async function frameToInput(frame: Buffer, width: number, height: number,
 /** Reads a ground-truth or binary mask as 0/1 at the given size (nearest-neighbour, threshold 128). */
 export async function readMask(path: string, size: { width: number; height: number }): Promise<Uint8Array> {
   try {
-    const raw = await sharp(path).greyscale().resize(size.width, size.height, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer();
+    const raw = await sharp(path, { limitInputPixels: MAX_INPUT_PIXELS }).greyscale().resize(size.width, size.height, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer();
     const mask = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) mask[i] = raw[i]! >= 128 ? 1 : 0;
     return mask;

@@ -115,7 +115,7 @@ export class DeviceRuntime {
         const web = config.http.ui
           ? (await import('./web/web-app.ts')).createWebApp(
               { config, health: () => runtime!.health(), cameras: cameras.map((c) => ({ id: c.station.id, product: c.station.product, source: c.source, pipeline: c.pipeline })) },
-              { logger: log.child({ part: 'web' }) },
+              { logger: log.child({ part: 'web' }), host: config.http.host },
             )
           : undefined;
         runtime.web = web;

@@ -4,9 +4,12 @@
  * code alone) and `GET /metrics` (Prometheus text), both open to monitoring
  * probes; every other request goes to `handle` (the web UI and its API, see
  * runtime/web/) when given. Bound to 127.0.0.1 by default: exposing it on the
- * plant network is a deliberate config change.
+ * plant network is a deliberate config change. With `tls` (a PEM certificate
+ * and key file) it serves HTTPS instead of HTTP.
  */
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { DeviceHealth } from './health.ts';
 import type { RuntimeMetrics } from './metrics.ts';
@@ -26,8 +29,25 @@ export class HealthServerError extends Error {
 /** Handles a request other than /health and /metrics. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-export async function startHealthServer(opts: { host: string; port: number; health: () => DeviceHealth; metrics: RuntimeMetrics; handle?: RequestHandler }): Promise<HealthServer> {
-  const server: Server = createServer((req, res) => {
+/** PEM files of the server's certificate (with its chain) and private key. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
+/** Headers of the probes' own answers (the web UI sets its own). */
+const PROBE_HEADERS = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer', 'content-security-policy': "default-src 'none'; frame-ancestors 'none'" };
+
+async function readTls(tls: TlsFiles): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = (path: string, what: string) =>
+    readFile(path).catch((err: NodeJS.ErrnoException) => {
+      throw new HealthServerError(`the TLS ${what} ${path} cannot be read (${err.code ?? err.message}); check http.tls`);
+    });
+  return { cert: await read(tls.cert, 'certificate'), key: await read(tls.key, 'key') };
+}
+
+export async function startHealthServer(opts: { host: string; port: number; health: () => DeviceHealth; metrics: RuntimeMetrics; handle?: RequestHandler; tls?: TlsFiles }): Promise<HealthServer> {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     const probe = path === '/health' || path === '/metrics';
     if (!probe && opts.handle) {
@@ -37,6 +57,7 @@ export async function startHealthServer(opts: { host: string; port: number; heal
       });
       return;
     }
+    for (const [name, value] of Object.entries(PROBE_HEADERS)) res.setHeader(name, value);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -53,7 +74,14 @@ export async function startHealthServer(opts: { host: string; port: number; heal
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('linesight: try /health or /metrics\n');
     }
-  });
+  };
+  let server: Server;
+  try {
+    server = opts.tls ? createHttpsServer(await readTls(opts.tls), listener) : createServer(listener);
+  } catch (err) {
+    if (err instanceof HealthServerError) throw err;
+    throw new HealthServerError(`the TLS certificate or key in http.tls is not usable: ${(err as Error).message}`);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
@@ -68,7 +96,7 @@ export async function startHealthServer(opts: { host: string; port: number; heal
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

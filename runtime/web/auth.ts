@@ -2,11 +2,14 @@
  * Who may use the web UI and its API. With `http.auth` set, a request needs
  * `Authorization: Bearer <token>`, HTTP basic credentials, or the session
  * cookie the login page sets; without it (the default, bound to 127.0.0.1)
- * everything is open. Secrets are compared in constant time.
+ * everything is open. Secrets are compared in constant time. The session
+ * cookie is HttpOnly and SameSite=Strict, and Secure when the device serves
+ * HTTPS.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HttpAuthSettings } from '../../config/http.ts';
+import { ApiError } from './http-util.ts';
 
 export const SESSION_COOKIE = 'linesight_session';
 const SESSION_HOURS = 12;
@@ -24,15 +27,32 @@ export function basicCredentials(authorization: string | undefined): { username:
   return colon < 0 ? undefined : { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
+/**
+ * The cookies of a Cookie header, values percent-decoded. Cookies are shared
+ * by every service of a host name, so another service's value that is not
+ * valid percent-encoding is kept as it is rather than refused; only the
+ * session cookie, which is ours, makes such a request a bad one (400).
+ */
 export function parseCookies(header: string | undefined): Record<string, string> {
   const cookies: Record<string, string> = {};
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
     const name = part.slice(0, eq).trim();
-    if (name) cookies[name] = decodeURIComponent(part.slice(eq + 1).trim());
+    const value = part.slice(eq + 1).trim();
+    if (!name) continue;
+    try {
+      cookies[name] = decodeURIComponent(value);
+    } catch {
+      if (name === SESSION_COOKIE) throw new ApiError(400, `the ${SESSION_COOKIE} cookie is not valid percent-encoding; sign in again`);
+      cookies[name] = value;
+    }
   }
   return cookies;
+}
+
+function sessionCookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
 }
 
 /** Equal secrets, compared in constant time (digests first, so lengths leak nothing). */
@@ -84,16 +104,16 @@ export class WebAuth {
   }
 
   /** Starts a session for valid credentials; returns the Set-Cookie value, or undefined when they are wrong. */
-  login(form: LoginForm): string | undefined {
+  login(form: LoginForm, opts: { secure?: boolean } = {}): string | undefined {
     if (!this.accepts(form)) return undefined;
     const id = randomBytes(24).toString('hex');
     this.sessions.set(id, Date.now() + SESSION_HOURS * 3600_000);
-    return `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_HOURS * 3600}`;
+    return sessionCookie(id, SESSION_HOURS * 3600, opts.secure ?? false);
   }
 
-  logout(headers: IncomingHttpHeaders): string {
+  logout(headers: IncomingHttpHeaders, opts: { secure?: boolean } = {}): string {
     const session = parseCookies(headers.cookie)[SESSION_COOKIE];
     if (session) this.sessions.delete(session);
-    return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+    return sessionCookie('', 0, opts.secure ?? false);
   }
 }

@@ -2,12 +2,20 @@
  * Golden-sample folders a technician fills from the web UI, by capture from
  * a camera or by upload: `<dataDir>/golden/<product>/<set>/`, one folder per
  * session, named by its start time. Uploads are decoded before they are
- * kept, so enrollment never meets an unreadable file from the UI.
+ * kept, so enrollment never meets an unreadable file from the UI; their size
+ * is read from the header first, so an image too large to decode is refused
+ * without decoding it. An upload never replaces a file already in the set
+ * (409: the technician renames it or starts a new set; a silent replacement
+ * would change a golden set behind the technician's back) and is written
+ * under a temporary name, then linked into place, so a symbolic link in the
+ * set is never followed.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { copyFile, link, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
-import { IMAGE_EXTENSIONS, imageFileNames } from '../../product/image-io.ts';
+import { IMAGE_EXTENSIONS, imageFileNames, MAX_INPUT_PIXELS, pixelLimitProblem } from '../../product/image-io.ts';
 import { ApiError } from './http-util.ts';
 
 export function goldenRoot(dataDir: string, product: string): string {
@@ -71,16 +79,67 @@ export function uploadName(name: string): string {
   return base;
 }
 
-/** Checks that the bytes decode as an image, then writes them into the set. */
-export async function saveUpload(dir: string, name: string, bytes: Buffer): Promise<{ file: string; width: number; height: number }> {
-  const file = uploadName(name);
+/** Checks the image's size from its header, then that it decodes; returns its size. */
+export async function checkUploadImage(file: string, bytes: Buffer, maxPixels = MAX_INPUT_PIXELS): Promise<{ width: number; height: number }> {
   if (bytes.length === 0) throw new ApiError(400, `"${file}" is empty`);
-  let info: { width: number; height: number };
+  const unreadable = (err: unknown) => new ApiError(400, `"${file}" is not an image linesight can read (${(err as Error).message.split('\n')[0]}); nothing was saved`);
+  let width: number | undefined;
+  let height: number | undefined;
   try {
-    ({ info } = await sharp(bytes, { failOn: 'truncated' }).raw().toBuffer({ resolveWithObject: true }));
+    ({ width, height } = await sharp(bytes, { limitInputPixels: false }).metadata());
   } catch (err) {
-    throw new ApiError(400, `"${file}" is not an image linesight can read (${(err as Error).message.split('\n')[0]}); nothing was saved`);
+    throw unreadable(err);
   }
-  await writeFile(join(dir, file), bytes);
-  return { file, width: info.width, height: info.height };
+  if (!width || !height) throw unreadable(new Error('no image size in its header'));
+  const tooLarge = pixelLimitProblem(width, height, maxPixels);
+  if (tooLarge) throw new ApiError(413, `"${file}": ${tooLarge}; nothing was saved`);
+  try {
+    const { info } = await sharp(bytes, { failOn: 'truncated', limitInputPixels: maxPixels }).raw().toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height };
+  } catch (err) {
+    throw unreadable(err);
+  }
+}
+
+/** Refuses a folder on the way from `dataDir` down `parts` that is a symbolic link or not a folder. */
+async function requirePlainFolders(dataDir: string, parts: string[]): Promise<void> {
+  for (let i = 1; i <= parts.length; i++) {
+    const path = join(dataDir, ...parts.slice(0, i));
+    const stat = await lstat(path).catch(() => undefined);
+    if (!stat?.isDirectory()) throw new ApiError(409, `${parts.slice(0, i).join('/')} is not a plain folder of the device (a link or a file); nothing was saved`);
+  }
+}
+
+/** Writes `bytes` as `dir/file`, which must not exist; never follows a symbolic link. */
+async function writeNewFile(dir: string, file: string, bytes: Buffer): Promise<void> {
+  const temp = join(dir, `.upload-${randomBytes(8).toString('hex')}.tmp`);
+  const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  try {
+    await handle.writeFile(bytes);
+  } finally {
+    await handle.close();
+  }
+  const target = join(dir, file);
+  try {
+    await link(temp, target).catch(async (err: NodeJS.ErrnoException) => {
+      // File systems without hard links: an exclusive copy does not follow or replace an existing name either.
+      if (err.code === 'EPERM' || err.code === 'ENOTSUP' || err.code === 'EOPNOTSUPP') await copyFile(temp, target, constants.COPYFILE_EXCL);
+      else throw err;
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ApiError(409, `the set already holds a file named "${file}"; rename the image or start a new set. Nothing was replaced`);
+    throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+/** Checks that the bytes are an image linesight can decode, then adds them to the set under a new name. */
+export async function saveUpload(dataDir: string, product: string, set: string, name: string, bytes: Buffer): Promise<{ file: string; width: number; height: number }> {
+  const dir = goldenSetDir(dataDir, product, set);
+  const file = uploadName(name);
+  const size = await checkUploadImage(file, bytes);
+  await requirePlainFolders(dataDir, ['golden', product, set]);
+  await writeNewFile(dir, file, bytes);
+  return { file, ...size };
 }

@@ -8,6 +8,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Extra response headers, e.g. Retry-After. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -20,7 +22,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 export function sendError(res: ServerResponse, err: unknown): void {
-  if (err instanceof ApiError) sendJson(res, err.status, { error: err.message });
+  if (err instanceof ApiError) sendJson(res, err.status, { error: err.message }, err.headers);
   else sendJson(res, 500, { error: `internal error: ${(err as Error).message}` });
 }
 

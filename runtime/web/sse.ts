@@ -36,3 +36,34 @@ export function streamSnapshots<T>(req: IncomingMessage, res: ServerResponse, ev
   req.on('close', close);
   res.on('close', close);
 }
+
+/**
+ * One subscription to the app's sources of change, shared by every open
+ * stream: the sources see one listener however many pages are open (no
+ * MaxListeners warnings), and the periodic tick runs only while a stream is.
+ */
+export class ChangeFeed {
+  private readonly listeners = new Set<() => void>();
+  private detach: (() => void) | undefined;
+
+  /** `attach` subscribes `emit` to the sources and returns the function that unsubscribes it. */
+  constructor(private readonly attach: (emit: () => void) => () => void) {}
+
+  get size(): number {
+    return this.listeners.size;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    this.detach ??= this.attach(() => {
+      for (const l of [...this.listeners]) l();
+    });
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.detach) {
+        this.detach();
+        this.detach = undefined;
+      }
+    };
+  }
+}
