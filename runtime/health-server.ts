@@ -5,9 +5,14 @@
  * probes; every other request goes to `handle` (the web UI and its API, see
  * runtime/web/) when given. Bound to 127.0.0.1 by default: exposing it on the
  * plant network is a deliberate config change.
+ *
+ * `/health` is open without auth, so every string in it is scrubbed of URL
+ * passwords and of the known secrets (camera and broker passwords, tokens)
+ * before it is served.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { redactDeep, secretRedactor } from '../config/secrets.ts';
 import type { DeviceHealth } from './health.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
@@ -26,7 +31,18 @@ export class HealthServerError extends Error {
 /** Handles a request other than /health and /metrics. */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-export async function startHealthServer(opts: { host: string; port: number; health: () => DeviceHealth; metrics: RuntimeMetrics; handle?: RequestHandler }): Promise<HealthServer> {
+export interface HealthServerOptions {
+  host: string;
+  port: number;
+  health: () => DeviceHealth;
+  metrics: RuntimeMetrics;
+  handle?: RequestHandler;
+  /** Passwords and tokens from the config that must never appear in /health (URLs with credentials are scrubbed anyway). */
+  secrets?: readonly (string | undefined)[];
+}
+
+export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
+  const redact = secretRedactor(opts.secrets ?? []);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const probe = path === '/health' || path === '/metrics';
@@ -42,7 +58,7 @@ export async function startHealthServer(opts: { host: string; port: number; heal
       return;
     }
     if (path === '/health') {
-      const health = opts.health();
+      const health = redactDeep(opts.health(), redact);
       res.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
       res.end(`${JSON.stringify(health)}\n`);
     } else if (path === '/metrics') {
