@@ -25,7 +25,7 @@ export interface BrokerPolicyOptions {
   protectedTopics?: readonly string[];
   /** Topic filters other clients may publish to even inside `protectedTopics` (triggers, commands). */
   clientPublishTopics?: readonly string[];
-  /** Largest MQTT packet a client other than the runtime's may send, in bytes. */
+  /** Largest MQTT packet a client other than the runtime's may send, in bytes (applies once `runtimeClientId` is set). */
   maxMessageBytes?: number;
   /** Largest packet the runtime's own client may send (masks can be large). */
   runtimeMaxMessageBytes?: number;

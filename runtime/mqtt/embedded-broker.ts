@@ -225,7 +225,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   // and delayed ACKs hold them for tens of milliseconds.
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);
-    const guard = new PacketSizeGuard(limits.maxMessageBytes);
+    // The runtime's client is told apart by its id; without one every client gets the runtime's allowance.
+    const guard = new PacketSizeGuard(options.runtimeClientId !== undefined ? limits.maxMessageBytes : limits.runtimeMaxMessageBytes);
     const connection = guardedConnection(socket, guard, (bytes) =>
       log.warn({ remote: socket.remoteAddress, bytes }, `embedded MQTT broker refused a ${bytes}-byte packet from ${clientOf(socket)} (limit ${guard.limit} bytes)`),
       storedBarrier,
