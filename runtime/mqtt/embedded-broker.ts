@@ -168,6 +168,68 @@ function trackPublishes(broker: object): () => Promise<void> {
   };
 }
 
+/**
+ * The broker's hooks for logins and publishes, applying broker-policy.ts and
+ * remembering which connection is the runtime's own client.
+ */
+class BrokerAccess {
+  private readonly runtimeClients = new WeakSet<Client>();
+  /** The runtime's client while it is connected (its id cannot be taken over). */
+  private runtimeClient: Client | undefined;
+  private readonly guards = new WeakMap<Client, PacketSizeGuard>();
+
+  constructor(
+    private readonly options: EmbeddedBrokerOptions,
+    private readonly limits: BrokerLimits,
+    private readonly retained: RetainedBudget,
+    private readonly log: Logger,
+  ) {}
+
+  /** The size check for a new connection. The runtime's client is told apart by its id; without one every client gets the runtime's allowance. */
+  packetGuard(): PacketSizeGuard {
+    return new PacketSizeGuard(this.options.runtimeClientId !== undefined ? this.limits.maxMessageBytes : this.limits.runtimeMaxMessageBytes);
+  }
+
+  guardFor(client: Client, guard: PacketSizeGuard): void {
+    this.guards.set(client, guard);
+  }
+
+  disconnected(client: Client): void {
+    if (client === this.runtimeClient) this.runtimeClient = undefined;
+  }
+
+  authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (error: (Error & { returnCode: number }) | null, success: boolean) => void): void {
+    const runtimeConnected = this.runtimeClient !== undefined && this.runtimeClient !== client && !this.runtimeClient.closed;
+    const decision = decideLogin(this.options, { clientId: client.id, username, password }, runtimeConnected);
+    if (!decision.ok) {
+      this.log.warn({ client: client.id, username }, `embedded MQTT broker refused client ${client.id}: ${decision.reason}`);
+      done(Object.assign(new Error(decision.reason), { returnCode: decision.returnCode }), false);
+      return;
+    }
+    if (decision.runtime) {
+      this.runtimeClients.add(client);
+      this.runtimeClient = client;
+      const guard = this.guards.get(client);
+      if (guard) guard.limit = this.limits.runtimeMaxMessageBytes;
+    }
+    done(null, true);
+  }
+
+  authorizePublish(client: Client | null, packet: { topic: string; retain: boolean; payload: Buffer | string }, done: (error?: Error | null) => void): void {
+    const { runtimeClientId } = this.options;
+    // Wills of sessions from before a restart come without a client.
+    const fromRuntime = client ? this.runtimeClients.has(client) : runtimeClientId !== undefined && (packet as { clientId?: string }).clientId === runtimeClientId;
+    const decision = packet.topic.startsWith('$SYS') ? { ok: false as const, reason: '$SYS topics are reserved for the broker' } : decidePublish(this.options, packet.topic, fromRuntime);
+    const refusal = !decision.ok ? decision.reason : packet.retain ? refusedRetained(this.retained, packet.topic, packet.payload) : undefined;
+    if (refusal !== undefined) {
+      this.log.warn({ client: client?.id, topic: packet.topic }, `embedded MQTT broker refused a publish from ${client?.id ?? 'a will'} to ${packet.topic}: ${refusal}`);
+      done(new Error(refusal));
+      return;
+    }
+    done(null);
+  }
+}
+
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
   const log = options.logger ?? createLogger('embedded-broker');
   const host = options.host ?? '127.0.0.1';
@@ -177,62 +239,30 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const store: BrokerStore | undefined = options.dataDir ? await openBrokerStore(options.dataDir, { sync: options.syncWrites }) : undefined;
   const retained = new RetainedBudget(limits.maxRetainedMessages, limits.maxRetainedBytes);
   if (store) for await (const packet of store.retained()) retained.admit(packet.topic, packet.payload.length);
-  const runtimeClients = new WeakSet<Client>();
-  /** The runtime's client while it is connected (its id cannot be taken over). */
-  let runtimeClient: Client | undefined;
-  const guards = new WeakMap<Client, PacketSizeGuard>();
+  const access = new BrokerAccess(options, limits, retained, log);
 
   // Client ids such as `linesight-<deviceId>` are longer than MQTT 3.1's 23 characters.
   const broker = await Aedes.createBroker({
     maxClientsIdLength: 128,
     persistence: store?.persistence,
-    authenticate(client, username, password, done) {
-      const runtimeConnected = runtimeClient !== undefined && runtimeClient !== client && !runtimeClient.closed;
-      const decision = decideLogin(options, { clientId: client.id, username, password }, runtimeConnected);
-      if (!decision.ok) {
-        log.warn({ client: client.id, username }, `embedded MQTT broker refused client ${client.id}: ${decision.reason}`);
-        done(Object.assign(new Error(decision.reason), { returnCode: decision.returnCode }), false);
-        return;
-      }
-      if (decision.runtime) {
-        runtimeClients.add(client);
-        runtimeClient = client;
-        const guard = guards.get(client);
-        if (guard) guard.limit = limits.runtimeMaxMessageBytes;
-      }
-      done(null, true);
-    },
-    authorizePublish(client, packet, done) {
-      // Wills of sessions from before a restart come without a client.
-      const fromRuntime = client ? runtimeClients.has(client) : (packet as { clientId?: string }).clientId === options.runtimeClientId && options.runtimeClientId !== undefined;
-      const decision = packet.topic.startsWith('$SYS') ? { ok: false as const, reason: '$SYS topics are reserved for the broker' } : decidePublish(options, packet.topic, fromRuntime);
-      const refusal = !decision.ok ? decision.reason : packet.retain ? refusedRetained(retained, packet.topic, packet.payload) : undefined;
-      if (refusal !== undefined) {
-        log.warn({ client: client?.id, topic: packet.topic }, `embedded MQTT broker refused a publish from ${client?.id ?? 'a will'} to ${packet.topic}: ${refusal}`);
-        done(new Error(refusal));
-        return;
-      }
-      done(null);
-    },
+    authenticate: (client, username, password, done) => access.authenticate(client, username, password, done),
+    authorizePublish: (client, packet, done) => access.authorizePublish(client, packet, done),
   });
   const storedBarrier = store ? trackPublishes(broker) : undefined;
   broker.on('client', (client) => forwardEveryMessage(client));
   broker.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
-  broker.on('clientDisconnect', (client) => {
-    if (client === runtimeClient) runtimeClient = undefined;
-  });
+  broker.on('clientDisconnect', (client) => access.disconnected(client));
   // Small packets (a reject, its PUBACK) go out at once: without TCP_NODELAY, Nagle's algorithm
   // and delayed ACKs hold them for tens of milliseconds.
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);
-    // The runtime's client is told apart by its id; without one every client gets the runtime's allowance.
-    const guard = new PacketSizeGuard(options.runtimeClientId !== undefined ? limits.maxMessageBytes : limits.runtimeMaxMessageBytes);
+    const guard = access.packetGuard();
     const connection = guardedConnection(socket, guard, (bytes) =>
       log.warn({ remote: socket.remoteAddress, bytes }, `embedded MQTT broker refused a ${bytes}-byte packet from ${clientOf(socket)} (limit ${guard.limit} bytes)`),
       storedBarrier,
     );
     const client = broker.handle(connection) as Client;
-    guards.set(client, guard);
+    access.guardFor(client, guard);
     clients.set(socket, client);
   });
   const clients = new WeakMap<Socket, Client>();
