@@ -6,11 +6,16 @@
  * runtime/web/) when given. Bound to 127.0.0.1 by default: exposing it on the
  * plant network is a deliberate config change. With `tls` (a PEM certificate
  * and key file) it serves HTTPS instead of HTTP.
+ *
+ * `/health` is open without auth, so every string in it is scrubbed of URL
+ * passwords and of the known secrets (camera and broker passwords, tokens)
+ * before it is served.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { redactDeep, secretRedactor } from '../config/secrets.ts';
 import type { DeviceHealth } from './health.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
@@ -46,7 +51,20 @@ async function readTls(tls: TlsFiles): Promise<{ cert: Buffer; key: Buffer }> {
   return { cert: await read(tls.cert, 'certificate'), key: await read(tls.key, 'key') };
 }
 
-export async function startHealthServer(opts: { host: string; port: number; health: () => DeviceHealth; metrics: RuntimeMetrics; handle?: RequestHandler; tls?: TlsFiles }): Promise<HealthServer> {
+export interface HealthServerOptions {
+  host: string;
+  port: number;
+  health: () => DeviceHealth;
+  metrics: RuntimeMetrics;
+  handle?: RequestHandler;
+  /** Serve HTTPS with this certificate and key instead of HTTP. */
+  tls?: TlsFiles;
+  /** Passwords and tokens from the config that must never appear in /health (URLs with credentials are scrubbed anyway). */
+  secrets?: readonly (string | undefined)[];
+}
+
+export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
+  const redact = secretRedactor(opts.secrets ?? []);
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     const probe = path === '/health' || path === '/metrics';
@@ -63,7 +81,7 @@ export async function startHealthServer(opts: { host: string; port: number; heal
       return;
     }
     if (path === '/health') {
-      const health = opts.health();
+      const health = redactDeep(opts.health(), redact);
       res.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
       res.end(`${JSON.stringify(health)}\n`);
     } else if (path === '/metrics') {

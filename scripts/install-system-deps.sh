@@ -4,7 +4,10 @@
 # (a real RTSP camera in tests), python3-skimage (real texture photos for the
 # development dataset), systemd (systemd-analyze checks the service unit) and
 # Chromium (the web UI's browser tests drive it with playwright-core). Safe to run again; skips what is already there.
+# The mosquitto service the package starts on port 1883 is stopped and disabled
+# (scripts/stop-packaged-mosquitto.sh): it would block the embedded broker.
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 pkgs=(ffmpeg mosquitto mosquitto-clients libgstrtspserver-1.0-0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gir1.2-gstreamer-1.0
   python3-gi python3-skimage systemd chromium fonts-dejavu-core)
@@ -14,6 +17,7 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present"
+  if [ "$(id -u)" -eq 0 ]; then "$here/stop-packaged-mosquitto.sh"; fi
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -23,3 +27,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"$here/stop-packaged-mosquitto.sh"

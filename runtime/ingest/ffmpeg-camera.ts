@@ -18,6 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CameraSettings } from '../../config/camera-settings.ts';
+import { redactSecrets, secretRedactor, urlPassword } from '../../config/secrets.ts';
 import type { Frame, FrameSource } from '../camera-pipeline.ts';
 import { ffmpegArgs, redactUrl } from './ffmpeg-command.ts';
 import { resolveFfmpeg } from './find-ffmpeg.ts';
@@ -72,8 +73,9 @@ export function describeFailure(stderrTail: string[], url: string): string {
   if (/Name or service not known|Temporary failure in name resolution|Failed to resolve/i.test(text)) return `cannot resolve the host of ${where}`;
   if (/No such file or directory/i.test(text)) return `${where} does not exist`;
   if (/Invalid data found|could not find codec|Unsupported codec/i.test(text)) return `${where} is not a video stream ffmpeg can decode`;
+  // ffmpeg's own line may echo the URL, with its password (sometimes percent-decoded).
   const last = stderrTail.at(-1);
-  return last ? `stream ${where} ended: ${last}` : `stream ${where} ended`;
+  return last ? `stream ${where} ended: ${redactSecrets(last, [urlPassword(url)])}` : `stream ${where} ended`;
 }
 
 export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements FrameSource {
@@ -98,6 +100,8 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
   private stopRequested = false;
   private readonly ffmpeg: { path: string; major: number };
   private readonly log?: Logger;
+  /** Scrubs the camera's password from every reason and ffmpeg line this camera reports. */
+  private readonly redact: (text: string) => string;
 
   constructor(
     readonly settings: CameraSettings,
@@ -105,6 +109,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
   ) {
     super();
     this.log = opts.logger;
+    this.redact = secretRedactor([urlPassword(settings.url)]);
     this.ffmpeg = resolveFfmpeg(opts.ffmpegPath ?? settings.ffmpegPath);
     this.assembler = new FrameAssembler(settings.width * settings.height * 3);
   }
@@ -122,7 +127,8 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     return this.current;
   }
 
-  private setState(state: CameraState, reason: string): void {
+  private setState(state: CameraState, unredactedReason: string): void {
+    const reason = this.redact(unredactedReason);
     const previous = this.current;
     if (previous === state && this.reason === reason) return;
     this.current = state;
@@ -158,7 +164,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
       for (const raw of lines) {
-        const line = raw.trim();
+        const line = this.redact(raw.trim());
         if (!line) continue;
         this.stderrTail.push(line);
         if (this.stderrTail.length > 20) this.stderrTail.shift();
@@ -166,7 +172,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
         this.emit('log', line);
       }
     });
-    child.once('error', (err) => this.stderrTail.push(err.message));
+    child.once('error', (err) => this.stderrTail.push(this.redact(err.message)));
     child.once('close', (code, signal) => {
       if (this.child === child) this.child = undefined;
       this.onReaderExit(code, signal);

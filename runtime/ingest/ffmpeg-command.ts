@@ -49,7 +49,5 @@ export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'heigh
   ];
 }
 
-/** The URL with any password replaced, for logs and health messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^@/]*@/i, '$1:***@');
-}
+/** The URL with any password replaced, for logs and health messages (see config/secrets.ts). */
+export { redactUrl } from '../../config/secrets.ts';
