@@ -11,7 +11,7 @@ export const httpAuthSchema = z
     /** A shared secret: `Authorization: Bearer <token>`, or typed into the login page. */
     token: z.string().min(16, 'use at least 16 characters').optional(),
     username: z.string().min(1).optional(),
-    password: z.string().min(8, 'use at least 8 characters').optional(),
+    password: z.string().min(12, 'use at least 12 characters').optional(),
   })
   .strict()
   .superRefine((auth, ctx) => {
@@ -24,8 +24,8 @@ export type HttpAuthSettings = z.output<typeof httpAuthSchema>;
 
 /** Host names and addresses that only the device itself can reach. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 
 /** The device's HTTP endpoint: health, metrics and the technician's web UI. */
@@ -38,6 +38,14 @@ export const httpSettingsSchema = z
     /** Serve the web UI and its JSON API next to /health and /metrics. */
     ui: z.boolean().default(true),
     auth: httpAuthSchema.optional(),
+    /** Serve HTTPS with this certificate (PEM, with its chain) and key instead of HTTP; the session cookie is then Secure. */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    /**
+     * Host names the UI is served as besides the defaults (loopback names; when bound elsewhere also the
+     * bind address, the machine's host name and interface addresses); `.plant.example` allows its subdomains.
+     * Any other `Host:` header is refused (DNS rebinding).
+     */
+    allowedHosts: z.array(z.string().min(1)).default([]),
   })
   .strict()
   .superRefine((http, ctx) => {

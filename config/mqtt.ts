@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { isLoopbackHost } from './http.ts';
 import { nameRule, validateSparkplugId, validateTopicId, validateTopicPrefix } from './names.ts';
 
 const brokerUrlSchema = z.string().superRefine((value, ctx) => {
@@ -51,6 +52,45 @@ export const sparkplugSchema = z
   })
   .strict();
 
+/**
+ * The embedded broker: where it listens, its account (required off
+ * loopback), its limits, and whether it keeps sessions and QoS 1 messages on
+ * disk (default: yes, under `<dataDir>/embedded-broker`, so a reject it has
+ * acknowledged reaches a PLC that connects later, across restarts).
+ */
+export const embeddedBrokerSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(1883),
+    /** Keep sessions, subscriptions and QoS 1 messages on disk across restarts. */
+    persist: z.boolean().default(true),
+    /** Wait for fsync on every store write (an acknowledged reject survives a power cut). */
+    syncWrites: z.boolean().default(true),
+    /** The broker's account: every client (the runtime's own, the PLC's) logs in with it; anonymous clients are refused. */
+    username: z.string().min(1).optional(),
+    password: z.string().min(12, 'use at least 12 characters').optional(),
+    /** Topic filters other clients may publish to inside the device's topics; default: the trigger and command topics. */
+    clientPublishTopics: z.array(z.string().min(1)).optional(),
+    /** Largest message a client other than the runtime may send, in bytes. */
+    maxMessageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(64 * 1024),
+    /** Retained messages kept at most, and their total bytes. */
+    maxRetainedMessages: z.number().int().min(1).max(1_000_000).default(1000),
+    maxRetainedBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if ((b.username === undefined) !== (b.password === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [b.username === undefined ? 'username' : 'password'], message: 'set username and password together' });
+    }
+    if (!isLoopbackHost(b.host) && b.username === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['username'],
+        message: `the embedded MQTT broker is reachable from the network at ${b.host}; set mqtt.embeddedBroker.username and password (or host 127.0.0.1)`,
+      });
+    }
+  });
+
 export const mqttConfigSchema = z
   .object({
     /** Broker URL, mqtt:// or mqtts://. Absent: the embedded broker is started. */
@@ -70,13 +110,8 @@ export const mqttConfigSchema = z
     outboxDir: z.string().min(1).optional(),
     /** Most unacknowledged rejects kept on disk; beyond it new rejects are refused loudly, never dropped. */
     outboxMax: z.number().int().min(1).max(10_000_000).default(100_000),
-    embeddedBroker: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(1883),
-      })
-      .strict()
-      .default({ host: '127.0.0.1', port: 1883 }),
+    /** The broker started inside the runtime when no `url` is given. */
+    embeddedBroker: embeddedBrokerSchema.default(() => embeddedBrokerSchema.parse({})),
     /** Reconnect delay: starts at initialMs, doubles per failed attempt up to maxMs. */
     reconnect: z
       .object({

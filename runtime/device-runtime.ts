@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
 import { createLogger } from '../config/logger.ts';
 import { rejectOutboxDir } from '../config/mqtt.ts';
+import { redactDeep, secretRedactor, urlPassword } from '../config/secrets.ts';
 import type { DeviceConfig, StationConfig } from '../config/device.ts';
 import { CameraPipeline, type ScoredFrame } from './camera-pipeline.ts';
 import { healthProblems, type CameraHealth, type DeviceHealth } from './health.ts';
@@ -20,6 +21,7 @@ import { FfmpegCamera } from './ingest/ffmpeg-camera.ts';
 import { resolveFfmpeg } from './ingest/find-ffmpeg.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.ts';
+import { embeddedBrokerOptions, runtimeClientConfig } from './mqtt/embedded-broker-options.ts';
 import { MqttPublisher } from './mqtt/publisher.ts';
 import { ProductLibrary } from './product-library.ts';
 import { ScoringLane } from './scoring-lane.ts';
@@ -40,11 +42,19 @@ interface Camera {
   pipeline: CameraPipeline;
 }
 
+/** Every password and token in the config: none of them may appear in health output or logs. */
+function deviceSecrets(config: DeviceConfig): string[] {
+  const m = config.mqtt;
+  const found = [m.password, m.url && urlPassword(m.url), m.embeddedBroker.password, config.http.auth?.token, config.http.auth?.password, ...config.cameras.map((c) => urlPassword(c.url))];
+  return found.filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
 export class DeviceRuntime {
   private healthTimer: NodeJS.Timeout | undefined;
   private stopWatchdog: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
   private readonly startedAt = Date.now();
+  private readonly redact: (text: string) => string;
 
   private constructor(
     readonly config: DeviceConfig,
@@ -57,7 +67,9 @@ export class DeviceRuntime {
     private http: HealthServer | undefined,
     private web: WebApp | undefined,
     private readonly notifier: ReturnType<typeof createSystemdNotifier>,
-  ) {}
+  ) {
+    this.redact = secretRedactor(deviceSecrets(config));
+  }
 
   static async start(config: DeviceConfig, options: RuntimeOptions = {}): Promise<DeviceRuntime> {
     const log = options.logger ?? createLogger('runtime');
@@ -77,11 +89,11 @@ export class DeviceRuntime {
 
       let broker: EmbeddedBroker | undefined;
       if (!config.mqtt.url) {
-        broker = await startEmbeddedBroker({ ...config.mqtt.embeddedBroker, logger: log.child({ part: 'broker' }) });
+        broker = await startEmbeddedBroker({ ...embeddedBrokerOptions(config.mqtt, config.dataDir), logger: log.child({ part: 'broker' }) });
         cleanups.push(() => broker!.close());
       }
       const publisher = new MqttPublisher({
-        config: config.mqtt,
+        config: runtimeClientConfig(config.mqtt),
         url: broker?.url,
         outboxDir: rejectOutboxDir(config.mqtt, config.dataDir),
         device: { version: LINESIGHT_VERSION, cameras: config.cameras.map((c) => c.id), products: [...new Set(config.cameras.map((c) => c.product))] },
@@ -115,12 +127,12 @@ export class DeviceRuntime {
         const web = config.http.ui
           ? (await import('./web/web-app.ts')).createWebApp(
               { config, health: () => runtime!.health(), cameras: cameras.map((c) => ({ id: c.station.id, product: c.station.product, source: c.source, pipeline: c.pipeline })) },
-              { logger: log.child({ part: 'web' }), host: config.http.host },
+              { logger: log.child({ part: 'web' }), host: config.http.host, allowedHosts: config.http.allowedHosts, tls: config.http.tls },
             )
           : undefined;
         runtime.web = web;
         if (web) cleanups.push(() => web.close());
-        const http = await startHealthServer({ host: config.http.host, port: config.http.port, health: () => runtime!.health(), metrics, handle: web?.handle });
+        const http = await startHealthServer({ host: config.http.host, port: config.http.port, health: () => runtime!.health(), metrics, handle: web?.handle, tls: config.http.tls, secrets: deviceSecrets(config) });
         runtime.http = http;
         cleanups.push(() => http.close());
         log.info(`${web ? `web UI at ${http.url}/, ` : ''}health at ${http.url}/health, metrics at ${http.url}/metrics`);
@@ -181,7 +193,12 @@ export class DeviceRuntime {
     };
   }
 
+  /** The device's state for /health, the web UI and metrics, with every credential scrubbed from its texts. */
   health(): DeviceHealth {
+    return redactDeep(this.rawHealth(), this.redact);
+  }
+
+  private rawHealth(): DeviceHealth {
     const p = this.publisher.stats();
     const mqtt = { state: p.state, pendingRejects: p.pendingRejects, sentRejects: p.sentRejects, refusedRejects: p.refusedRejects, quarantinedRejects: p.quarantinedRejects, reconnects: p.reconnects, lastError: p.lastError };
     const cameras = this.cameras.map((c) => this.cameraHealth(c));

@@ -3,6 +3,7 @@
  * publish results and reject signals over MQTT until SIGTERM or Ctrl-C, then
  * finish the current frames and flush the reject signals.
  */
+import { redactUrl } from '../../config/secrets.ts';
 import type { Command } from 'commander';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { deviceConfig, type DeviceFlags } from '../device-flags.ts';
@@ -21,7 +22,7 @@ async function run(flags: DeviceFlags): Promise<void> {
   const runtime = await DeviceRuntime.start(config);
   console.error(
     `linesight: scoring ${config.cameras.map((c) => `${c.id} (${c.product})`).join(', ')}; ` +
-      `MQTT ${runtime.brokerUrl} topics ${config.mqtt.prefix}/${config.mqtt.deviceId}/#` +
+      `MQTT ${redactUrl(runtime.brokerUrl)} topics ${config.mqtt.prefix}/${config.mqtt.deviceId}/#` +
       (runtime.healthUrl ? `; ${config.http.ui ? `web UI ${runtime.healthUrl}/, ` : ''}health ${runtime.healthUrl}/health` : ''),
   );
   await stopOnSignal(() => runtime.stop());

@@ -59,12 +59,6 @@ export function topicMatches(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** True for addresses only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
-}
-
 /** Compares secrets in constant time (hashes first, so lengths do not leak either). */
 export function sameSecret(given: string | Buffer | undefined, expected: string): boolean {
   if (given === undefined) return false;

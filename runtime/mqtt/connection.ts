@@ -17,6 +17,7 @@
  * resend queue: its `seq` belonged to the old session, and reject delivery
  * sends it again, encoded anew, after the next connection's births.
  */
+import { redactUrl } from '../../config/secrets.ts';
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ConfigError } from '../../config/errors.ts';
@@ -54,6 +55,8 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
   onlineSince: number | undefined;
   /** Reconnect attempts since start. */
   reconnects = 0;
+  /** The broker URL as logs and health show it (credentials redacted). */
+  private readonly shownUrl: string;
 
   constructor(
     private readonly config: MqttConfig,
@@ -63,6 +66,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
   ) {
     super();
     this.reconnectDelay = config.reconnect.initialMs;
+    this.shownUrl = redactUrl(url);
   }
 
   get state(): PublisherState {
@@ -83,13 +87,13 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     try {
       client = mqtt.connect(this.url, { ...options, reconnectPeriod: this.reconnectDelay });
     } catch (err) {
-      throw new ConfigError(wording.badUrl(this.url, err as Error));
+      throw new ConfigError(wording.badUrl(this.shownUrl, err as Error));
     }
-    this.transition('start', wording.connecting(this.url));
+    this.transition('start', wording.connecting(this.shownUrl));
     this.client = client;
     client.on('connect', () => this.onConnect(client));
     client.on('error', (err) => {
-      this.problem = describeConnectionError(err as Error & { code?: unknown }, this.url, this.config.username);
+      this.problem = describeConnectionError(err as Error & { code?: unknown }, this.shownUrl, this.config.username);
       this.lastProblem = { ...this.problem, at: Date.now() };
     });
     client.on('close', () => this.onClose(client));
@@ -195,7 +199,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     this.problem = undefined;
     this.onlineSince = Date.now();
     if (shuttingDown(this.current)) return;
-    this.transition('connack', wording.online(this.url));
+    this.transition('connack', wording.online(this.shownUrl));
     const commands = this.encoding.commandFilters();
     if (commands.length > 0) {
       client.subscribe(commands, { qos: 1 }, (err) => {
@@ -213,7 +217,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     // Back off: the next attempt after this one waits twice as long, up to the maximum.
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.config.reconnect.maxMs);
     client.options.reconnectPeriod = this.reconnectDelay;
-    this.transition('reconnect', wording.reconnecting(this.url));
+    this.transition('reconnect', wording.reconnecting(this.shownUrl));
   }
 
   private onCommand(client: MqttClient, topic: string, payload: Buffer): void {
@@ -235,7 +239,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
       for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
     }
     if (shuttingDown(this.current)) return;
-    const problem = this.problem ?? { fault: 'network' as const, reason: wording.lost(this.url) };
+    const problem = this.problem ?? { fault: 'network' as const, reason: wording.lost(this.shownUrl) };
     this.problem = problem;
     this.lastProblem = { ...problem, at: Date.now() };
     const retry = client.options.reconnectPeriod ?? this.reconnectDelay;

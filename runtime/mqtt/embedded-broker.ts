@@ -21,7 +21,8 @@ import { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { createLogger, type Logger } from '../../config/logger.ts';
 import { openBrokerStore, type BrokerStore } from './broker-persistence.ts';
-import { BROKER_POLICY_DEFAULTS, decideLogin, decidePublish, isLoopbackHost, PacketSizeGuard, RetainedBudget, type BrokerLimits, type BrokerPolicyOptions } from './broker-policy.ts';
+import { isLoopbackHost } from '../../config/http.ts';
+import { BROKER_POLICY_DEFAULTS, decideLogin, decidePublish, PacketSizeGuard, RetainedBudget, type BrokerLimits, type BrokerPolicyOptions } from './broker-policy.ts';
 
 export interface EmbeddedBrokerOptions extends BrokerPolicyOptions {
   host?: string;

@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
 import type { DeviceConfig } from '../../config/device.ts';
 import { parseEnrollLine, type EnrollResultLine } from '../../product/enrollment-progress.ts';
 import { ApiError } from './http-util.ts';
@@ -44,6 +45,7 @@ export class EnrollmentRunner extends EventEmitter<{ change: [] }> {
   constructor(
     private readonly config: Pick<DeviceConfig, 'dataDir' | 'enroll' | 'inference'>,
     private readonly bin = BIN,
+    private readonly logger?: Logger,
   ) {
     super();
   }
@@ -68,8 +70,8 @@ export class EnrollmentRunner extends EventEmitter<{ change: [] }> {
     this.child = child;
     try {
       if (child.pid) setPriority(child.pid, TRAINING_NICENESS);
-    } catch {
-      // Not allowed here: training runs at normal priority.
+    } catch (err) {
+      this.logger?.warn(`training runs at the runtime's priority: lowering it was refused (${(err as Error).message})`);
     }
     const job: EnrollmentState = {
       id: ++this.ids,

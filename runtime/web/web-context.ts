@@ -58,7 +58,7 @@ export function createWebContext(device: WebDevice, opts: { logger?: Logger; tls
   const { config } = device;
   const live = new LiveView(device.cameras);
   const capture = new CaptureRunner(config.dataDir);
-  const enrollment = new EnrollmentRunner(config);
+  const enrollment = new EnrollmentRunner(config, undefined, opts.logger);
   const changes = new ChangeFeed((emit) => {
     const unsubscribe = live.subscribe(emit);
     capture.on('change', emit);

@@ -4,7 +4,8 @@
  * read from MQTT fixed headers split across chunks.
  */
 import t from 'tap';
-import { decideLogin, decidePublish, isLoopbackHost, PacketSizeGuard, RetainedBudget, sameSecret, topicMatches } from '../../runtime/mqtt/broker-policy.ts';
+import { decideLogin, decidePublish, PacketSizeGuard, RetainedBudget, sameSecret, topicMatches } from '../../runtime/mqtt/broker-policy.ts';
+import { isLoopbackHost } from '../../config/http.ts';
 
 t.test('MQTT topic filters', async (t) => {
   t.ok(topicMatches('linesight/line3/#', 'linesight/line3/cam1/reject'));
