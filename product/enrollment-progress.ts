@@ -1,4 +1,6 @@
 /**
+ * An enrollment's stages and how it reports them. ENROLL_STAGES is the one
+ * stage list: the trainer runs it, the web UI shows its labels.
  * `linesight enroll --progress json`: one JSON object per line on stdout, for
  * programs that run an enrollment (the web UI runs it as a child process):
  * `{"event":"progress","stage","done","total"}` per update, then

@@ -19,7 +19,7 @@ export interface ScoreTimings extends FeatureTimings {
 export interface PatchScores {
   /** Image anomaly score: the largest patch distance. */
   score: number;
-  /** Distance of every patch to its nearest bank feature, [grid.height * grid.width]. */
+  /** Distance of every patch to what golden samples showed there, [grid.height * grid.width]. */
   patchScores: Float32Array;
   /** Smoothed anomaly map at the input size, row-major. */
   map: Float32Array;
