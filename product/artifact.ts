@@ -16,7 +16,7 @@ import { MANIFEST_SCHEMA_VERSION, manifestSchema, type Manifest } from './manife
 import { formatIssues } from '../config/errors.ts';
 import { syncDir, writeDurable } from '../models/durable-file.ts';
 import { decodeSafetensors, encodeSafetensors } from '../models/safetensors.ts';
-import type { FeatureReduction } from '../models/patchcore/graphs.ts';
+import type { FeatureReduction } from '../models/features/reduction.ts';
 import type { RefineModel } from '../models/refine/f2pad-model.ts';
 import type { PositionGaussians } from '../models/padim/gaussian.ts';
 import { localisationFromTensors, localisationShape, localisationTensors, type LocalisationWeights } from '../models/stn/localisation-net.ts';

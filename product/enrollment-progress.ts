@@ -1,4 +1,6 @@
 /**
+ * An enrollment's stages and how it reports them. ENROLL_STAGES is the one
+ * stage list: the trainer runs it, the web UI shows its labels.
  * `linesight enroll --progress json`: one JSON object per line on stdout, for
  * programs that run an enrollment (the web UI runs it as a child process):
  * `{"event":"progress","stage","done","total"}` per update, then
@@ -6,7 +8,51 @@
  */
 import type { ManifestDraft } from './artifact.ts';
 
-export type EnrollStage = 'load' | 'align' | 'features' | 'negatives' | 'adapt' | 'coreset' | 'calibrate' | 'write';
+/** The settings that decide which stages an enrollment goes through. */
+export interface StagePlanSettings {
+  align: string;
+  adapt: string;
+}
+
+/** One stage of an enrollment: its id in progress lines, what people see, whether these settings run it. */
+export interface EnrollStageInfo {
+  id: string;
+  label: string;
+  runs: (settings: StagePlanSettings) => boolean;
+}
+
+const always = () => true;
+const adapting = (s: StagePlanSettings) => s.adapt !== 'none';
+
+/** Every stage an enrollment can go through, in order: the one list the trainer runs and the pages show. */
+export const ENROLL_STAGES = [
+  { id: 'load', label: 'Reading golden samples', runs: always },
+  { id: 'align', label: 'Training pose alignment', runs: (s) => s.align !== 'none' },
+  { id: 'features', label: 'Extracting features', runs: always },
+  { id: 'negatives', label: 'Making synthetic defects', runs: adapting },
+  { id: 'adapt', label: 'Adapting features', runs: adapting },
+  { id: 'coreset', label: 'Building the memory bank', runs: always },
+  { id: 'calibrate', label: 'Calibrating the reject threshold', runs: always },
+  { id: 'write', label: 'Saving the new version', runs: always },
+] as const satisfies readonly EnrollStageInfo[];
+
+export type EnrollStage = (typeof ENROLL_STAGES)[number]['id'];
+
+/** A stage an enrollment will go through, as the pages list it. */
+export interface PlannedStage {
+  id: EnrollStage;
+  label: string;
+}
+
+/** The stages an enrollment goes through with these settings, in order. */
+export function plannedStages(settings: StagePlanSettings): PlannedStage[] {
+  return ENROLL_STAGES.filter((stage) => stage.runs(settings)).map(({ id, label }) => ({ id, label }));
+}
+
+/** The ids of the stages an enrollment goes through with these settings, in order. */
+export function enrollmentStages(settings: StagePlanSettings): EnrollStage[] {
+  return plannedStages(settings).map((stage) => stage.id);
+}
 
 export interface EnrollProgress {
   stage: EnrollStage;

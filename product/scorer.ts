@@ -5,7 +5,13 @@
  */
 import type { InferenceSettings } from '../config/enroll.ts';
 import { labelComponents } from '../models/components/connected-components.ts';
-import { PatchCoreScorer, type PatchScores } from '../models/patchcore/model.ts';
+import { PatchScorer, type PatchScores } from '../models/features/patch-scorer.ts';
+import type { FeatureExtractor } from '../models/features/extractor.ts';
+import type { FeatureReduction } from '../models/features/reduction.ts';
+import { NearestNeighbourSearch } from '../models/patchcore/model.ts';
+import { MahalanobisSearch } from '../models/padim/model.ts';
+import type { PositionGaussians } from '../models/padim/gaussian.ts';
+import type { SessionOptions } from '../models/session.ts';
 import { ArtifactError, loadProductArtifact, type ProductArtifact } from './artifact.ts';
 import { sessionOptions } from '../models/session.ts';
 import type { Backbone } from '../models/backbones/registry.ts';
@@ -57,12 +63,28 @@ export function defectRegions(mask: Uint8Array, map: Float32Array, width: number
   return boxes.map((b, i) => ({ ...b, area: areas[i]!, maxScore: peaks[i + 1]! })).sort((a, b) => b.maxScore - a.maxScore);
 }
 
+/** What a product scores patches against: its memory bank, or PaDiM's Gaussians when it has them. */
+export interface PatchModel {
+  bank: Float32Array;
+  reduction?: FeatureReduction;
+  padim?: PositionGaussians;
+}
+
+/** The product's patch scorer: PaDiM when the model has Gaussians, else PatchCore's memory bank. */
+export async function createPatchScorer(extractor: FeatureExtractor, model: PatchModel, settings: { sigma: number; padimTolerance?: number }, session: SessionOptions): Promise<PatchScorer> {
+  const { channels, height, width } = extractor.shape;
+  const search = model.padim
+    ? await MahalanobisSearch.create(model.padim, channels, model.reduction, session, { grid: { width, height }, cells: settings.padimTolerance ?? 0 })
+    : await NearestNeighbourSearch.create(model.bank, channels, model.reduction, session);
+  return PatchScorer.create(extractor, search, { sigma: settings.sigma, ...session });
+}
+
 export class ProductScorer {
   private f2padModel?: Promise<F2padModel | undefined>;
 
   private constructor(
     readonly artifact: ProductArtifact,
-    readonly scorer: PatchCoreScorer,
+    readonly scorer: PatchScorer,
     private readonly backbone: Backbone,
     private readonly inference: InferenceSettings,
     readonly aligner?: Aligner,
@@ -88,7 +110,7 @@ export class ProductScorer {
       throw new ArtifactError(`product "${productId}" ${manifest.version}: features have ${extractor.shape.channels} channels, the artifact expects ${expected}`);
     }
     const session = sessionOptions(models.inference);
-    const scorer = await PatchCoreScorer.create(extractor, artifact.bank, { sigma: manifest.sigma, reduction: artifact.reduction, padim: artifact.padim, padimTolerance: manifest.padim?.tolerance, ...session });
+    const scorer = await createPatchScorer(extractor, artifact, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance }, session);
     const aligner = artifact.stn && manifest.alignment ? await Aligner.create(manifest.inputSize, localisationShape(manifest.inputSize, manifest.alignment.hidden), artifact.stn, manifest.alignment.ranges.scale, session) : undefined;
     return new ProductScorer(artifact, scorer, backbone, models.inference, aligner);
   }

@@ -7,8 +7,8 @@
  */
 import type { InferenceSettings } from '../config/enroll.ts';
 import { loadBackbone, type Backbone } from '../models/backbones/registry.ts';
-import { FeatureExtractor, type InputSize } from '../models/patchcore/model.ts';
-import type { Aggregation } from '../models/patchcore/graphs.ts';
+import { FeatureExtractor, type InputSize } from '../models/features/extractor.ts';
+import type { Aggregation } from '../models/features/aggregation.ts';
 import { sessionOptions } from '../models/session.ts';
 
 export class SharedModels {

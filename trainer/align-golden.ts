@@ -16,7 +16,7 @@ import { seededRandom } from '../models/components/random.ts';
 import { Aligner } from '../models/stn/model.ts';
 import { INPUT_FACTOR, localisationShape, type LocalisationWeights } from '../models/stn/localisation-net.ts';
 import { downscaleImage, luma, randomPose, warpImage, type PoseRanges } from '../models/stn/pose.ts';
-import type { FeatureExtractor } from '../models/patchcore/model.ts';
+import type { FeatureExtractor } from '../models/features/extractor.ts';
 import { reduceRows, principalAxes, subsampleRows } from '../models/components/pca.ts';
 import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from '../models/stn/canonical-pose.ts';
 import { EnrollError } from './golden-samples.ts';

@@ -10,7 +10,7 @@
  * (x' - mean) . axes, so the scoring and F2PAD graphs run adapted features at
  * no extra cost per frame and need not know an adaptor exists.
  */
-import type { FeatureReduction } from '../patchcore/graphs.ts';
+import type { FeatureReduction } from '../features/reduction.ts';
 import { multiplyMatrices, solveRowVector } from '../components/matrix.ts';
 
 export interface FeatureAdaptor {

@@ -19,7 +19,8 @@ import { transposeMatrix } from '../components/matrix.ts';
 import { emitLayers, emitPreprocess, layerShapes } from '../onnx/emit-forward.ts';
 import { emitLayersGradient, emitPreprocessGradient } from '../onnx/emit-gradient.ts';
 import { GraphBuilder } from '../onnx/graph-builder.ts';
-import { aggregatedShape, aggregationNodes, type Aggregation, type FeatureLayerShape, type FeatureReduction } from '../patchcore/graphs.ts';
+import { aggregatedShape, aggregationNodes, type Aggregation, type FeatureLayerShape } from '../features/aggregation.ts';
+import type { FeatureReduction } from '../features/reduction.ts';
 
 export interface ObjectiveGraphOptions {
   layers: FeatureLayerShape[];

@@ -6,8 +6,9 @@
  */
 import ort from 'onnxruntime-node';
 import type { Backbone } from '../backbones/registry.ts';
-import { nearestCandidatesGraph, type FeatureReduction } from '../patchcore/graphs.ts';
-import type { FeatureExtractor } from '../patchcore/model.ts';
+import { nearestCandidatesGraph } from '../patchcore/graphs.ts';
+import type { FeatureReduction } from '../features/reduction.ts';
+import type { FeatureExtractor } from '../features/extractor.ts';
 import { createSession, type SessionOptions } from '../session.ts';
 import type { F2padSettings } from '../../config/refine.ts';
 import { refineF2pad, type F2padResult, type FeatureObjective } from './f2pad.ts';

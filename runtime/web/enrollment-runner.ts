@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { DeviceConfig } from '../../config/device.ts';
-import { parseEnrollLine, type EnrollResultLine } from '../../product/enrollment-progress.ts';
+import { parseEnrollLine, plannedStages, type EnrollResultLine, type PlannedStage } from '../../product/enrollment-progress.ts';
 import { ApiError } from './http-util.ts';
-import { advanceStages, enrollmentStages, type StageProgress } from './job-progress.ts';
+import { advanceStages, type StageProgress } from './job-progress.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'linesight.js');
 /** Nice value of the training process: the line's scoring runs first. */
@@ -30,8 +30,8 @@ export interface EnrollmentState {
   startedAt: number;
   finishedAt: number | null;
   seconds: number | null;
-  /** Every stage this enrollment goes through, in order. */
-  plannedStages: string[];
+  /** Every stage this enrollment goes through, in order, with the label the pages show. */
+  plannedStages: PlannedStage[];
   stages: StageProgress[];
   result: EnrollResultLine | null;
   error: string | null;
@@ -82,7 +82,7 @@ export class EnrollmentRunner extends EventEmitter<{ change: [] }> {
       startedAt: Date.now(),
       finishedAt: null,
       seconds: null,
-      plannedStages: enrollmentStages(this.config.enroll),
+      plannedStages: plannedStages(this.config.enroll),
       stages: [],
       result: null,
       error: null,

@@ -31,8 +31,3 @@ export function advanceStages(stages: StageProgress[], update: { stage: string; 
   const closed = stages.map((s) => (s.finished ? s : { ...s, done: s.total, finished: true, etaSeconds: 0 }));
   return [...closed, { stage: update.stage, done: update.done, total: update.total, startedAt: now, updatedAt: now, finished: update.done >= update.total, etaSeconds: null }];
 }
-
-/** The stages an enrollment goes through with these settings (see trainer/enroll.ts). */
-export function enrollmentStages(settings: { align: string; adapt: string }): string[] {
-  return ['load', ...(settings.align !== 'none' ? ['align'] : []), 'features', ...(settings.adapt !== 'none' ? ['negatives', 'adapt'] : []), 'coreset', 'calibrate', 'write'];
-}

@@ -89,6 +89,7 @@ t.test('enroll a product on an empty device through the UI and see its first rej
   await page.getByTestId('train-start').click();
   await page.locator('[data-testid="stage-features"].current, [data-testid="stage-features"].finished').waitFor({ timeout: 120_000 });
   await screenshot(page, 'ui-enroll-training.png');
+  t.equal(await page.locator('[data-testid="stage-features"] .name').textContent(), 'Extracting features', 'stages show the labels the server sends');
   await page.locator('[data-testid="train-status"][data-state="done"]').waitFor({ timeout: 600_000 });
   const trainingSeconds = (Date.now() - trainStart) / 1000;
   t.equal(await page.locator('[data-testid="train-stages"] li.finished').count(), await page.locator('[data-testid="train-stages"] li').count(), 'every stage finished');

@@ -7,7 +7,8 @@
 import t from 'tap';
 import ort from 'onnxruntime-node';
 import { emitForward, layerShapes } from '../../models/onnx/emit-forward.ts';
-import { aggregationGraph, aggregationNodes, nearestCandidatesGraph, type Aggregation } from '../../models/patchcore/graphs.ts';
+import { aggregationGraph, aggregationNodes, type Aggregation } from '../../models/features/aggregation.ts';
+import { nearestCandidatesGraph } from '../../models/patchcore/graphs.ts';
 import { f2padObjectiveGraph } from '../../models/refine/f2pad-graph.ts';
 import { conv, lcg, net } from '../helpers/tiny-net.ts';
 

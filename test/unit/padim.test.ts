@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { fitPositionGaussians, invertSpd, mahalanobis, neighbourIndices } from '../../models/padim/gaussian.ts';
-import { MahalanobisSearch } from '../../models/patchcore/model.ts';
+import { MahalanobisSearch } from '../../models/padim/model.ts';
 import { seededRandom } from '../../models/components/random.ts';
 
 t.test('invertSpd inverts a 2x2 matrix by hand', async (t) => {

@@ -1,6 +1,8 @@
 import t from 'tap';
 import ort from 'onnxruntime-node';
-import { aggregationGraph, anomalyMapGraph, nearestNeighbourGraph, aggregatedShape } from '../../models/patchcore/graphs.ts';
+import { aggregationGraph, aggregatedShape } from '../../models/features/aggregation.ts';
+import { anomalyMapGraph } from '../../models/features/anomaly-map.ts';
+import { nearestNeighbourGraph } from '../../models/patchcore/graphs.ts';
 
 const tensor = (data: number[] | Float32Array, dims: number[]) => new ort.Tensor('float32', Float32Array.from(data), dims);
 

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { parseEnrollLine } from '../../product/enrollment-progress.ts';
+import { enrollmentStages, parseEnrollLine, plannedStages } from '../../product/enrollment-progress.ts';
 import type { VersionSummary } from '../../product/versions.ts';
 import { goldenSetDir, goldenSetName, uploadName } from '../../runtime/web/golden-sets.ts';
-import { advanceStages, enrollmentStages, etaSeconds, type StageProgress } from '../../runtime/web/job-progress.ts';
+import { advanceStages, etaSeconds, type StageProgress } from '../../runtime/web/job-progress.ts';
 import { pushRecent } from '../../runtime/web/live-view.ts';
 import { rollbackHint, servableAttachment } from '../../runtime/web/product-actions.ts';
 import { contentType, safeFileName } from '../../runtime/web/static-files.ts';
@@ -29,6 +29,17 @@ t.test('progress updates become a stage list; a new stage finishes the one befor
 t.test('the stages an enrollment goes through follow its settings', async (t) => {
   t.same(enrollmentStages({ align: 'none', adapt: 'none' }), ['load', 'features', 'coreset', 'calibrate', 'write']);
   t.same(enrollmentStages({ align: 'stn', adapt: 'cutswap' }), ['load', 'align', 'features', 'negatives', 'adapt', 'coreset', 'calibrate', 'write']);
+});
+
+t.test('the planned stages the pages show carry their labels', async (t) => {
+  t.same(plannedStages({ align: 'stn', adapt: 'none' }), [
+    { id: 'load', label: 'Reading golden samples' },
+    { id: 'align', label: 'Training pose alignment' },
+    { id: 'features', label: 'Extracting features' },
+    { id: 'coreset', label: 'Building the memory bank' },
+    { id: 'calibrate', label: 'Calibrating the reject threshold' },
+    { id: 'write', label: 'Saving the new version' },
+  ]);
 });
 
 t.test('enroll --progress json lines are recognised; other output is not', async (t) => {

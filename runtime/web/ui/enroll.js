@@ -2,17 +2,6 @@
 // training with a progress bar per stage, the result, Activate.
 import { byTestId, el, number, percent, post, put, showMessage } from './api.js';
 
-const STAGE_NAMES = {
-  load: 'Reading golden samples',
-  align: 'Training pose alignment',
-  features: 'Extracting features',
-  negatives: 'Making synthetic defects',
-  adapt: 'Adapting features',
-  coreset: 'Building the memory bank',
-  calibrate: 'Calibrating the reject threshold',
-  write: 'Saving the new version',
-};
-
 export class EnrollPage {
   constructor(root) {
     this.root = root;
@@ -127,13 +116,14 @@ export class EnrollPage {
     if (!e) return;
     const stages = new Map(e.stages.map((s) => [s.stage, s]));
     this.q('train-stages').replaceChildren(
-      ...e.plannedStages.map((name) => {
-        const s = stages.get(name);
+      // The server sends the stages with their labels: the trainer's own list.
+      ...e.plannedStages.map(({ id, label }) => {
+        const s = stages.get(id);
         const eta = s && !s.finished && s.etaSeconds !== null ? `, about ${Math.ceil(s.etaSeconds)} s left` : '';
         return el(
           'li',
-          { class: s ? (s.finished ? 'finished' : 'current') : 'pending', dataset: { testid: `stage-${name}` } },
-          el('span', { class: 'name' }, STAGE_NAMES[name] ?? name),
+          { class: s ? (s.finished ? 'finished' : 'current') : 'pending', dataset: { testid: `stage-${id}` } },
+          el('span', { class: 'name' }, label),
           el('progress', { max: s?.total || 1, value: s?.done ?? 0 }),
           el('span', { class: 'count' }, s ? `${s.done} / ${s.total}${eta}` : 'waiting'),
         );

@@ -1,0 +1,34 @@
+/**
+ * Enrollment's first stage: the golden samples read at the model's input
+ * size, the backbone and its feature sessions, and the split into samples
+ * the memory bank learns from and samples held out for calibration.
+ */
+import { performance } from 'node:perf_hooks';
+import { loadBackbone } from '../../models/backbones/registry.ts';
+import { FeatureExtractor } from '../../models/features/extractor.ts';
+import { seededRandom } from '../../models/components/random.ts';
+import { SaliencyExtractor } from '../../models/saliency/layer-cam.ts';
+import { splitHoldout } from '../calibrate.ts';
+import { EnrollError, loadGoldenSamples } from '../golden-samples.ts';
+import { since, type EnrollContext, type StageProgress } from './context.ts';
+
+export async function loadStage(ctx: EnrollContext, progress: StageProgress): Promise<void> {
+  const { settings, size, session } = ctx;
+  const start = performance.now();
+  const golden = await loadGoldenSamples(ctx.opts.imagesDir, size, settings.minGoldenSamples, progress);
+  ctx.timings.loadMs = since(start);
+  ctx.golden = golden;
+
+  const backbone = await loadBackbone(settings.backbone, { dataDir: ctx.opts.dataDir });
+  const layerNames = settings.layers ?? backbone.defaultLayers;
+  const extractor = await FeatureExtractor.create(backbone, layerNames, size, settings.aggregation, session);
+  const split = splitHoldout(golden.images.length, settings.holdoutFraction, seededRandom(settings.seed));
+  if (split.heldOut.length === 0) throw new EnrollError('no golden sample could be held out for threshold calibration');
+  ctx.split = split;
+  if (settings.adapt === 'cutswap' && !backbone.ir) {
+    throw new EnrollError(`adaptation with CutSwap needs saliency maps, which backbone ${backbone.id} cannot give (an onnx: file); use adapt: cutpaste or none`);
+  }
+  // CutSwap needs the backbone's saliency maps; other backbones calibrate on CutPaste negatives.
+  const saliency = backbone.ir && (settings.adapt === 'cutswap' || settings.calibrationNegatives > 0) ? await SaliencyExtractor.create(backbone.ir, size, session) : undefined;
+  ctx.models = { backbone, extractor, saliency, calibrationMethod: saliency ? 'cutswap' : 'cutpaste' };
+}
