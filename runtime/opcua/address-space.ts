@@ -10,11 +10,14 @@
  * device port when a client reads or samples them; results are pushed on
  * every verdict, as variables and as a `ResultReadyEventType` event.
  */
-import { DataType, StatusCodes, Variant, VariantArrayType, type AddressSpace, type Namespace, type UAEventType, type UAObject, type UAVariable } from 'node-opcua';
+import { DataType, StatusCodes, Variant, VariantArrayType, type AddressSpace, type ISessionContext, type Namespace, type UAEventType, type UAObject, type UAVariable } from 'node-opcua';
 import type { PartCountersSnapshot } from '../parts/counters.ts';
 import type { PartVerdict } from '../parts/tracker.ts';
 import type { CameraInfo, RecipeInfo, VisionDevicePort } from './device-port.ts';
 import { callResetCounters, callSelectRecipe, callTrigger, writeTriggerPartId } from './methods.ts';
+
+/** Fastest sampling of the variables read from the device on demand, ms. */
+const SAMPLING_MS = 50;
 
 export const VISION_NAMESPACE_URI = 'urn:linesight:machine-vision';
 
@@ -100,13 +103,14 @@ function addStateMachine(ns: Namespace, visionSystem: UAObject, port: VisionDevi
     nodeId: 's=VisionSystem.VisionStateMachine.CurrentState',
     dataType: 'String',
     description: 'Preoperational, Halted, Operational or Error',
+    minimumSamplingInterval: SAMPLING_MS,
     value: { get: () => str(port.systemState()) },
   });
 }
 
 function addRecipeManagement(ns: Namespace, visionSystem: UAObject, port: VisionDevicePort, onSelected: () => Promise<void>): (recipes: RecipeInfo[]) => void {
   const management = ns.addObject({ browseName: 'RecipeManagement', componentOf: visionSystem, nodeId: 's=VisionSystem.RecipeManagement' });
-  const folder = ns.addFolder(management, { browseName: 'Recipes', nodeId: 's=VisionSystem.RecipeManagement.Recipes' });
+  const folder = ns.addObject({ browseName: 'Recipes', componentOf: management, typeDefinition: 'FolderType', nodeId: 's=VisionSystem.RecipeManagement.Recipes' });
   const select = ns.addMethod(management, {
     browseName: 'SelectRecipe',
     nodeId: 's=VisionSystem.RecipeManagement.SelectRecipe',
@@ -116,7 +120,7 @@ function addRecipeManagement(ns: Namespace, visionSystem: UAObject, port: Vision
     ],
     outputArguments: [{ name: 'Error', dataType: DataType.String, description: 'why the version was not activated; empty on success' }],
   });
-  select.bindMethod(async (args: Variant[]) => {
+  select.bindMethod(async (args: Variant[], _context: ISessionContext) => {
     const result = await callSelectRecipe(port, args);
     await onSelected();
     return result;
@@ -151,12 +155,14 @@ function addResultVariables(ns: Namespace, parent: UAObject, camera: string): Ma
 function addCamera(ns: Namespace, folder: UAObject, camera: CameraInfo, port: VisionDevicePort): void {
   const base = `VisionSystem.Cameras.${camera.id}`;
   const node = ns.addObject({ browseName: camera.id, organizedBy: folder, nodeId: `s=${base}` });
-  ns.addVariable({ componentOf: node, browseName: 'Product', nodeId: `s=${base}.Product`, dataType: 'String', value: { get: () => str(findCamera(port, camera.id)?.product ?? '') } });
+  ns.addVariable({ componentOf: node, browseName: 'Product', nodeId: `s=${base}.Product`, dataType: 'String', minimumSamplingInterval: SAMPLING_MS,
+    value: { get: () => str(findCamera(port, camera.id)?.product ?? '') } });
   ns.addVariable({
     componentOf: node,
     browseName: 'ActiveVersion',
     nodeId: `s=${base}.ActiveVersion`,
     dataType: 'String',
+    minimumSamplingInterval: SAMPLING_MS,
     value: { get: () => str(findCamera(port, camera.id)?.activeVersion ?? '') },
   });
   let delayMs = 0;
@@ -169,6 +175,7 @@ function addCamera(ns: Namespace, folder: UAObject, camera: CameraInfo, port: Vi
     description: 'delay from a TriggerPartId write to the part under the camera, ms',
     accessLevel: 'CurrentRead | CurrentWrite',
     userAccessLevel: 'CurrentRead | CurrentWrite',
+    minimumSamplingInterval: SAMPLING_MS,
     value: {
       get: () => new Variant({ dataType: DataType.UInt32, value: delayMs }),
       set: (v: Variant) => {
@@ -185,6 +192,7 @@ function addCamera(ns: Namespace, folder: UAObject, camera: CameraInfo, port: Vi
     description: 'write a part id to announce the part (trigger mode)',
     accessLevel: 'CurrentRead | CurrentWrite',
     userAccessLevel: 'CurrentRead | CurrentWrite',
+    minimumSamplingInterval: SAMPLING_MS,
     value: {
       get: () => str(lastPartId),
       set: (v: Variant) => {
@@ -201,7 +209,8 @@ function addCamera(ns: Namespace, folder: UAObject, camera: CameraInfo, port: Vi
       browseName: counter.name,
       nodeId: `s=${base}.Counters.${counter.name}`,
       dataType: counter.dataType,
-      value: { get: () => new Variant({ dataType: counter.dataType, value: counter.read(port.counters(camera.id)) }) },
+      minimumSamplingInterval: SAMPLING_MS,
+    value: { get: () => new Variant({ dataType: counter.dataType, value: counter.read(port.counters(camera.id)) }) },
     });
   }
 }
@@ -220,14 +229,14 @@ function addSystemMethods(ns: Namespace, visionSystem: UAObject, port: VisionDev
       { name: 'Error', dataType: DataType.String, description: 'why the trigger was refused or flagged (e.g. overlapping_trigger); empty when none' },
     ],
   });
-  trigger.bindMethod(async (args: Variant[]) => callTrigger(port, cameraIds, args));
+  trigger.bindMethod(async (args: Variant[], _context: ISessionContext) => callTrigger(port, cameraIds, args));
   const reset = ns.addMethod(visionSystem, {
     browseName: 'ResetCounters',
     nodeId: 's=VisionSystem.ResetCounters',
     inputArguments: [{ name: 'Camera', dataType: DataType.String, description: 'camera id' }],
     outputArguments: [{ name: 'Error', dataType: DataType.String, description: 'why the counters were not reset; empty on success' }],
   });
-  reset.bindMethod(async (args: Variant[]) => callResetCounters(port, cameraIds, args));
+  reset.bindMethod(async (args: Variant[], _context: ISessionContext) => callResetCounters(port, cameraIds, args));
 }
 
 /** Builds the vision system under Objects; the cameras are the port's cameras at this moment. */
@@ -239,13 +248,13 @@ export function buildVisionAddressSpace(addressSpace: AddressSpace, port: Vision
   const updateRecipes = addRecipeManagement(ns, visionSystem, port, refreshRecipes);
   const cameras = port.cameras();
   const resultManagement = ns.addObject({ browseName: 'ResultManagement', componentOf: visionSystem, nodeId: 's=VisionSystem.ResultManagement' });
-  const resultsFolder = ns.addFolder(resultManagement, { browseName: 'Results', nodeId: 's=VisionSystem.ResultManagement.Results' });
+  const resultsFolder = ns.addObject({ browseName: 'Results', componentOf: resultManagement, typeDefinition: 'FolderType', nodeId: 's=VisionSystem.ResultManagement.Results' });
   const results = new Map<string, Map<ResultField, UAVariable>>();
   for (const camera of cameras) {
     const node = ns.addObject({ browseName: camera.id, organizedBy: resultsFolder, nodeId: `s=VisionSystem.ResultManagement.Results.${camera.id}` });
     results.set(camera.id, addResultVariables(ns, node, camera.id));
   }
-  const camerasFolder = ns.addFolder(visionSystem, { browseName: 'Cameras', nodeId: 's=VisionSystem.Cameras' });
+  const camerasFolder = ns.addObject({ browseName: 'Cameras', componentOf: visionSystem, typeDefinition: 'FolderType', nodeId: 's=VisionSystem.Cameras' });
   for (const camera of cameras) addCamera(ns, camerasFolder, camera, port);
   addSystemMethods(ns, visionSystem, port, cameras.map((c) => c.id));
 
