@@ -10,6 +10,8 @@
  *   <pkiDir>/rejected/                     certificates of refused clients (move one to trusted/certs to accept it)
  *   <pkiDir>/issuers/certs/                CA certificates that issued client certificates
  *   <pkiDir>/trusted/crl/, issuers/crl/    revocation lists
+ *   <pkiDir>/users/                        the same layout for X.509 user certificates (a user logging in with a
+ *                                          certificate instead of a password: trusted only from users/trusted/certs)
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
@@ -26,6 +28,11 @@ export async function openCertificateStore(pkiDir: string): Promise<OPCUACertifi
   const manager = new OPCUACertificateManager({ rootFolder: pkiDir, automaticallyAcceptUnknownCertificate: false });
   await manager.initialize();
   return manager;
+}
+
+/** The store of X.509 user identities (`<pkiDir>/users`); none is trusted automatically either. */
+export async function openUserCertificateStore(pkiDir: string): Promise<OPCUACertificateManager> {
+  return openCertificateStore(join(pkiDir, 'users'));
 }
 
 /** The security policies and modes the endpoints offer: Basic256Sha256 with Sign and SignAndEncrypt, and None only when allowed. */

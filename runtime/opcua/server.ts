@@ -9,7 +9,7 @@ import { OPCUAServer, Subscription } from 'node-opcua';
 import type { OpcUaUser } from '../../config/opcua.ts';
 import type { VisionDevicePort } from './device-port.ts';
 import { buildVisionAddressSpace, type VisionNodes } from './address-space.ts';
-import { assertExposureAllowed, endpointSecurity, openCertificateStore, passwordChecker } from './security.ts';
+import { assertExposureAllowed, endpointSecurity, openCertificateStore, openUserCertificateStore, passwordChecker } from './security.ts';
 
 export interface VisionServerOptions {
   host: string;
@@ -52,6 +52,7 @@ export class VisionOpcUaServer {
     assertExposureAllowed(o);
     Subscription.minimumPublishingInterval = MIN_PUBLISHING_INTERVAL_MS;
     const serverCertificateManager = await openCertificateStore(o.pkiDir);
+    const userCertificateManager = await openUserCertificateStore(o.pkiDir);
     const checkPassword = passwordChecker(o.users);
     const bindsOneAddress = o.host !== '0.0.0.0' && o.host !== '::';
     const server = new OPCUAServer({
@@ -62,6 +63,7 @@ export class VisionOpcUaServer {
       allowAnonymous: o.allowAnonymous,
       userManager: { isValidUser: (username: string, password: string) => checkPassword(username, password) },
       serverCertificateManager,
+      userCertificateManager,
       serverInfo: { applicationName: { text: 'linesight vision system' }, applicationUri: 'urn:linesight:vision-system', productUri: 'urn:linesight' },
       buildInfo: { productName: 'linesight', manufacturerName: 'linesight', softwareVersion: o.softwareVersion ?? '0.0.0' },
       isAuditing: false,
