@@ -7,7 +7,7 @@
  * server listens on loopback only, as the HTTP server refuses an open UI.
  */
 import { z } from 'zod';
-import { isLoopbackHost } from './schema.ts';
+import { isLoopbackHost } from './hosts.ts';
 
 /** One OPC UA login. */
 export const opcuaUserSchema = z

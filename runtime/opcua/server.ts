@@ -51,33 +51,44 @@ export class VisionOpcUaServer {
     const o = this.options;
     assertExposureAllowed(o);
     Subscription.minimumPublishingInterval = MIN_PUBLISHING_INTERVAL_MS;
-    const serverCertificateManager = await openCertificateStore(o.pkiDir);
-    const userCertificateManager = await openUserCertificateStore(o.pkiDir);
+    const server = await this.createServer();
+    try {
+      await server.initialize();
+      const addressSpace = server.engine.addressSpace;
+      if (!addressSpace) throw new Error('no address space after initialize');
+      this.nodes = buildVisionAddressSpace(addressSpace, this.device, () => this.refreshRecipes());
+      await this.refreshRecipes();
+      this.unsubscribe = this.device.onVerdict((v) => this.nodes?.publishVerdict(v));
+      await server.start();
+    } catch (err) {
+      this.unsubscribe?.();
+      this.unsubscribe = null;
+      this.nodes = null;
+      await server.shutdown(0).catch(() => undefined);
+      throw new Error(`the OPC UA server could not start on ${o.host}:${o.port}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.server = server;
+    this.recipeTimer = setInterval(() => void this.refreshRecipes().catch(() => undefined), o.recipePollMs ?? DEFAULT_RECIPE_POLL_MS);
+    this.recipeTimer.unref();
+  }
+
+  private async createServer(): Promise<OPCUAServer> {
+    const o = this.options;
     const checkPassword = passwordChecker(o.users);
     const bindsOneAddress = o.host !== '0.0.0.0' && o.host !== '::';
-    const server = new OPCUAServer({
+    return new OPCUAServer({
       host: o.host,
       port: o.port,
       ...(bindsOneAddress ? { hostname: o.host } : {}),
       ...endpointSecurity(o.allowSecurityNone),
       allowAnonymous: o.allowAnonymous,
       userManager: { isValidUser: (username: string, password: string) => checkPassword(username, password) },
-      serverCertificateManager,
-      userCertificateManager,
+      serverCertificateManager: await openCertificateStore(o.pkiDir),
+      userCertificateManager: await openUserCertificateStore(o.pkiDir),
       serverInfo: { applicationName: { text: 'linesight vision system' }, applicationUri: 'urn:linesight:vision-system', productUri: 'urn:linesight' },
       buildInfo: { productName: 'linesight', manufacturerName: 'linesight', softwareVersion: o.softwareVersion ?? '0.0.0' },
       isAuditing: false,
     });
-    await server.initialize();
-    const addressSpace = server.engine.addressSpace;
-    if (!addressSpace) throw new Error('the OPC UA server has no address space after initialize');
-    this.nodes = buildVisionAddressSpace(addressSpace, this.device, () => this.refreshRecipes());
-    await this.refreshRecipes();
-    this.unsubscribe = this.device.onVerdict((v) => this.nodes?.publishVerdict(v));
-    await server.start();
-    this.server = server;
-    this.recipeTimer = setInterval(() => void this.refreshRecipes().catch(() => undefined), o.recipePollMs ?? DEFAULT_RECIPE_POLL_MS);
-    this.recipeTimer.unref();
   }
 
   /** The port the server listens on (the real one when started with port 0). */

@@ -240,3 +240,10 @@ t.test('the server refuses to start with anonymous or None reachable from the ne
   });
   await t.rejects(new VisionOpcUaServer({ ...base, host: '192.168.0.10', allowAnonymous: false, allowSecurityNone: true }, newDevice()).start(), { message: /^key "opcua.allowSecurityNone": the OPC UA server is reachable from the network at 192.168.0.10;/ });
 });
+
+t.test('a port in use fails the start with the address, and leaves nothing running', async (t) => {
+  const { port } = new URL(server.endpointUrl.replace('opc.tcp:', 'http:'));
+  const second = new VisionOpcUaServer({ host: '127.0.0.1', port: Number(port), allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir: serverPki }, newDevice());
+  await t.rejects(second.start(), { message: new RegExp(`^the OPC UA server could not start on 127\\.0\\.0\\.1:${port}: `) });
+  t.equal(await plc.session.read({ nodeId: id('VisionSystem.VisionStateMachine.CurrentState'), attributeId: AttributeIds.Value }).then((dv) => dv.value.value), 'Operational', 'the running server is unharmed');
+});

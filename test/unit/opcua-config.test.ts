@@ -6,6 +6,7 @@
 import t from 'tap';
 import { z } from 'zod';
 import { parseOrThrow } from '../../config/errors.ts';
+import { isLoopbackHost } from '../../config/hosts.ts';
 import { opcuaSettingsSchema } from '../../config/opcua.ts';
 
 /** The section as it sits in the device config, so messages carry the `opcua.` prefix. */
@@ -35,4 +36,9 @@ t.test('an enabled server needs someone able to log in, users once each, real pa
   t.throws(() => parse({ enabled: true, users: [PLC, PLC] }), { message: /key "opcua\.users\[1\]\.username": user "plc" is listed twice/ });
   t.throws(() => parse({ enabled: true, users: [{ username: 'plc', password: 'short' }] }), { message: /key "opcua\.users\[0\]\.password": use at least 8 characters/ });
   t.throws(() => parse({ enabled: true, users: [PLC], allowAnonymus: true }), { message: /unknown key "opcua\.allowAnonymus"/ });
+});
+
+t.test('isLoopbackHost: only names and addresses of the device itself', async (t) => {
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]']) t.equal(isLoopbackHost(host), true, host);
+  for (const host of ['0.0.0.0', '::', '192.168.1.20', 'line4-cam.local', '128.0.0.1']) t.equal(isLoopbackHost(host), false, host);
 });
