@@ -1,11 +1,11 @@
 /**
- * Which listen addresses keep a server on the device. A leaf module (no
- * imports), so every config section that refuses open access off loopback
- * can use it without an import cycle through config/schema.ts.
+ * Which listen addresses keep a server on the device. Every server that
+ * refuses open access off loopback (HTTP, the embedded MQTT broker, OPC UA)
+ * asks this one function.
  */
 
 /** Host names and addresses that only the device itself can reach. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }

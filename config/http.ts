@@ -4,6 +4,7 @@
  * token or a password.
  */
 import { z } from 'zod';
+import { isLoopbackHost } from './hosts.ts';
 
 /** Who may use the web UI and its API (/health and /metrics stay open to monitoring probes). */
 export const httpAuthSchema = z
@@ -21,12 +22,6 @@ export const httpAuthSchema = z
   });
 
 export type HttpAuthSettings = z.output<typeof httpAuthSchema>;
-
-/** Host names and addresses that only the device itself can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
-}
 
 /** The device's HTTP endpoint: health, metrics and the technician's web UI. */
 export const httpSettingsSchema = z

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { isLoopbackHost } from './http.ts';
+import { isLoopbackHost } from './hosts.ts';
 import { nameRule, validateSparkplugId, validateTopicId, validateTopicPrefix } from './names.ts';
 
 const brokerUrlSchema = z.string().superRefine((value, ctx) => {

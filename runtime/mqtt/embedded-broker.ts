@@ -21,7 +21,7 @@ import { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { createLogger, type Logger } from '../../config/logger.ts';
 import { openBrokerStore, type BrokerStore } from './broker-persistence.ts';
-import { isLoopbackHost } from '../../config/http.ts';
+import { isLoopbackHost } from '../../config/hosts.ts';
 import { BROKER_POLICY_DEFAULTS, decideLogin, decidePublish, PacketSizeGuard, RetainedBudget, type BrokerLimits, type BrokerPolicyOptions } from './broker-policy.ts';
 
 export interface EmbeddedBrokerOptions extends BrokerPolicyOptions {

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { decideLogin, decidePublish, PacketSizeGuard, RetainedBudget, sameSecret, topicMatches } from '../../runtime/mqtt/broker-policy.ts';
-import { isLoopbackHost } from '../../config/http.ts';
+import { isLoopbackHost } from '../../config/hosts.ts';
 
 t.test('MQTT topic filters', async (t) => {
   t.ok(topicMatches('linesight/line3/#', 'linesight/line3/cam1/reject'));
