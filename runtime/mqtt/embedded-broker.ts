@@ -77,6 +77,9 @@ export function checkBrokerOptions(options: EmbeddedBrokerOptions): void {
   }
 }
 
+/** Longest wait on close for queued output to reach the clients. */
+const CLOSE_FLUSH_MS = 2000;
+
 /** A client that lets this much of the broker's output queue up is disconnected. */
 const MAX_QUEUED_OUTPUT_BYTES = 4 * 1024 * 1024;
 
@@ -92,9 +95,12 @@ const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve)
  * Output (with `outputBarrier`): each write is accepted at once but reaches
  * the socket only after the barrier resolves, in order. aedes starts storing
  * a QoS 1 message right after writing its PUBACK, so the PUBACK waits one
- * turn of the event loop and then for the stores in flight.
+ * turn of the event loop and then for the stores in flight. `written`
+ * resolves once everything accepted so far has reached the socket (the
+ * broker's close waits for it, so a last message — the runtime's retained
+ * `offline` status — is not cut off).
  */
-function guardedConnection(socket: Socket, guard: PacketSizeGuard, refuse: (bytes: number) => void, outputBarrier?: () => Promise<void>): Duplex {
+function guardedConnection(socket: Socket, guard: PacketSizeGuard, refuse: (bytes: number) => void, outputBarrier?: () => Promise<void>): { connection: Duplex; written: () => Promise<void> } {
   let output = Promise.resolve();
   let queuedBytes = 0;
   const connection = new Duplex({
@@ -139,7 +145,7 @@ function guardedConnection(socket: Socket, guard: PacketSizeGuard, refuse: (byte
   socket.on('end', () => connection.push(null));
   socket.on('close', () => connection.destroy());
   socket.on('error', () => connection.destroy());
-  return connection;
+  return { connection, written: () => output };
 }
 
 /**
@@ -258,15 +264,19 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true);
     const guard = access.packetGuard();
-    const connection = guardedConnection(socket, guard, (bytes) =>
+    const { connection, written } = guardedConnection(socket, guard, (bytes) =>
       log.warn({ remote: socket.remoteAddress, bytes }, `embedded MQTT broker refused a ${bytes}-byte packet from ${clientOf(socket)} (limit ${guard.limit} bytes)`),
       storedBarrier,
     );
+    outputs.add(written);
+    socket.once('close', () => outputs.delete(written));
     const client = broker.handle(connection) as Client;
     access.guardFor(client, guard);
     clients.set(socket, client);
   });
   const clients = new WeakMap<Socket, Client>();
+  /** Per connection: resolves when its queued output has reached the socket. */
+  const outputs = new Set<() => Promise<void>>();
   const clientOf = (socket: Socket): string => clients.get(socket)?.id ?? socket.remoteAddress ?? 'a client';
   try {
     await new Promise<void>((resolve, reject) => {
@@ -303,6 +313,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     port: actualPort,
     close() {
       closing ??= (async () => {
+        // Messages already accepted (stored, waiting for their turn) reach their clients first, within a bound.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all([...outputs].map((written) => written())), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FLUSH_MS)))]);
+        clearTimeout(timer);
         // aedes.close() ends every client connection, which lets server.close() finish.
         await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), new Promise<void>((resolve) => broker.close(() => resolve()))]);
         // The store closes last (aedes leaves it open), so a broker started next can open it.

@@ -99,7 +99,7 @@ t.test('MQTT config: defaults, unknown keys and bad values are named', async (t)
   t.equal(c.prefix, 'linesight');
   t.equal(c.resultQos, 0);
   t.equal(c.outboxMax, 100_000);
-  t.same(c.embeddedBroker, { host: '127.0.0.1', port: 1883 });
+  t.same(c.embeddedBroker, { host: '127.0.0.1', port: 1883, persist: true, syncWrites: true, maxMessageBytes: 65536, maxRetainedMessages: 1000, maxRetainedBytes: 16777216 });
   t.equal(c.url, undefined, 'no url means the embedded broker');
   t.equal(rejectOutboxDir(c, '/var/lib/linesight'), '/var/lib/linesight/outbox/line3');
   const tls = parseOrThrow(mqttConfigSchema, { deviceId: 'line3', url: 'mqtts://broker:8883', tls: { ca: '/etc/ca.pem' } }, 'mqtt');
