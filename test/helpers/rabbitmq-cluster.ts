@@ -87,11 +87,26 @@ async function chownTree(path: string, account: { uid: number; gid: number } | u
 
 /** Kills a process group started with `detached: true` (the node's shell, beam and its helpers). */
 function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
-  if (proc.pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+  if (proc.pid === undefined) return;
   try {
     process.kill(-proc.pid, signal);
   } catch {
     // Already gone.
+  }
+}
+
+/** Resolves once no process of the group led by `pid` is left (the node's beam outlives its shell by a moment). */
+async function groupGone(pid: number | undefined, timeoutMs = 10_000): Promise<void> {
+  if (pid === undefined) return;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(-pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) return;
+    await sleep(50);
   }
 }
 
@@ -122,6 +137,8 @@ async function prepareNode(key: NodeKey, root: string, tag: string, account: { u
     'mqtt.allow_anonymous = false',
     // Session queues are classic queues; the mirror policy replicates them (see MQTT_MIRROR_POLICY).
     'mqtt.durable_queue_type = classic',
+    // Without it the plugin's MQTT <-> AMQP topic mapping turns "spBv1.0/..." into "spBv1/0/...".
+    'mqtt.sparkplug = true',
     'log.console = true',
     'log.console.level = info',
     'log.file = false',
@@ -247,6 +264,7 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
     killGroup(child, signal);
     const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
     await exited(child);
+    await groupGone(child.pid);
     clearTimeout(timer);
   };
 
