@@ -49,6 +49,12 @@ export interface RabbitCluster {
   password: string;
   /** Stops a node the way an operator does (`rabbitmqctl shutdown`, which waits until it is gone). */
   stop(key: NodeKey): Promise<void>;
+  /**
+   * Kills a node (SIGKILL, as in a crash or a power cut): it neither leaves the
+   * MQTT plugin's registry nor closes its connections. With two nodes, a
+   * node killed this way is slow to rejoin (docs/BROKER-CLUSTER.md).
+   */
+  crash(key: NodeKey): Promise<void>;
   /** Starts a stopped node again; resolves once it runs, is back in the cluster and listens for MQTT. */
   start(key: NodeKey): Promise<void>;
   /** Names of the nodes that run and are clustered, as node A or B (whichever runs) sees them. */
@@ -305,6 +311,11 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
       if (nodes[other].child) await ctl(other, ['decommission_mqtt_node', p.node.name]);
       await ctl(key, ['shutdown']).catch(() => undefined);
       await stopProcess(p, 'SIGTERM');
+    },
+    async crash(key) {
+      const p = nodes[key];
+      setRunning(p, false);
+      await stopProcess(p, 'SIGKILL');
     },
     async start(key) {
       await launch(nodes[key]);

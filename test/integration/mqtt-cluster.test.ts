@@ -12,7 +12,9 @@
  * - a Sparkplug device pinned to A keeps its rejects in the outbox while A is
  *   down, births again (new bdSeq) when A is back and drains the outbox; the
  *   SCADA host on B gets every reject as DDATA.
- * Sent vs received by seq, duplicates and recovery times are logged.
+ * Then node B is killed (a crash: no goodbye to the cluster) while the device
+ * that failed over is on it: it goes back to A, and the PLC on A misses
+ * nothing. Sent vs received by seq, duplicates and recovery times are logged.
  */
 import t, { type Test } from 'tap';
 import { mkdtemp } from 'node:fs/promises';
@@ -36,7 +38,11 @@ const device = { version: '0.1.0', cameras: ['cam1'], products: ['bottle-cap'] }
 const REJECTS = 200;
 const INTERVAL_MS = 50;
 const STOP_AFTER = 60;
+/** Rejects of the second stream, node B killed after CRASH_AFTER of them. */
+const CRASH_REJECTS = 100;
+const CRASH_AFTER = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const tag = `${process.pid}`;
 
 async function startPublisher(t: Test, cluster: RabbitCluster, deviceId: string, mqtt: Partial<MqttConfigInput>) {
@@ -151,8 +157,32 @@ t.test('node A stopped mid-stream and started again: 0 lost rejects on failover,
   t.equal(scada.seen[rebirthIndex + 1]?.type, 'DBIRTH', 'DBIRTH follows the NBIRTH');
   t.ok(sparkplugRejectSeqs(scada.seen.slice(rebirthIndex)).length > 0, 'the stored rejects went out in the new session, after its births');
 
-  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   t.comment(`node A stop (decommission from the MQTT registry + shutdown): ${secs(stoppedAt - stopAt)}; start until clustered: ${secs(restartedAt - restartAt)}`);
   t.comment(`failover device: offline ${secs(offline!.at - stopAt)} after the stop began, online again (on B) ${secs(backOnline!.at - offline!.at)} later`);
   t.comment(`pinned device: outbox drained ${secs(drainedAt - restartedAt)} after node A was back`);
+
+  // Then node B crashes while the failover device is on it: the device goes back to A, the PLC on A misses nothing.
+  t.match(await cluster.ctl('b', ['list_mqtt_connections', 'client_id']), `linesight-${failoverId}`, 'the failover device is on node B');
+  let crashing: Promise<void> | undefined;
+  let crashAt = 0;
+  for (let i = REJECTS + 1; i <= REJECTS + CRASH_REJECTS; i++) {
+    await failover.publisher.publishReject(reject(i));
+    if (i === REJECTS + CRASH_AFTER) {
+      crashAt = Date.now();
+      crashing = cluster.crash('b');
+    }
+    await sleep(INTERVAL_MS);
+  }
+  await crashing;
+  t.ok(await failover.publisher.waitForDrain(30_000), 'the failover device delivered everything through node A after B crashed');
+  const total = REJECTS + CRASH_REJECTS;
+  await plcOnA.waitUntil(() => (new Set(jsonSeqs(plcOnA, failoverId)).size >= total ? true : undefined), 30_000, `${total} rejects on node A`);
+  const afterCrash = seqReport(total, jsonSeqs(plcOnA, failoverId));
+  t.same(afterCrash.lost, [], 'node B crashed: 0 lost');
+  t.ok(afterCrash.inOrder, 'node B crashed: first arrivals in seq order');
+  t.comment(describeSeqReport('node B crashed: failover device -> PLC on A', afterCrash));
+  const lost = failover.states.find((s) => s.state === 'offline' && s.at >= crashAt);
+  const regained = failover.states.find((s) => s.state === 'online' && s.at >= crashAt);
+  t.ok(lost && regained, 'the failover device lost node B and came back online (on A)');
+  t.comment(`failover device: offline ${secs(lost!.at - crashAt)} after node B was killed, online again (on A) ${secs(regained!.at - lost!.at)} later`);
 });
