@@ -126,6 +126,8 @@ t.test('node A stopped mid-stream and started again: 0 lost rejects on failover,
   const offline = failover.states.find((s) => s.state === 'offline' && s.at >= stopAt);
   const backOnline = failover.states.find((s) => s.state === 'online' && s.at >= stopAt);
   t.ok(offline && backOnline, 'the failover device lost node A and came back online (on B)');
+  t.match(offline?.reason, `127.0.0.1:${a.mqttPort}`, 'the offline state names node A');
+  t.match(backOnline?.reason, `connected to broker mqtt://127.0.0.1:${b.mqttPort}`, 'the online state names node B, where the device is now');
 
   const restartAt = Date.now();
   await cluster.start('a');
