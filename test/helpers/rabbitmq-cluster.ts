@@ -55,8 +55,8 @@ export interface RabbitCluster {
    * node killed this way is slow to rejoin (docs/BROKER-CLUSTER.md).
    */
   crash(key: NodeKey): Promise<void>;
-  /** Starts a stopped node again; resolves once it runs, is back in the cluster and listens for MQTT. */
-  start(key: NodeKey): Promise<void>;
+  /** Starts a stopped node again; resolves once it runs, is back in the cluster and listens for MQTT (default limit 60 s). */
+  start(key: NodeKey, timeoutMs?: number): Promise<void>;
   /** Names of the nodes that run and are clustered, as node A or B (whichever runs) sees them. */
   runningNodes(): Promise<string[]>;
   /** Runs rabbitmqctl against a node; resolves with its output. */
@@ -217,17 +217,17 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
 
   const setRunning = (p: NodeProcess, running: boolean) => (p.state.running = running);
 
-  const waitForMqtt = async (p: NodeProcess): Promise<void> => {
-    const deadline = Date.now() + START_TIMEOUT_MS;
+  const waitForMqtt = async (p: NodeProcess, timeoutMs = START_TIMEOUT_MS): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
     const child = p.child;
     while (!(await canConnect(p.node.mqttPort))) {
       if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error(`RabbitMQ node ${p.node.name} exited at start:\n${p.output.join('\n')}`);
-      if (Date.now() > deadline) throw new Error(`RabbitMQ node ${p.node.name} did not listen for MQTT on ${p.node.mqttPort} within ${START_TIMEOUT_MS / 1000} s:\n${p.output.slice(-30).join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`RabbitMQ node ${p.node.name} did not listen for MQTT on ${p.node.mqttPort} within ${timeoutMs / 1000} s:\n${p.output.slice(-30).join('\n')}`);
       await sleep(100);
     }
   };
 
-  const launch = async (p: NodeProcess): Promise<void> => {
+  const launch = async (p: NodeProcess, timeoutMs?: number): Promise<void> => {
     if (p.child) return;
     const child = spawn(RABBITMQ_SERVER, [], { cwd: p.dir, env: p.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(account ?? {}) });
     p.child = child;
@@ -243,7 +243,7 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
         setRunning(p, false);
       }
     });
-    await waitForMqtt(p);
+    await waitForMqtt(p, timeoutMs);
     setRunning(p, true);
   };
 
@@ -253,9 +253,9 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
     return [...(status.running_nodes ?? [])].sort();
   };
 
-  const waitForCluster = async (): Promise<void> => {
+  const waitForCluster = async (timeoutMs = START_TIMEOUT_MS): Promise<void> => {
     const want = [nodes.a.node.name, nodes.b.node.name].sort();
-    const deadline = Date.now() + START_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const running = await runningNodes().catch(() => []);
       if (running.join() === want.join()) return;
@@ -317,9 +317,9 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
       setRunning(p, false);
       await stopProcess(p, 'SIGKILL');
     },
-    async start(key) {
-      await launch(nodes[key]);
-      await waitForCluster();
+    async start(key, timeoutMs) {
+      await launch(nodes[key], timeoutMs);
+      await waitForCluster(timeoutMs);
     },
     runningNodes,
     ctl,
