@@ -130,7 +130,7 @@ interface NodeProcess {
   output: string[];
 }
 
-async function prepareNode(key: NodeKey, root: string, tag: string, account: { uid: number; gid: number } | undefined, cookie: string): Promise<NodeProcess> {
+async function prepareNode(key: NodeKey, root: string, tag: string, cookie: string): Promise<NodeProcess> {
   const dir = join(root, key);
   await mkdir(dir);
   const [amqpPort, mqttPort, distPort] = [await freePort(), await freePort(), await freePort()];
@@ -138,7 +138,7 @@ async function prepareNode(key: NodeKey, root: string, tag: string, account: { u
   const conf = [
     `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
     `mqtt.listeners.tcp.default = 127.0.0.1:${mqttPort}`,
-    // guest/guest from 127.0.0.1 (the default account is otherwise refused off localhost only).
+    // The listeners are on 127.0.0.1 only; the default guest account may log in on them.
     'loopback_users = none',
     'mqtt.allow_anonymous = false',
     // Session queues are classic queues; the mirror policy replicates them (see MQTT_MIRROR_POLICY).
@@ -192,7 +192,7 @@ export async function startRabbitCluster(): Promise<RabbitCluster> {
   const root = await mkdtemp(join(tmpdir(), 'linesight-rabbitmq-'));
   const tag = `${process.pid}-${Date.now() % 100_000}`;
   const cookie = `linesighttest${tag.replace(/\D/g, '')}`;
-  const nodes = { a: await prepareNode('a', root, tag, account, cookie), b: await prepareNode('b', root, tag, account, cookie) };
+  const nodes = { a: await prepareNode('a', root, tag, cookie), b: await prepareNode('b', root, tag, cookie) };
   await chownTree(root, account);
 
   // epmd maps node names to ports; start one (and own it) unless one already runs.
