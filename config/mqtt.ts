@@ -95,6 +95,13 @@ export const mqttConfigSchema = z
   .object({
     /** Broker URL, mqtt:// or mqtts://. Absent: the embedded broker is started. */
     url: brokerUrlSchema.optional(),
+    /**
+     * More brokers of the same cluster (mqtt:// or mqtts://, same account and
+     * TLS settings as `url`). After a lost connection each attempt goes to the
+     * next one in turn (url, servers[0], servers[1], ..., url, ...), so a
+     * device follows the cluster when the node it was on stops.
+     */
+    servers: z.array(brokerUrlSchema).min(1).optional(),
     /** First topic level(s); may hold several levels (`plant2/linesight`). */
     prefix: z.string().superRefine(nameRule(validateTopicPrefix)).default('linesight'),
     /** Names this device in every topic and its reject outbox directory. */
@@ -137,6 +144,17 @@ export const mqttConfigSchema = z
     }
     if (c.tls && c.url?.startsWith('mqtt://')) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: `tls is set but the url "${c.url}" is plain mqtt://; use mqtts://` });
+    }
+    if (c.servers && c.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['servers'], message: 'mqtt.servers lists more brokers of a cluster, but mqtt.url (the first one) is not set' });
+    }
+    for (const [i, server] of (c.servers ?? []).entries()) {
+      if (c.tls && server.startsWith('mqtt://')) {
+        ctx.addIssue({ code: 'custom', path: ['servers', i], message: `tls is set but "${server}" is plain mqtt://; use mqtts://` });
+      }
+      if (server.includes('@')) {
+        ctx.addIssue({ code: 'custom', path: ['servers', i], message: `"${server}" carries credentials; every broker of mqtt.servers uses mqtt.username and mqtt.password` });
+      }
     }
     if (c.sparkplug && c.encoding !== 'sparkplug') {
       ctx.addIssue({ code: 'custom', path: ['sparkplug'], message: 'Sparkplug settings are given but mqtt.encoding is "json"; set mqtt.encoding: sparkplug or remove mqtt.sparkplug' });

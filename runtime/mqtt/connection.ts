@@ -57,6 +57,8 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
   reconnects = 0;
   /** The broker URL as logs and health show it (credentials redacted). */
   private readonly shownUrl: string;
+  /** With `mqtt.servers`: every broker of the cluster, as logs show them. */
+  private readonly shownServers: string | undefined;
 
   constructor(
     private readonly config: MqttConfig,
@@ -67,6 +69,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     super();
     this.reconnectDelay = config.reconnect.initialMs;
     this.shownUrl = redactUrl(url);
+    if (config.servers) this.shownServers = [this.shownUrl, ...config.servers].join(', ');
   }
 
   get state(): PublisherState {
@@ -93,7 +96,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     this.client = client;
     client.on('connect', () => this.onConnect(client));
     client.on('error', (err) => {
-      this.problem = describeConnectionError(err as Error & { code?: unknown }, this.shownUrl, this.config.username);
+      this.problem = describeConnectionError(err as Error & { code?: unknown }, this.brokerOf(client), this.config.username);
       this.lastProblem = { ...this.problem, at: Date.now() };
     });
     client.on('close', () => this.onClose(client));
@@ -199,7 +202,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     this.problem = undefined;
     this.onlineSince = Date.now();
     if (shuttingDown(this.current)) return;
-    this.transition('connack', wording.online(this.shownUrl));
+    this.transition('connack', wording.online(this.brokerOf(client)));
     const commands = this.encoding.commandFilters();
     if (commands.length > 0) {
       client.subscribe(commands, { qos: 1 }, (err) => {
@@ -210,6 +213,18 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     this.emit('online');
   }
 
+  /**
+   * The broker of the client's current connection (attempt): with
+   * `mqtt.servers` mqtt.js takes each attempt's host and port from the list,
+   * so a technician reads which node of the cluster the device is on.
+   */
+  private brokerOf(client: MqttClient): string {
+    if (!this.shownServers) return this.shownUrl;
+    const { protocol, host, port } = client.options;
+    const shownHost = host?.includes(':') ? `[${host}]` : host;
+    return `${protocol ?? 'mqtt'}://${shownHost}:${port}`;
+  }
+
   private onReconnect(client: MqttClient): void {
     // Each CONNECT opens a new session with its own last will (Sparkplug: the next bdSeq).
     client.options.will = this.encoding.newSession();
@@ -217,7 +232,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     // Back off: the next attempt after this one waits twice as long, up to the maximum.
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.config.reconnect.maxMs);
     client.options.reconnectPeriod = this.reconnectDelay;
-    this.transition('reconnect', wording.reconnecting(this.shownUrl));
+    this.transition('reconnect', wording.reconnecting(this.shownServers ?? this.shownUrl));
   }
 
   private onCommand(client: MqttClient, topic: string, payload: Buffer): void {
@@ -239,7 +254,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
       for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
     }
     if (shuttingDown(this.current)) return;
-    const problem = this.problem ?? { fault: 'network' as const, reason: wording.lost(this.shownUrl) };
+    const problem = this.problem ?? { fault: 'network' as const, reason: wording.lost(this.brokerOf(client)) };
     this.problem = problem;
     this.lastProblem = { ...problem, at: Date.now() };
     const retry = client.options.reconnectPeriod ?? this.reconnectDelay;
