@@ -31,7 +31,10 @@
  *   none), the spatial transformer's training time, its restoration quality on
  *   held-out golden samples, and the time it adds per image. With alignment,
  *   pixel metrics are taken in the aligned frame (ground truth carried into it);
- * - scorer: how patches are scored (patchcore or padim).
+ * - scorer: how patches are scored (patchcore or padim);
+ * - byType: per defect type (folder name under test/), image AUROC of its
+ *   images against all good test images, recall at the calibrated threshold
+ *   and the image count (the mean: over the categories that have the type).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -49,7 +52,7 @@ import { enrollProduct } from '../trainer/enroll.ts';
 import type { EnrollProgress } from '../product/enrollment-progress.ts';
 import { listCategories, readCategory } from './dataset.ts';
 import type { CalibrationMethod, ThresholdChoice } from '../trainer/calibrate.ts';
-import { aupro, auroc, f1Max, maskScores } from './metrics.ts';
+import { aupro, auroc, byDefectType, f1Max, maskScores, meanByDefectType, type DefectTypeMetrics } from './metrics.ts';
 import { warpImage, type Similarity } from '../models/stn/pose.ts';
 import { concatenate } from '../models/components/concatenate.ts';
 import { median } from '../models/components/median.ts';
@@ -89,6 +92,8 @@ export interface CategoryMetrics {
   testImages: number;
   goldenSamples: number;
   bankSize: number;
+  /** Per defect type (folder under test/): image AUROC against all good test images, recall at `threshold`, image count. */
+  byType: Record<string, DefectTypeMetrics>;
 }
 
 /** Reject decisions at one calibration method's threshold. */
@@ -168,6 +173,7 @@ export async function evaluateCategory(
 
   const imageScores: number[] = [];
   const labels: number[] = [];
+  const types: string[] = [];
   const maps: Float32Array[] = [];
   const masks: Uint8Array[] = [];
   const images: { data: Float32Array; width: number; height: number; minArea: number }[] = [];
@@ -181,6 +187,7 @@ export async function evaluateCategory(
     alignTimes.push(result.alignMs);
     imageScores.push(result.score);
     labels.push(item.label);
+    types.push(item.defectType);
     maps.push(result.map);
     // Pixel metrics are taken in the frame the map belongs to: the aligned one when the product aligns.
     images.push({ data: result.image, width: size.width, height: size.height, minArea: minAreaAtInput(refineSettings.minRegionArea, { width: image.originalWidth, height: image.originalHeight }, size) });
@@ -241,6 +248,8 @@ export async function evaluateCategory(
   const calibrations: Partial<Record<CalibrationMethod, CalibrationMetrics>> = {};
   for (const [method, c] of Object.entries(manifest.calibration.choices ?? {}) as [CalibrationMethod, ThresholdChoice][]) calibrations[method] = atThreshold(c.threshold, c);
   const method = manifest.calibration.method ?? 'maxnormal';
+  // Products enrolled before calibration methods have no choices: their threshold, nothing expected.
+  const calibrated = calibrations[method] ?? atThreshold(manifest.thresholds.image);
   const metrics: CategoryMetrics = {
     imageAUROC: auroc(imageScores, labels),
     pixelAUROC: auroc(allPixels, allTruth),
@@ -259,11 +268,11 @@ export async function evaluateCategory(
     msPerAlign: median(alignTimes),
     scorer: manifest.scorer ?? 'patchcore',
     calibrate: method,
-    // Products enrolled before calibration methods have no choices: their threshold, nothing expected.
-    ...(calibrations[method] ?? atThreshold(manifest.thresholds.image)),
+    ...calibrated,
     testImages: data.test.length,
     goldenSamples: enrolled.manifest.goldenSamples.count,
     bankSize: enrolled.manifest.coreset.size,
+    byType: byDefectType(imageScores, types, calibrated.threshold),
   };
   return { metrics, stages, calibrations };
 }
@@ -305,7 +314,7 @@ export async function evaluateDataset(root: string, categories: string[] | undef
     for (const [method, cats] of byMethod) calibrations[method] = { categories: cats, mean: meanMetrics(Object.values(cats)) };
     return {
       categories: results,
-      mean: meanMetrics(Object.values(results)),
+      mean: { ...meanMetrics(Object.values(results)), byType: meanByDefectType(Object.values(results).map((m) => m.byType)) },
       settings: { ...opts.settings, refine: opts.refine ?? ['none'], refineSettings: opts.refineSettings ?? refineSettingsSchema.parse({}) },
       stages,
       calibrations,
