@@ -50,7 +50,8 @@ import { readImage, readMask } from '../product/image-io.ts';
 import { ProductScorer } from '../product/scorer.ts';
 import { enrollProduct } from '../trainer/enroll.ts';
 import type { EnrollProgress } from '../product/enrollment-progress.ts';
-import { listCategories, readCategory } from './dataset.ts';
+import { readCategory } from './dataset.ts';
+import { checkBackbone, checkDataset, DEFAULT_BACKBONE_DIR, linkBackbone } from './preflight.ts';
 import type { CalibrationMethod, ThresholdChoice } from '../trainer/calibrate.ts';
 import { aupro, auroc, byDefectType, f1Max, maskScores, meanByDefectType, type DefectTypeMetrics } from './metrics.ts';
 import { warpImage, type Similarity } from '../models/stn/pose.ts';
@@ -126,6 +127,8 @@ export interface EvalOptions {
   refineSettings?: RefineSettings;
   /** Where the evaluation's products are written (default: a temporary folder, removed afterwards). */
   dataDir?: string;
+  /** Where installed backbone weights are found when `dataDir` is not given (default: .linesight). */
+  backboneDir?: string;
   onCategory?: (name: string, metrics: CategoryMetrics) => void;
   onProgress?: (category: string, stage: EnrollProgress['stage'] | 'test', done: number, total: number) => void;
 }
@@ -294,10 +297,13 @@ export function meanMetrics<M extends object>(all: M[]): M {
 }
 
 export async function evaluateDataset(root: string, categories: string[] | undefined, opts: EvalOptions): Promise<EvalReport> {
-  const names = categories && categories.length > 0 ? categories : await listCategories(root);
-  if (names.length === 0) throw new Error(`no categories in ${root} (expected <category>/train/good folders)`);
+  // Everything that can be checked without reading an image is checked first: a wrong dataset or a missing backbone ends it here.
+  const names = (await checkDataset(root, categories, opts.settings.minGoldenSamples)).map((c) => c.name);
+  const weightsDir = opts.dataDir ?? opts.backboneDir ?? DEFAULT_BACKBONE_DIR;
+  await checkBackbone(opts.settings, weightsDir);
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'linesight-eval-')));
   try {
+    await linkBackbone(opts.settings, dataDir, weightsDir);
     const results: Record<string, CategoryMetrics> = {};
     const byStage = new Map<EvalStage, Record<string, StageMetrics>>();
     const byMethod = new Map<CalibrationMethod, Record<string, CalibrationMetrics>>();
