@@ -21,6 +21,8 @@ export const fleetConfigSchema = z
     allowUnsigned: z.boolean().default(false),
     /** Give up fetching a bundle after this long. */
     fetchTimeoutMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+    /** After a failed fetch (peer down, timeout), try the same announcement again after this long. */
+    retryMs: z.number().int().min(100).max(86_400_000).default(60_000),
     /** Largest bundle fetched; a larger one is refused without being kept. */
     maxBundleBytes: z.number().int().min(1024).max(16 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
     /**

@@ -72,10 +72,16 @@ export function decodeBundle(bytes: Uint8Array): Map<string, Uint8Array> {
   return files;
 }
 
+/** The folder of a stored version; ArtifactError naming the versions there are when it does not exist. */
+async function storedVersionDir(dataDir: string, productId: string, version: string): Promise<string> {
+  const versions = await listVersions(dataDir, productId);
+  if (!versions.includes(version)) throw new ArtifactError(`product "${productId}" has no version ${version} in ${dataDir}${versions.length ? `; its versions are ${versions.join(', ')}` : ''}`);
+  return join(productDir(dataDir, productId), version);
+}
+
 /** The files of a stored version (plain files only, temporaries skipped). */
 export async function readVersionFiles(dataDir: string, productId: string, version: string): Promise<Map<string, Uint8Array>> {
-  if (!(await listVersions(dataDir, productId)).includes(version)) throw new ArtifactError(`product "${productId}" has no version ${version}`);
-  const dir = join(productDir(dataDir, productId), version);
+  const dir = await storedVersionDir(dataDir, productId, version);
   const files = new Map<string, Uint8Array>();
   for (const name of (await readdir(dir)).sort()) {
     if (!isBundleFileName(name) || !(await stat(join(dir, name))).isFile()) continue;
@@ -86,14 +92,14 @@ export async function readVersionFiles(dataDir: string, productId: string, versi
 
 /** A stored version as a bundle, verified first so a damaged version is never sent. */
 export async function readVersionBundle(dataDir: string, productId: string, version: string): Promise<Buffer> {
-  await loadArtifactDir(join(productDir(dataDir, productId), version), productId, version);
+  await loadArtifactDir(await storedVersionDir(dataDir, productId, version), productId, version);
   return encodeBundle(await readVersionFiles(dataDir, productId, version));
 }
 
 /** Signs a stored, verified version in place (signature.json written beside the manifest, temp + rename). */
 export async function signStoredVersion(dataDir: string, productId: string, version: string, privatePem: string, keySource: string): Promise<SignatureFile> {
   const key = privateKeyFromPem(privatePem, keySource);
-  const dir = join(productDir(dataDir, productId), version);
+  const dir = await storedVersionDir(dataDir, productId, version);
   await loadArtifactDir(dir, productId, version);
   const signature = signVersionFiles(await readVersionFiles(dataDir, productId, version), key);
   const tmp = join(dir, `.signature-${randomBytes(4).toString('hex')}`);

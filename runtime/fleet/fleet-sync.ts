@@ -6,7 +6,8 @@
  * library then hot-swaps between two frames. Under `manual` the version is
  * kept and listed until a technician runs `linesight activate`.
  *
- * Announcements are handled one at a time, in arrival order. Auto
+ * Announcements are handled one at a time, in arrival order; a failed
+ * fetch (the peer down) is tried again after `fleet.retryMs`. Auto
  * activation only ever moves forward (a higher version number than the
  * active one): an old retained announcement of another device never rolls a
  * product back. The last outcome per product is kept for health.
@@ -69,6 +70,9 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
   const filter = allVersionsFilter(config.mqtt.prefix);
   let queue: Promise<void> = Promise.resolve();
   let closed = false;
+  /** The newest announcement per device and product: a retry is dropped once a newer one arrived. */
+  const latest = new Map<string, VersionAnnouncement>();
+  const retries = new Set<NodeJS.Timeout>();
 
   const record = (a: VersionAnnouncement, from: string, state: FleetOutcomeState, detail: string) => {
     outcomes.set(a.product, { product: a.product, version: a.version, from, state, detail, at: new Date().toISOString() });
@@ -111,22 +115,36 @@ export async function startFleetSync(opts: FleetSyncOptions): Promise<FleetSync>
       logger?.warn({ topic }, `fleet: ignored ${topic}: ${parsed.problem}`);
       return;
     }
+    latest.set(`${where.device}/${where.product}`, parsed.announcement);
+    enqueue(parsed.announcement, where.device);
+  });
+
+  /** Handles an announcement in turn; a failed fetch is tried again after fleet.retryMs, a refused version never. */
+  function enqueue(a: VersionAnnouncement, from: string): void {
     queue = queue.then(async () => {
-      if (closed) return;
+      if (closed || latest.get(`${from}/${a.product}`) !== a) return;
       try {
-        await handle(parsed.announcement, where.device);
+        await handle(a, from);
       } catch (err) {
         const refused = err instanceof BundleError || err instanceof ArtifactError;
-        record(parsed.announcement, where.device, refused ? 'refused' : 'failed', (err as Error).message);
+        record(a, from, refused ? 'refused' : 'failed', `${(err as Error).message}${refused ? '' : `; trying again in ${fleet.retryMs / 1000} s`}`);
+        if (!refused && !closed) {
+          const timer = setTimeout(() => {
+            retries.delete(timer);
+            enqueue(a, from);
+          }, fleet.retryMs);
+          retries.add(timer);
+        }
       }
     });
-  });
+  }
 
   return {
     outcomes: () => [...outcomes.values()].sort((a, b) => a.product.localeCompare(b.product)),
     idle: () => queue,
     async close() {
       closed = true;
+      for (const timer of retries) clearTimeout(timer);
       await client.endAsync();
       await queue;
     },

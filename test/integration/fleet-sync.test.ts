@@ -69,7 +69,7 @@ async function serveBytes(bytes: Buffer): Promise<string> {
 function startDevice(deviceId: string, dataDir: string, trustKey: string): Promise<FleetSync> {
   return startFleetSync({
     config: { mqtt: mqttConfigSchema.parse({ url: broker.url, deviceId }), cameras: [{ product: 'bracket' }], dataDir },
-    fleet: fleetConfigSchema.parse({ enabled: true, policy: 'auto', trustKeys: [trustKey], fetchToken: TOKEN, fetchTimeoutMs: 5000 }),
+    fleet: fleetConfigSchema.parse({ enabled: true, policy: 'auto', trustKeys: [trustKey], fetchToken: TOKEN, fetchTimeoutMs: 5000, retryMs: 300 }),
     activate: (product, version) => activateProductVersion(dataDir, product, version),
   });
 }
@@ -164,6 +164,28 @@ t.test('the next version published by A replaces the refused one and becomes act
     t.match(done, { state: 'activated', detail: 'was v1' });
     t.equal(await readActiveVersion(dataDir, 'bracket'), 'v2');
   }
+});
+
+t.test('a fetch that fails is tried again until the version is installed', async (t) => {
+  await writeProductArtifact(dirs.a, tinyManifestDraft('bracket', { thresholds: { image: 3, pixel: 1 } }), TINY_BANK, { activate: false });
+  await signStoredVersion(dirs.a, 'bracket', 'v3', await readFile(join(dirs.keys, 'fleet-signing.key'), 'utf8'), 'plant key');
+  const bundle = await readVersionBundle(dirs.a, 'bracket', 'v3');
+  const answers: number[] = [];
+  const server = createServer((_req, res) => {
+    const status = answers.length < 2 ? 503 : 200;
+    answers.push(status);
+    res.writeHead(status).end(status === 200 ? bundle : undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle`;
+  await announceVersion(mqttConfigSchema.parse({ url: broker.url, deviceId: 'mirror' }), { product: 'bracket', version: 'v3', keyId, url, sha256: sha256Of(bundle), publishedAt: new Date().toISOString() });
+  for (const [name, sync, dataDir] of [['B', deviceB, dirs.b], ['C', deviceC, dirs.c]] as const) {
+    const done = await until(() => (outcome(sync, 'v3')?.state === 'activated' ? outcome(sync, 'v3') : undefined), 15_000, `device ${name} to take v3 after a failed fetch`);
+    t.match(done, { from: 'mirror', detail: 'was v2' });
+    t.equal(await readActiveVersion(dataDir, 'bracket'), 'v3');
+  }
+  t.same(answers, [503, 503, 200, 200], 'both devices were answered 503 once and fetched again');
 });
 
 t.test('the bundle route needs the token like the rest of the API', async (t) => {

@@ -145,3 +145,10 @@ t.test('a file written next to a version after signing makes it refused', async 
   const bundle = await readVersionBundle(source, 'bracket', 'v1');
   await t.rejects(installVersionBundle(t.testdir(), bundle, trustPlant), /notes.txt not signed/);
 });
+
+t.test('signing or bundling a version that does not exist names the versions there are', async (t) => {
+  const dataDir = t.testdir();
+  await writeProductArtifact(dataDir, tinyManifestDraft('bracket'), TINY_BANK);
+  await t.rejects(signStoredVersion(dataDir, 'bracket', 'v7', plant.privatePem, 'plant key'), /has no version v7 in .*; its versions are v1/);
+  await t.rejects(readVersionBundle(dataDir, 'bracket', 'v7'), /has no version v7/);
+});
