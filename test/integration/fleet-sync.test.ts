@@ -2,7 +2,8 @@
  * Three devices of one plant on loopback, each its own data folder, one
  * mosquitto between them: device A enrolls a product, signs and announces
  * it with the CLI and serves the bundle from its web app (behind a token);
- * devices B and C (policy auto) fetch, verify, install and activate it. A
+ * devices B and C (policy auto) fetch, verify, install and activate it,
+ * device D (policy manual) keeps it until a technician activates it. A
  * bundle changed by one byte and a version signed by a foreign key,
  * announced by an impostor, are refused by both and leave nothing behind.
  */
@@ -31,7 +32,7 @@ import { until } from '../helpers/until.ts';
 
 const TOKEN = 'token-of-the-plant-devices';
 const root = t.testdir();
-const dirs = { a: join(root, 'a'), b: join(root, 'b'), c: join(root, 'c'), foreign: join(root, 'foreign'), keys: join(root, 'keys') };
+const dirs = { a: join(root, 'a'), b: join(root, 'b'), c: join(root, 'c'), d: join(root, 'd'), foreign: join(root, 'foreign'), keys: join(root, 'keys') };
 const broker = await startMosquitto();
 t.teardown(() => broker.dispose());
 
@@ -66,10 +67,10 @@ async function serveBytes(bytes: Buffer): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/bundle`;
 }
 
-function startDevice(deviceId: string, dataDir: string, trustKey: string): Promise<FleetSync> {
+function startDevice(deviceId: string, dataDir: string, trustKey: string, policy: 'auto' | 'manual' = 'auto'): Promise<FleetSync> {
   return startFleetSync({
     config: { mqtt: mqttConfigSchema.parse({ url: broker.url, deviceId }), cameras: [{ product: 'bracket' }], dataDir },
-    fleet: fleetConfigSchema.parse({ enabled: true, policy: 'auto', trustKeys: [trustKey], fetchToken: TOKEN, fetchTimeoutMs: 5000, retryMs: 300 }),
+    fleet: fleetConfigSchema.parse({ enabled: true, policy, trustKeys: [trustKey], fetchToken: TOKEN, fetchTimeoutMs: 5000, retryMs: 300 }),
     activate: (product, version) => activateProductVersion(dataDir, product, version),
   });
 }
@@ -83,9 +84,11 @@ let keyId = '';
 let webA = '';
 let deviceB: FleetSync;
 let deviceC: FleetSync;
+let deviceD: FleetSync;
 t.teardown(async () => {
   await deviceB?.close();
   await deviceC?.close();
+  await deviceD?.close();
 });
 
 // Inside a test: the root test would end itself while the CLI runs, taking the folders with it.
@@ -104,6 +107,7 @@ t.test('device A: a plant key, an enrolled version and a web server; devices B a
   await writeFile(configA, JSON.stringify({ dataDir: dirs.a, mqtt: { url: broker.url, deviceId: 'cam-a' } }));
   deviceB = await startDevice('cam-b', dirs.b, trustKey);
   deviceC = await startDevice('cam-c', dirs.c, trustKey);
+  deviceD = await startDevice('cam-d', dirs.d, trustKey, 'manual');
 });
 
 t.test('a version signed and announced on A is installed and activated on B and C', async (t) => {
@@ -119,6 +123,12 @@ t.test('a version signed and announced on A is installed and activated on B and 
     t.same([...artifact.bank], [...TINY_BANK], `device ${name} scores with A's memory bank`);
     t.same(await readFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json')), await readFile(join(dirs.a, 'products', 'bracket', 'v1', 'manifest.json')));
   }
+  const manual = await until(() => outcome(deviceD, 'v1'), 15_000, 'device D (manual) to handle bracket v1');
+  t.match(manual, { state: 'installed', detail: 'activate with: linesight activate --product bracket --version v1' });
+  t.same(await bracketEntries(dirs.d), ['v1'], 'device D keeps v1 without making it active');
+  const activated = await linesight(['activate', '--product', 'bracket', '--version', 'v1', '--data-dir', dirs.d]);
+  t.equal(activated.code, 0, activated.stderr);
+  t.equal(await readActiveVersion(dirs.d, 'bracket'), 'v1');
 });
 
 t.test('a bundle changed by one byte is refused by both, nothing kept', async (t) => {
@@ -185,7 +195,8 @@ t.test('a fetch that fails is tried again until the version is installed', async
     t.match(done, { from: 'mirror', detail: 'was v2' });
     t.equal(await readActiveVersion(dataDir, 'bracket'), 'v3');
   }
-  t.same(answers, [503, 503, 200, 200], 'both devices were answered 503 once and fetched again');
+  await until(() => outcome(deviceD, 'v3')?.state === 'installed', 15_000, 'device D (manual) to keep v3');
+  t.same(answers, [503, 503, 200, 200, 200], 'two fetches were answered 503 and tried again; every device got the bundle once');
 });
 
 t.test('the bundle route needs the token like the rest of the API', async (t) => {
