@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { JsonEncoding } from '../runtime/mqtt/json-encoding.ts';
 import type { OutgoingMessage } from '../runtime/mqtt/encoding.ts';
 import type { PartVerdictPayload } from '../runtime/parts/payloads.ts';
-import { versionTopic } from '../runtime/fleet/announcement.ts';
+import { versionTopic } from '../runtime/mqtt/topics.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,37 +1,12 @@
 /**
  * The retained MQTT message by which a device announces a signed product
- * version to the rest of the plant, `<prefix>/<device>/versions/<product>`,
+ * version to the rest of the plant, `<prefix>/<device>/versions/<product>`
+ * (topic in runtime/mqtt/topics.ts, schema in runtime/mqtt/payloads.ts),
  * and where other devices fetch its bundle. One retained message per
  * product and device: a device that connects later still learns the newest
- * version. Pure: topic names, the payload schema and its checks.
+ * version. Pure: reading topics and payloads back.
  */
-import { z } from 'zod';
-import { productIdSchema, validateTopicId, validateTopicPrefix } from '../../config/names.ts';
-
-export const versionAnnouncementSchema = z
-  .object({
-    product: productIdSchema,
-    version: z.string().regex(/^v\d+$/),
-    /** Key id of the signature (product/signing.ts); empty for an unsigned version. */
-    keyId: z.string().regex(/^([0-9a-f]{16})?$/),
-    /** Where the bundle is fetched (http or https). */
-    url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http:// or https:// URL'),
-    /** sha256 of the bundle as served. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    publishedAt: z.string(),
-  })
-  .strict();
-
-export type VersionAnnouncement = z.output<typeof versionAnnouncementSchema>;
-
-export function versionTopic(prefix: string, deviceId: string, product: string): string {
-  return `${validateTopicPrefix(prefix)}/${validateTopicId('device id', deviceId)}/versions/${productIdSchema.parse(product)}`;
-}
-
-/** Every device's announcements: `<prefix>/+/versions/+`. */
-export function allVersionsFilter(prefix: string): string {
-  return `${validateTopicPrefix(prefix)}/+/versions/+`;
-}
+import { versionAnnouncementSchema, type VersionAnnouncement } from '../mqtt/payloads.ts';
 
 /** The announcing device and product of a topic under `prefix`, or undefined for any other topic (pure). */
 export function parseVersionTopic(prefix: string, topic: string): { device: string; product: string } | undefined {

@@ -19,7 +19,9 @@ import type { MqttConfig } from '../../config/mqtt.ts';
 import { ArtifactError, listVersions, readActiveVersion } from '../../product/artifact.ts';
 import { BundleError, installVersionBundle, type TrustPolicy } from '../../product/bundle.ts';
 import { loadTrustKeys } from '../../product/signing.ts';
-import { allVersionsFilter, parseAnnouncement, parseVersionTopic, type VersionAnnouncement } from './announcement.ts';
+import type { VersionAnnouncement } from '../mqtt/payloads.ts';
+import { allVersionsFilter } from '../mqtt/topics.ts';
+import { parseAnnouncement, parseVersionTopic } from './announcement.ts';
 import { deviceBrokerUrl, fleetClientOptions } from './broker-client.ts';
 import { fetchBundle } from './fetch-bundle.ts';
 

@@ -5,7 +5,8 @@
  */
 import mqtt from 'mqtt';
 import type { MqttConfig } from '../../config/mqtt.ts';
-import { versionAnnouncementSchema, versionTopic, type VersionAnnouncement } from './announcement.ts';
+import { versionAnnouncementSchema, type VersionAnnouncement } from '../mqtt/payloads.ts';
+import { versionTopic } from '../mqtt/topics.ts';
 import { deviceBrokerUrl, fleetClientOptions } from './broker-client.ts';
 
 export async function announceVersion(config: MqttConfig, announcement: VersionAnnouncement, brokerUrl = deviceBrokerUrl(config)): Promise<{ topic: string; brokerUrl: string }> {

@@ -7,7 +7,8 @@ import { generateSigningKeyPair, publicKeyFromPem, SIGNATURE_FILE } from '../../
 import { listProductVersions } from '../../product/versions.ts';
 import { fleetConfigSchema } from '../../config/fleet.ts';
 import { activatesForward } from '../../runtime/fleet/fleet-sync.ts';
-import { parseAnnouncement, parseVersionTopic, versionTopic } from '../../runtime/fleet/announcement.ts';
+import { parseAnnouncement, parseVersionTopic } from '../../runtime/fleet/announcement.ts';
+import { versionTopic } from '../../runtime/mqtt/topics.ts';
 import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
 
 const plant = generateSigningKeyPair();
