@@ -178,7 +178,15 @@ export async function loadProductArtifact(dataDir: string, productId: string, ve
         : `product "${productId}" is not enrolled (no ${pdir}); run: linesight enroll --product ${productId} --images <folder>`,
     );
   }
-  const dir = join(pdir, v);
+  return loadArtifactDir(join(pdir, v), productId, v);
+}
+
+/**
+ * Loads and verifies the version stored in `dir` (checksums, tensor shapes).
+ * Used for a version before it is moved into place, e.g. one received from
+ * another device, so it is verified by the same rules as an enrolled one.
+ */
+export async function loadArtifactDir(dir: string, productId: string, v: string): Promise<ProductArtifact> {
   let text: string;
   try {
     text = await readFile(join(dir, MANIFEST_FILE), 'utf8');

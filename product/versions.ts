@@ -18,6 +18,7 @@ import {
   productDir,
   readActiveVersion,
 } from './artifact.ts';
+import { SIGNATURE_FILE } from './signing.ts';
 import { productIdSchema } from '../config/names.ts';
 
 export interface VersionSummary {
@@ -79,11 +80,11 @@ export function summarizeManifest(product: string, version: string, active: bool
   };
 }
 
-/** Files for people next to the manifest: everything but the manifest, tensor files and temporaries. */
+/** Files for people next to the manifest: everything but the manifest, tensor files, the fleet signature and temporaries. */
 async function attachmentsOf(dir: string, manifest: Loose): Promise<string[]> {
   const tensors = new Set(Object.keys(obj(manifest?.files) ?? {}));
   const entries = await readdir(dir).catch(() => [] as string[]);
-  return entries.filter((e) => e !== MANIFEST_FILE && !tensors.has(e) && !e.endsWith('.safetensors') && !e.startsWith('.')).sort();
+  return entries.filter((e) => e !== MANIFEST_FILE && e !== SIGNATURE_FILE && !tensors.has(e) && !e.endsWith('.safetensors') && !e.startsWith('.')).sort();
 }
 
 /** The manifest as written, unverified; undefined when it cannot be read or parsed. */

@@ -212,3 +212,23 @@ export function decodeMaskRle(rle: { width: number; height: number; counts: Arra
   if (pos !== size) throw new PayloadError(`mask runs add up to ${pos} pixels but the mask has ${size}`);
   return mask;
 }
+
+/**
+ * `<prefix>/<device>/versions/<product>`, QoS 1, retained: a signed product
+ * version another device may fetch (fleet sync, runtime/fleet/).
+ */
+export const versionAnnouncementSchema = z
+  .object({
+    product: productId,
+    version: z.string().regex(/^v\d+$/),
+    /** Key id of the signature (product/signing.ts); empty for an unsigned version. */
+    keyId: z.string().regex(/^([0-9a-f]{16})?$/),
+    /** Where the bundle is fetched (http or https). */
+    url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http:// or https:// URL'),
+    /** sha256 of the bundle as served. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    publishedAt: z.string(),
+  })
+  .strict();
+
+export type VersionAnnouncement = z.infer<typeof versionAnnouncementSchema>;

@@ -7,13 +7,14 @@
  *   <prefix>/<device>/<camera>/reject     the PLC signal (QoS 1, never lost)
  *   <prefix>/<device>/<camera>/mask       refined defect mask
  *   <prefix>/<device>/<camera>/health     retained camera health
+ *   <prefix>/<device>/versions/<product>  retained announcement of a signed product version (fleet sync)
  *
  * Ids are checked before any topic is built so a PLC subscribed to
  * `linesight/line3/+/reject` never misses a camera because its id contained a
  * `/` or a wildcard.
  */
 
-import { validateTopicId, validateTopicPrefix } from '../../config/names.ts';
+import { productIdSchema, validateTopicId, validateTopicPrefix } from '../../config/names.ts';
 
 export { MAX_TOPIC_ID_BYTES, TopicIdError, validateTopicId, validateTopicPrefix, type TopicIdKind } from '../../config/names.ts';
 
@@ -35,4 +36,14 @@ export const healthTopic = (prefix: string, deviceId: string, cameraId: string):
 /** Subscription filter for one topic kind of every camera of a device (`<prefix>/<device>/+/reject`). */
 export function allCamerasFilter(prefix: string, deviceId: string, kind: CameraTopicKind): string {
   return `${validateTopicPrefix(prefix)}/${validateTopicId('device id', deviceId)}/+/${kind}`;
+}
+
+/** `<prefix>/<device>/versions/<product>`: where a device announces a signed version of a product. */
+export function versionTopic(prefix: string, deviceId: string, product: string): string {
+  return `${validateTopicPrefix(prefix)}/${validateTopicId('device id', deviceId)}/versions/${productIdSchema.parse(product)}`;
+}
+
+/** Every device's version announcements: `<prefix>/+/versions/+`. */
+export function allVersionsFilter(prefix: string): string {
+  return `${validateTopicPrefix(prefix)}/+/versions/+`;
 }

@@ -17,6 +17,7 @@
  *   GET  /api/products                              products with their active version
  *   GET  /api/products/:id/versions                 versions with metrics, oldest first
  *   GET  /api/products/:id/versions/:v/files/:name  contact sheets of a version
+ *   GET  /api/products/:id/versions/:v/bundle       the version as one signed bundle, for the other devices
  *   POST /api/products/:id/activate {version}       POST /api/products/:id/rollback
  *   GET  /api/products/:id/golden                   golden-sample sets; POST creates one
  *   PUT  /api/products/:id/golden/:set/:file        upload one image (raw body, Content-Type image/* or application/octet-stream)
@@ -32,6 +33,7 @@ import { ApiError, sendError } from './http-util.ts';
 import { allowedHostNames, crossSiteProblem, hostProblem, SECURITY_HEADERS } from './request-guard.ts';
 import { matchRoute, pathSegments, type Route } from './router.ts';
 import { authRoutes, checkAccess } from './routes/auth.ts';
+import { bundleRoutes } from './routes/bundles.ts';
 import { captureRoutes } from './routes/capture.ts';
 import { enrollRoutes, logFinishedEnrollments } from './routes/enroll.ts';
 import { goldenSetRoutes } from './routes/golden-sets.ts';
@@ -58,7 +60,7 @@ export interface WebAppOptions {
   limits?: Partial<WebLimits>;
 }
 
-export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...productRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes];
+export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...productRoutes, ...bundleRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes];
 
 /** The path of a request target; a target that is not a URL path is a 400. */
 function requestPath(target: string | undefined): string {
