@@ -148,6 +148,16 @@ export class PresenceDetector {
     return this.reference !== null;
   }
 
+  /**
+   * Whether the next frame, `thumb`, may belong to a part: a part is in view,
+   * or the frame would make one enter. Changes nothing (the frame is observed
+   * later, with its score); frames of the empty belt need no scoring.
+   */
+  mayShowPart(thumb: Thumbnail): boolean {
+    if (!this.reference) return false;
+    return this.present || foreground(thumb, this.reference, this.settings).occupancy > this.settings.enterLevel;
+  }
+
   observe(thumb: Thumbnail): PresenceObservation {
     if (thumb.size !== this.settings.thumbnailSize) throw new Error(`thumbnail is ${thumb.size} cells wide, presence.thumbnailSize is ${this.settings.thumbnailSize}`);
     if (!this.reference) {
