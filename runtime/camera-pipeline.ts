@@ -15,10 +15,14 @@
  *   waiting part's window, in presence mode every frame that may show a part
  *   (frames of the empty belt are not scored). The set of frames a part is
  *   judged on therefore depends only on the video and the triggers. When
- *   scoring cannot keep up, frames wait; a frame that has waited longer than
- *   `parts.deadlineMs` is passed to the tracker unscored (`too_late`): its
- *   part has missed its deadline anyway and already got `no_verdict` with the
- *   fail-safe action.
+ *   scoring cannot keep up, frames wait (up to `partQueueDepth` frames, a
+ *   deadline's worth at 60 fps; only beyond that is the oldest dropped, and
+ *   counted in `droppedFrames`). In trigger mode a frame that has waited
+ *   longer than `parts.deadlineMs` is passed to the tracker unscored
+ *   (`too_late`): every part it could belong to was triggered before it
+ *   arrived, so their deadlines have passed and they already got `no_verdict`
+ *   with the fail-safe action. In presence mode a part's deadline runs from
+ *   its last frame, so its frames are all scored however late.
  *
  * A reject and a part verdict are written to their durable outboxes (inside
  * `publishReject` / `publishPart`) in part order, so a crash after a decision
@@ -216,7 +220,8 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     if (!product) {
       this.counts.unscored++;
       tracked = unscored('not_enrolled');
-    } else if (Date.now() - frame.ts > settings.deadlineMs) {
+    } else if (settings.mode === 'trigger' && Date.now() - frame.ts > settings.deadlineMs) {
+      // Every part this frame could belong to was triggered before it arrived: their deadlines have passed.
       tracked = unscored('too_late');
     } else if (!this.tracker.needsScore(frame.ts, thumbnail)) {
       tracked = unscored('not_needed');

@@ -21,7 +21,7 @@ import { until } from '../helpers/until.ts';
 const dir = t.testdir();
 const fixture = await conveyorFixture(dir);
 const FPS = 15;
-const motion = { motion: 'slide' as const, partFrames: 6, gapFrames: 12, fps: FPS };
+const motion = { motion: 'slide' as const, partFrames: 6, gapFrames: 16, fps: FPS };
 
 // Clearly good and bad parts, near-threshold ones on both sides, and a good part
 // with a faint mark that scores over the threshold (a false reject) right before a bad one.
@@ -94,8 +94,8 @@ t.test('presence mode over RTSP: one verdict per sliding part, none for half vie
   t.ok(partCountersPayloadSchema.safeParse(counters).success, 'the counters are a valid counters payload');
   t.match(runtime.partCounters().cam1, { ok: 4, ng: 4, noVerdict: 0, triggerErrors: 0 });
   await collector.client.publishAsync('linesight/line1/cam1/counters/reset', '{}', { qos: 1 });
-  await until(() => runtime.partCounters().cam1!.parts === 0, 5000, 'the counters reset over MQTT');
-  t.pass('counters reset over MQTT');
+  await collector.waitForJson<{ parts: number; ok: number }>('linesight/line1/cam1/counters', (c) => c.parts === 0 && c.ok === 0, 5000);
+  t.pass('counters reset over MQTT, and the zeroed counters published');
 });
 
 t.test('trigger mode over RTSP: a simulated PLC triggers each part over MQTT and gets its answer by part id', async (t) => {
