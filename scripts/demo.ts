@@ -91,7 +91,9 @@ class Tally {
     if (defective) this.expectedRejects++;
     if (rejected) this.rejects++;
     if (v.verdict === 'no_verdict') this.noVerdict++;
-    if (rejected && !defective) this.falseRejects++;
+    // A false reject is a good part the model rejected; a part without a verdict is counted
+    // in `noVerdict` (its fail-safe action, reject by default, shows in `rejects`).
+    if (v.verdict === 'reject' && !defective) this.falseRejects++;
     if (!rejected && defective) this.missed++;
     const verdict = v.verdict === 'no_verdict' ? `NO VERDICT (${v.reason}) -> ${v.action}` : rejected ? 'REJECT' : 'pass  ';
     const check = !truth ? 'unknown part' : rejected === defective ? 'ok' : defective ? 'MISSED' : 'FALSE REJECT';
