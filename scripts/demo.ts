@@ -118,15 +118,18 @@ async function main(): Promise<void> {
     cameras: [{ id: 'cam1', url: video, product: PRODUCT, width: SIZE, height: SIZE, fps: FPS }],
   });
 
-  // Presence mode: a part's id is the camera and its first frame's time; that frame's
-  // position in the (looping) video says which part it was.
-  const frameSeqAt = new Map<number, number>();
-  const onScored = (s: ScoredFrame) => frameSeqAt.set(s.result.ts, s.result.seq);
+  // Presence mode: the position in the (looping) video of a frame scored for a part says which part it was.
+  const scoredFrames: { ts: number; seq: number }[] = [];
+  const onScored = (s: ScoredFrame) => {
+    scoredFrames.push({ ts: s.result.ts, seq: s.result.seq });
+    if (scoredFrames.length > 2000) scoredFrames.splice(0, 1000);
+  };
   const tally = new Tally();
   const truthOfTrigger = new Map<string, Part>();
   const truthOf = (v: PartVerdictPayload): Part | undefined => {
     if (mode === 'trigger') return truthOfTrigger.get(v.partId);
-    const seq = v.firstTs === null ? undefined : frameSeqAt.get(v.firstTs);
+    // Any frame of the part that was scored tells its place in the video.
+    const seq = scoredFrames.find((f) => v.firstTs !== null && v.lastTs !== null && f.ts >= v.firstTs && f.ts <= v.lastTs)?.seq;
     if (seq === undefined) return undefined;
     const at = layout.frameAt[seq % layout.frames];
     return at?.part === null || at === undefined ? undefined : parts[at.part];

@@ -205,13 +205,17 @@ export class PartTracker {
    * Whether a frame arriving at `ts` is worth scoring. In trigger mode only
    * frames inside a waiting part's window are: the others are still passed to
    * `onFrame` (unscored, `not_needed`), since they close windows and keep the
-   * empty-belt reference fresh, but cost no CPU. In presence mode, given the
-   * frame's thumbnail, only frames that may show a part are (the empty belt
-   * is not scored); without a thumbnail, and in frames mode, every frame is.
+   * empty-belt reference fresh, but cost no CPU. Given the frame's
+   * thumbnail, a frame that cannot be fully in view (empty, or cut by the
+   * ROI border: see presence.ts) is not worth scoring either, in presence
+   * mode nor in trigger mode once the empty belt is learned: it would never
+   * count. Which frames are scored thus depends only on the frames and the
+   * triggers, never on timing. Frames mode scores every frame.
    */
   needsScore(ts: number, thumbnail?: Thumbnail): boolean {
     if (this.settings.mode === 'presence' && thumbnail) return this.detector.mayShowPart(thumbnail);
     if (this.settings.mode !== 'trigger') return true;
+    if (thumbnail && !this.detector.mayBeWhole(thumbnail)) return false;
     for (const part of this.pending) {
       const w = part.window;
       if (part.decided || !w || w.complete) continue;

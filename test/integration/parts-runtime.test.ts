@@ -5,6 +5,8 @@
  * verdicts and rejects over MQTT (embedded broker, or mosquitto for the
  * outage), checked part by part against the ground truth.
  */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import t from 'tap';
 import { deviceConfigSchema, type DeviceConfig } from '../../config/device.ts';
 import { conveyorLayout, type Part } from '../../fixtures/conveyor.ts';
@@ -194,4 +196,41 @@ t.test('broker outage: every part verdict and reject decided meanwhile arrives a
   t.same(verdicts.map((v) => v.verdict), sent.map((s) => expected[s.part]), 'each verdict right');
   const rejects = rejectsOf(collector);
   t.same(rejects.map((r) => r.partId), verdicts.filter((v) => v.action === 'reject').map((v) => v.partId), 'every reject arrives, in order, by part id');
+});
+
+t.test('SIGKILL mid-part: no part verdict is lost, and one sent again carries the same seq', async (t) => {
+  const broker = await startMosquitto({ persistence: true });
+  t.teardown(() => broker.dispose());
+  const collector = await MqttCollector.connect(broker.url, ['linesight/line1/cam1/part'], { clean: false, clientId: 'plc-sigkill' });
+  t.teardown(() => collector.close());
+  const childScript = new URL('../fixtures/parts-runtime-child.ts', import.meta.url).pathname;
+  const options = JSON.stringify({ dataDir: fixture.dataDir, product: fixture.product, video, brokerUrl: broker.url, outboxDir: `${dir}/outbox-sigkill` });
+  const stored: { seq: number; partId: string }[] = [];
+  const runChild = async (parts: number) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', childScript, options], { env: { ...process.env, LINESIGHT_LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+    let seen = 0;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const [word, seq, partId] = line.split(' ');
+      if (word !== 'stored') return;
+      stored.push({ seq: Number(seq), partId: partId! });
+      seen++;
+    });
+    await until(() => seen >= parts, 60_000, `${parts} part verdicts stored by the child`);
+    // Killed half-way through the next part (about a second after the last verdict).
+    await new Promise((r) => setTimeout(r, 900));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  };
+  await runChild(3);
+  await runChild(3);
+  const sent = new Map(stored.map((s) => [s.partId, s.seq]));
+  await until(() => new Set(partsOf(collector).map((p) => p.partId)).size >= sent.size, 20_000, 'every stored verdict at the PLC');
+  const received = partsOf(collector);
+  for (const [partId, seq] of sent) t.ok(received.some((p) => p.partId === partId && p.seq === seq), `part ${partId} (seq ${seq}) arrived`);
+  const seqOf = new Map<string, Set<number>>();
+  for (const p of received) seqOf.set(p.partId, (seqOf.get(p.partId) ?? new Set()).add(p.seq));
+  t.ok([...seqOf.values()].every((seqs) => seqs.size === 1), 'a part that arrived twice carries the same seq both times');
+  const unique = [...new Set(received.map((p) => p.seq))];
+  t.same(unique, Array.from({ length: unique.length }, (_, i) => i + 1), 'seqs go on across the kill: 1, 2, 3, … with no gap and no reuse');
 });

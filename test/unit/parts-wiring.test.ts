@@ -88,7 +88,7 @@ t.test('a camera part outbox numbers verdicts from 1 and keeps counting after a 
   }), /reason|score/, 'an inconsistent verdict is refused');
 });
 
-t.test('presence pre-check: the empty belt needs no scoring, a part entering or in view does', async (t) => {
+t.test('presence pre-check: the empty belt and partial views need no scoring, a whole part does', async (t) => {
   const settings = presenceSchema.parse({ thumbnailSize: 8, referenceFrames: 2 });
   const detector = new PresenceDetector(settings);
   const belt: Thumbnail = { size: 8, data: new Float32Array(64).fill(100) };
@@ -98,7 +98,12 @@ t.test('presence pre-check: the empty belt needs no scoring, a part entering or 
   detector.observe(belt);
   detector.observe(belt);
   t.notOk(detector.mayShowPart(belt), 'empty belt');
-  t.ok(detector.mayShowPart(part), 'a part would enter');
+  t.ok(detector.mayShowPart(part), 'a whole part would enter');
   t.equal(detector.observe(part).event, 'enter');
-  t.ok(detector.mayShowPart(belt), 'while a part is in view every frame may belong to it (its leave frame too)');
+  t.ok(detector.mayShowPart(part), 'the whole part in view');
+  const cut: Thumbnail = { size: 8, data: new Float32Array(64).fill(100) };
+  for (let y = 2; y < 6; y++) for (let x = 0; x < 3; x++) cut.data[y * 8 + x] = 200;
+  t.notOk(detector.mayShowPart(cut), 'a part cut by the border can never be fully in view: not scored');
+  t.notOk(detector.mayBeWhole(cut));
+  t.notOk(detector.mayShowPart(belt), 'the frame it leaves on is not part of it');
 });
