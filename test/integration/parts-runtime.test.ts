@@ -122,7 +122,10 @@ t.test('trigger mode over RTSP: a simulated PLC triggers each part over MQTT and
     const answer = answers.get(s.partId);
     t.equal(answer?.verdict, expected[s.part], `part ${s.partId} (${parts[s.part]!.kind}): ${answer?.verdict}${answer?.reason ? ` (${answer.reason})` : ''}, score ${answer?.score?.toFixed(2)} over ${answer?.frames} frames`);
   });
-  t.same(rejectsOf(collector).map((r) => r.partId), sent.filter((s) => expected[s.part] === 'reject').map((s) => s.partId), 'rejects carry the PLC part ids');
+  const rejected = sent.filter((s) => expected[s.part] === 'reject').map((s) => s.partId);
+  // The reject signal follows its part message.
+  await until(() => rejectsOf(collector).length >= rejected.length, 5000, 'the reject signals');
+  t.same(rejectsOf(collector).map((r) => r.partId), rejected, 'rejects carry the PLC part ids');
   t.equal(runtime.partCounters().cam1!.triggerErrors, 0, 'no trigger errors');
 
   const unknown = runtime.trigger('nope', { partId: 'X1' });
