@@ -98,8 +98,8 @@ class Tally {
     const verdict = v.verdict === 'no_verdict' ? `NO VERDICT (${v.reason}) -> ${v.action}` : rejected ? 'REJECT' : 'pass  ';
     const check = !truth ? 'unknown part' : rejected === defective ? 'ok' : defective ? 'MISSED' : 'FALSE REJECT';
     const score = v.score === null ? '     -' : v.score.toFixed(2).padStart(6);
-    say(`part ${String(this.parts).padStart(3)}  ${partId.padEnd(16)} ${(truth ? (defective ? `defective (${truth.kind})` : 'good') : '?').padEnd(22)} ` +
-      `score ${score} / threshold ${v.threshold?.toFixed(2) ?? '-'}  ${v.frames} frames  ${verdict}  ${check}`);
+    say(`part ${String(this.parts).padStart(3)}  ${(truth ? (defective ? `defective (${truth.kind})` : 'good') : '?').padEnd(22)} ` +
+      `score ${score} / threshold ${v.threshold?.toFixed(2) ?? '-'}  ${v.frames} frames  ${verdict}  ${check}  [${partId}]`);
   }
 }
 
