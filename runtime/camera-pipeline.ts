@@ -212,7 +212,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private async processPartFrame(frame: Frame): Promise<ScoredFrame | undefined> {
     const settings = this.station.parts;
     const frameId = `${this.station.id}-${frame.seq}`;
-    const thumbnail = makeThumbnail(frame.data, frame.width, frame.height, settings.presence.thumbnailSize);
+    const thumbnail = settings.mode === 'presence' || settings.inViewCheck ? makeThumbnail(frame.data, frame.width, frame.height, settings.presence.thumbnailSize) : undefined;
     const unscored = (why: NonNullable<TrackedFrame['unscored']>): TrackedFrame => ({ frameId, ts: frame.ts, score: null, unscored: why, thumbnail });
     const product = this.products.find(this.station.product);
     let tracked: TrackedFrame;

@@ -78,7 +78,8 @@ async function runRate(rate: number): Promise<RateResult> {
       dataDir: sample.dataDir,
       mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: join(dir, `outbox-${rate}-${Date.now()}`) },
       http: { enabled: false },
-      parts: { mode: 'trigger', window: { kind: 'frames', frames: 1 }, deadlineMs: 500 },
+      // Parts fill the view (no belt to learn), so every frame of a window counts.
+      parts: { mode: 'trigger', window: { kind: 'frames', frames: 1 }, deadlineMs: 500, inViewCheck: false },
       cameras: [{ id: 'cam1', url: camera.url, product: sample.product, width: 224, height: 224, fps: FPS }],
     }),
     { logger: createLogger('bench-parts') },
