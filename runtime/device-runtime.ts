@@ -20,7 +20,7 @@ import { ConfigError } from '../config/errors.ts';
 import { createLogger } from '../config/logger.ts';
 import { rejectOutboxDir } from '../config/mqtt.ts';
 import { cameraPartsSettings, type DeviceConfig, type StationConfig } from '../config/device.ts';
-import { CameraPipeline, type ScoredFrame } from './camera-pipeline.ts';
+import { CameraPipeline, type Frame, type ScoredFrame } from './camera-pipeline.ts';
 import { PartLine, type TriggerResult } from './parts/part-line.ts';
 import type { PartCountersPayload, PartVerdictPayload } from './parts/payloads.ts';
 import { allCamerasFilter, parseCommandTopic } from './mqtt/topics.ts';
@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** Called for every scored frame (the demo prints from it). */
   onScored?: (frame: ScoredFrame) => void;
+  /** Called for every frame a camera delivers, scored or not (benchmarks time their simulated PLC by it). */
+  onFrame?: (frame: Frame) => void;
 }
 
 /** How often part deadlines are checked, ms. */
@@ -160,6 +162,8 @@ export class DeviceRuntime {
         options.onScored?.(scored);
       });
       camera.pipeline.on('part', (part) => this.onPart(part));
+      const onFrame = options.onFrame;
+      if (onFrame) camera.source.on('frame', (frame) => onFrame(frame));
       camera.source.on('state', (change) => camera.pipeline.tracker.setCameraUp(change.state === 'streaming'));
       camera.pipeline.start();
     }

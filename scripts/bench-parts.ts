@@ -6,7 +6,8 @@
  * (GStreamer) plays it, and a simulated PLC (fixtures/plc-simulator.ts)
  * publishes one MQTT trigger per part, timed so that the part's one-frame
  * window (`window: {kind: frames, frames: 1}`) takes the middle frame of the
- * part. Per rate it reports trigger-to-verdict latency (the trigger leaving
+ * part (the video opens with a black lead-in that tells the PLC which video
+ * frame the camera is at). Per rate it reports trigger-to-verdict latency (the trigger leaving
  * the PLC to the verdict arriving at the PLC) p50/p99, parts without a
  * verdict (and what the fail-safe did), and missed / false rejects against
  * the parts' ground truth (labels of the generated parts), by part id.
@@ -20,6 +21,8 @@ import { deviceConfigSchema } from '../config/device.ts';
 import { conveyorLayout, conveyorSequence, encodeConveyorVideo, prepareSampleProduct, type Part } from '../fixtures/conveyor.ts';
 import { mqttTriggers, runPlc, type SentTrigger } from '../fixtures/plc-simulator.ts';
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
+import sharp from 'sharp';
+import type { Frame } from '../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
 import type { PartVerdictPayload } from '../runtime/parts/payloads.ts';
@@ -57,22 +60,50 @@ interface RateResult {
 const sample = await prepareSampleProduct({ dir, size: 224, goldenSamples: 40, testGood: 12, testPerDefect: 3, log: say });
 const sequence = conveyorSequence(sample.good, sample.defective);
 
-async function videoFor(rate: number): Promise<{ path: string; parts: Part[]; partFrames: number }> {
+/**
+ * A black image: the video opens with two seconds of it, so the simulated PLC
+ * knows which frame of the video the camera delivers (the first frame that is
+ * not black is the first part's), whatever frames the RTSP session lost while
+ * it started.
+ */
+const syncImage = join(dir, 'sync-black.png');
+await sharp({ create: { width: 224, height: 224, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toFile(syncImage);
+const syncPart: Part = { kind: 'sync', defective: false, image: syncImage };
+
+async function videoFor(rate: number): Promise<{ path: string; parts: Part[]; partFrames: number; syncParts: number }> {
   const partFrames = Math.max(1, Math.round(FPS / rate));
   const count = Math.ceil(minutes * 60 * rate) + 2 * rate; // a little video after the last triggered part
-  const parts = Array.from({ length: count }, (_, i) => sequence[i % sequence.length]!);
-  const path = join(dir, `parts-${rate}pps-${count}.mp4`);
+  const syncParts = 2 * rate;
+  const parts = [...Array.from({ length: syncParts }, () => syncPart), ...Array.from({ length: count }, (_, i) => sequence[i % sequence.length]!)];
+  const path = join(dir, `parts-${rate}pps-${count}-sync.mp4`);
   if (!existsSync(path)) {
     say(`encoding ${count} parts at ${rate} parts/s (${partFrames} frames each at ${FPS} fps)`);
     await encodeConveyorVideo(parts, path, { size: 224, fps: FPS, partFrames });
   }
-  return { path, parts, partFrames };
+  return { path, parts, partFrames, syncParts };
+}
+
+/** Mean grey level of an RGB24 frame, sampled. */
+function meanLevel(rgb: Buffer): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < rgb.length; i += 3 * 97) {
+    sum += rgb[i]! + rgb[i + 1]! + rgb[i + 2]!;
+    n += 3;
+  }
+  return sum / n;
 }
 
 async function runRate(rate: number): Promise<RateResult> {
-  const { path, parts, partFrames } = await videoFor(rate);
+  const { path, parts, partFrames, syncParts } = await videoFor(rate);
   const layout = conveyorLayout(parts, { partFrames, fps: FPS });
   const camera = await startRtspCamera({ video: path });
+  // The camera's frame clock: video index of the latest frame, from the end of the black lead-in.
+  let clockState: { index: number; ts: number } | null = null;
+  const onFrame = (frame: Frame) => {
+    if (clockState) clockState = { index: clockState.index + 1, ts: frame.ts };
+    else if (meanLevel(frame.data) > 30) clockState = { index: syncParts * partFrames, ts: frame.ts };
+  };
   const runtime = await DeviceRuntime.start(
     deviceConfigSchema.parse({
       dataDir: sample.dataDir,
@@ -82,7 +113,7 @@ async function runRate(rate: number): Promise<RateResult> {
       parts: { mode: 'trigger', window: { kind: 'frames', frames: 1 }, deadlineMs: 500, inViewCheck: false },
       cameras: [{ id: 'cam1', url: camera.url, product: sample.product, width: 224, height: 224, fps: FPS }],
     }),
-    { logger: createLogger('bench-parts') },
+    { logger: createLogger('bench-parts'), onFrame },
   );
   const client = await mqtt.connectAsync(runtime.brokerUrl, { protocolVersion: 4 });
   const answers = new Map<string, { payload: PartVerdictPayload; at: number }>();
@@ -91,20 +122,17 @@ async function runRate(rate: number): Promise<RateResult> {
     if (!answers.has(payload.partId)) answers.set(payload.partId, { payload, at: Date.now() });
   });
   await client.subscribeAsync('linesight/bench/cam1/part', { qos: 1 });
-  const clock = () => {
-    const cam = runtime.health().cameras[0]!;
-    return cam.frames > 0 && cam.lastFrameTs !== null ? { index: cam.frames - 1, ts: cam.lastFrameTs } : null;
-  };
+  const clock = () => clockState;
   const interval = 1000 / FPS;
   // The window opens half a frame before the part's middle frame is due.
   const spans = layout.spans
-    .slice(0, Math.ceil(minutes * 60 * rate))
+    .slice(syncParts, syncParts + Math.ceil(minutes * 60 * rate))
     .map((s) => ({ ...s, firstFrame: s.firstFrame + Math.floor(partFrames / 2), lastFrame: s.firstFrame + Math.floor(partFrames / 2) }));
   const sentAt = new Map<string, SentTrigger & { delayMs: number }>();
   const send = mqttTriggers(client, 'linesight/bench/cam1');
   const sent = await runPlc({
     send: async (t) => {
-      sentAt.set(t.partId, { partId: t.partId, part: Number(t.partId.slice(1)) - 1, sentAt: Date.now(), delayMs: t.delayMs });
+      sentAt.set(t.partId, { partId: t.partId, part: syncParts + Number(t.partId.slice(1)) - 1, sentAt: Date.now(), delayMs: t.delayMs });
       await send(t);
     },
     spans,
@@ -126,6 +154,7 @@ async function runRate(rate: number): Promise<RateResult> {
   let missed = 0;
   let falseRejects = 0;
   for (const s of sent) {
+    s.part = sentAt.get(s.partId)!.part;
     const answer = answers.get(s.partId);
     if (!answer) continue;
     const trigger = sentAt.get(s.partId)!;
