@@ -82,7 +82,8 @@ export type ResultPayload = z.infer<typeof resultPayloadSchema>;
 
 /**
  * `<prefix>/<device>/<camera>/reject`, QoS 1: the signal a PLC uses to push a
- * bad part off the line.
+ * bad part off the line. In part modes every part also has its `part`
+ * message (runtime/parts/payloads.ts), whose `action` says the same.
  *
  * Delivery is at-least-once. Every reject is written to the device's durable
  * outbox before it is sent and removed only after the broker's PUBACK, so none
@@ -102,10 +103,17 @@ export const rejectPayloadSchema = z
     frameId,
     /** Per-device delivery sequence number, starting at 1; de-duplicate by it. */
     seq: z.number().int().positive(),
-    score: finite,
-    threshold: finite,
+    /** The part's score (null for a part rejected by the fail-safe: it has no verdict). */
+    score: finite.nullable(),
+    threshold: finite.nullable(),
     camera: idSchema('camera id'),
     product: productId,
+    /**
+     * In `trigger` and `presence` modes: the part this reject is for (the
+     * PLC's id in trigger mode), as on its `part` message; `frameId` is then
+     * the part id too. Absent in `frames` mode.
+     */
+    partId: z.string().min(1).max(128).optional(),
   })
   .strict();
 export type RejectPayload = z.infer<typeof rejectPayloadSchema>;
