@@ -147,7 +147,12 @@ export class DeviceRuntime {
         // The UI's code is loaded only when it is served.
         const web = config.http.ui
           ? (await import('./web/web-app.ts')).createWebApp(
-              { config, health: () => runtime!.health(), cameras: cameras.map((c) => ({ id: c.station.id, product: c.station.product, source: c.source, pipeline: c.pipeline })) },
+              {
+                config,
+                health: () => runtime!.health(),
+                cameras: cameras.map((c) => ({ id: c.station.id, product: c.station.product, source: c.source, pipeline: c.pipeline })),
+                parts: { trigger: (camera, payload) => runtime!.trigger(camera, payload), resetCounters: (camera) => runtime!.resetCounters(camera), counters: () => runtime!.partCounters() },
+              },
               { logger: log.child({ part: 'web' }), host: config.http.host, allowedHosts: config.http.allowedHosts, tls: config.http.tls },
             )
           : undefined;

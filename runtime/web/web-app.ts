@@ -39,6 +39,7 @@ import { enrollRoutes, logFinishedEnrollments } from './routes/enroll.ts';
 import { goldenSetRoutes } from './routes/golden-sets.ts';
 import { liveRoutes } from './routes/live.ts';
 import { pageRoutes } from './routes/pages.ts';
+import { partRoutes } from './routes/parts.ts';
 import { productRoutes } from './routes/products.ts';
 import { createWebContext, DEFAULT_WEB_LIMITS, type WebContext, type WebDevice, type WebLimits } from './web-context.ts';
 
@@ -60,7 +61,7 @@ export interface WebAppOptions {
   limits?: Partial<WebLimits>;
 }
 
-export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...productRoutes, ...bundleRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes];
+export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...partRoutes, ...productRoutes, ...bundleRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes];
 
 /** The path of a request target; a target that is not a URL path is a 400. */
 function requestPath(target: string | undefined): string {
