@@ -50,7 +50,9 @@ export interface RecordFilter {
 }
 
 export interface RecordPage {
+  /** How many records match; with a filter, counted up to COUNT_CAP (then `totalCapped`). */
   total: number;
+  totalCapped: boolean;
   records: RecordRow[];
 }
 
@@ -163,14 +165,18 @@ export function filterClause(filter: RecordFilter): { where: string; params: Rec
   return { where: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
-/** Records matching a filter, newest first, `limit` of them after `offset`, with how many match in all. */
+/** Filtered listings count matches up to this many, so a page stays instant however many records there are. */
+export const COUNT_CAP = 10_000;
+
+/** Records matching a filter, newest first, `limit` of them after `offset`, with how many match. */
 export function listRecords(db: Database.Database, filter: RecordFilter, page: { offset?: number; limit?: number } = {}): RecordPage {
   const { where, params } = filterClause(filter);
   const limit = Math.max(1, Math.min(1000, page.limit ?? 50));
   const offset = Math.max(0, page.offset ?? 0);
-  const total = (db.prepare(`SELECT count(*) AS n FROM records ${where}`).get(params) as { n: number }).n;
+  const countSql = where ? `SELECT count(*) AS n FROM (SELECT 1 FROM records ${where} LIMIT ${COUNT_CAP + 1})` : 'SELECT count(*) AS n FROM records';
+  const counted = (db.prepare(countSql).get(params) as { n: number }).n;
   const records = db.prepare(`SELECT ${COLUMNS} FROM records ${where} ORDER BY id DESC LIMIT @limit OFFSET @offset`).all({ ...params, limit, offset }) as RecordRow[];
-  return { total, records };
+  return { total: Math.min(counted, where ? COUNT_CAP : counted), totalCapped: where !== '' && counted > COUNT_CAP, records };
 }
 
 export function getRecord(db: Database.Database, id: number): RecordRow | undefined {
