@@ -20,6 +20,8 @@ import { addCaptureCommand } from './commands/capture.ts';
 import { addEnrollCommand } from './commands/enroll.ts';
 import { addEvalCommand } from './commands/eval.ts';
 import { addProductsCommand } from './commands/products.ts';
+import { addRecordsCommand } from './commands/records.ts';
+import { addReviewCommand } from './commands/review.ts';
 import { addRollbackCommand } from './commands/rollback.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addScoreCommand } from './commands/score.ts';
@@ -30,7 +32,7 @@ export function buildCli(): Command {
     .description('Edge runtime for smart cameras on conveyor lines')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: false });
-  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addActivateCommand, addRollbackCommand]) add(program);
+  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addActivateCommand, addRollbackCommand, addRecordsCommand, addReviewCommand]) add(program);
   return program;
 }
 
