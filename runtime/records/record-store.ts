@@ -196,7 +196,8 @@ export class SqliteRecordStore implements RecordStore {
     const entry = this.db.transaction(() => {
       const row = this.get(id);
       if (!row) throw new RecordLabelError(`there is no record ${id}`);
-      if (input.label === 'missed' && row.verdict === 'reject') throw new RecordLabelError(`record ${id} was rejected; mark it "defect" or "good", "missed" is for parts that passed`);
+      if (input.label === 'missed' && row.verdict !== 'ok') throw new RecordLabelError(`record ${id} was not passed (${row.verdict}); mark it "defect" or "good", "missed" is for parts that passed`);
+      if (input.label === 'defect' && row.verdict === 'ok') throw new RecordLabelError(`record ${id} passed; a defective part that passed is "missed"`);
       const type = input.label === 'defect' || input.label === 'missed' ? (input.type ?? null) : null;
       const change = { ts: input.ts ?? Date.now(), who: input.who, recordId: id, oldLabel: row.label, newLabel: input.label, oldType: row.defectType, newType: type };
       this.sql.label.run({ id, label: input.label, type });

@@ -63,7 +63,7 @@ t.test('review labels a record and logs who; wrong labels are refused in words',
   direct.close();
   const missedReject = await linesight(['review', ...flags, '--record', String(ids[3]), '--label', 'missed']);
   t.equal(missedReject.code, 1);
-  t.match(missedReject.stderr, /was rejected/);
+  t.match(missedReject.stderr, /was not passed \(reject\)/);
   const check = new SqliteRecordStore(dataDir, { maxBytes: 1e9, maxDays: 30, minFreeBytes: 0 });
   t.same(check.reviews().map((r) => [r.recordId, r.who, r.newLabel, r.newType]), [
     [ids[0], 'ana', 'good', null],

@@ -91,7 +91,8 @@ t.test('reviews: the latest label counts, every change is logged, the log cannot
   store.review(rejected.id, { label: 'good', who: 'ben', ts: 11 });
   store.review(passed.id, { label: 'missed', type: 'dent', who: 'ana', ts: 12 });
   store.review(other.id, { label: 'good', who: 'ana', ts: 13 });
-  t.throws(() => store.review(rejected.id, { label: 'missed', who: 'ana' }), /passed/, 'a reject cannot be a missed defect');
+  t.throws(() => store.review(rejected.id, { label: 'missed', who: 'ana' }), /not passed/, 'a reject cannot be a missed defect');
+  t.throws(() => store.review(passed.id, { label: 'defect', who: 'ana' }), /"missed"/, 'a defective part that passed is a missed defect');
   t.throws(() => store.review(999, { label: 'good', who: 'ana' }), /no record 999/);
 
   t.equal(store.get(rejected.id)!.label, 'good');

@@ -2,7 +2,8 @@
 // verdict, sampled passes) filtered by camera, product, version, verdict,
 // time and review state; the selected record's heatmap and mask beside it,
 // full size on click. Keyboard-driven: j/k or arrows move, d = defect,
-// g = good part (a false reject), m = missed defect (a passed part),
+// g = good part (a false reject), m = missed defect (a passed part; d on
+// a passed part means the same),
 // 1-9 = defect type, u = undo the last label.
 import { byTestId, el, get, number, post, showMessage } from './api.js';
 
@@ -150,7 +151,8 @@ export class ReviewPage {
       k: () => this.select(this.selected - 1),
       ArrowUp: () => this.select(this.selected - 1),
       ArrowLeft: () => this.select(this.selected - 1),
-      d: () => this.label('defect'),
+      // A defective part that passed is a missed defect.
+      d: () => this.label(current?.verdict === 'ok' ? 'missed' : 'defect'),
       g: () => this.label('good'),
       m: () => this.label('missed'),
       u: () => this.undoLast(),
