@@ -10,18 +10,22 @@
  */
 import type { Logger } from 'pino';
 import sharp from 'sharp';
-import type { RecordsSettings } from '../../config/records.ts';
+import { type RecordsSettings, recordsSettingsOf } from '../../config/records.ts';
 import { maskPng, overlayPng } from '../../product/heatmap.ts';
 import type { RecordVerdict } from '../../product/records-index.ts';
 import type { ScoredFrame } from '../camera-pipeline.ts';
 import type { PartVerdict } from '../parts/tracker.ts';
+import { openRecordStore } from './open-store.ts';
 import { ProductionLog } from './production-log.ts';
 import type { NewRecord, RecordStore } from './record-store.ts';
+import { statisticsReport } from './statistics-report.ts';
 import { WriteQueue } from './write-queue.ts';
 
 /** Scored frames remembered per camera to find a part's evidence. */
 const FRAMES_PER_CAMERA = 8;
 const FLUSH_MS = 5000;
+/** Drift is measured every this many flushes (once a minute). */
+const DRIFT_EVERY = 12;
 
 export interface RecorderOptions {
   /** True when verdicts come per part (onPartVerdict); else every scored frame is a verdict. */
@@ -62,6 +66,13 @@ export async function framePngs(frame: ScoredFrame): Promise<NewRecord['files']>
   };
 }
 
+/** The device's recorder on its data folder, or undefined when `records.enabled` is false. */
+export function createEvidenceRecorder(config: { dataDir: string }, opts: RecorderOptions): EvidenceRecorder | undefined {
+  const settings = recordsSettingsOf(config);
+  if (!settings.enabled) return undefined;
+  return new EvidenceRecorder(openRecordStore(config.dataDir, settings), settings, opts);
+}
+
 export class EvidenceRecorder {
   private readonly frames = new Map<string, ScoredFrame[]>();
   private readonly queue: WriteQueue;
@@ -69,6 +80,8 @@ export class EvidenceRecorder {
   private readonly timer: NodeJS.Timeout;
   private readonly random: () => number;
   private queued = 0;
+  private flushes = 0;
+  private driftWarnings: string[] = [];
 
   constructor(
     readonly store: RecordStore,
@@ -111,21 +124,29 @@ export class EvidenceRecorder {
   private flushCounts(): void {
     try {
       this.production.flush();
+      if (this.flushes++ % DRIFT_EVERY === 0) this.checkDrift();
     } catch (err) {
       this.opts.logger?.warn({ err }, `records: production counts were not written: ${(err as Error).message}`);
     }
+  }
+
+  /** Measures the good parts' score drift of the last hour; warnings go to health. */
+  checkDrift(now = Date.now()): string[] {
+    this.driftWarnings = statisticsReport(this.store.db, this.settings, { from: now - 3_600_000, to: now + 1 }).warnings;
+    return this.driftWarnings;
   }
 
   stats(): RecorderStats {
     return { queued: this.queued, dropped: this.queue.dropped, failed: this.queue.failed, waiting: this.queue.waiting };
   }
 
-  /** A health warning: the disk floor, or records dropped because the queue was full. */
-  healthWarning(): string | undefined {
+  /** Warnings for health: the disk floor, records dropped because writing could not keep up, score drift. */
+  healthWarnings(): string[] {
+    const warnings: string[] = [];
     const store = this.store.healthWarning();
-    if (store) return store;
-    if (this.queue.dropped) return `records: ${this.queue.dropped} records were dropped because writing could not keep up`;
-    return undefined;
+    if (store) warnings.push(store);
+    if (this.queue.dropped) warnings.push(`records: ${this.queue.dropped} records were dropped because writing could not keep up`);
+    return [...warnings, ...this.driftWarnings.map((w) => `drift: ${w}`)];
   }
 
   /** Writes what is queued and counted. */
