@@ -25,6 +25,8 @@ import { addEvalCommand } from './commands/eval.ts';
 import { addKeysCommand } from './commands/keys.ts';
 import { addProductsCommand } from './commands/products.ts';
 import { addPublishCommand } from './commands/publish.ts';
+import { addRecordsCommand } from './commands/records.ts';
+import { addReviewCommand } from './commands/review.ts';
 import { addRollbackCommand } from './commands/rollback.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addScoreCommand } from './commands/score.ts';
@@ -35,7 +37,7 @@ export function buildCli(): Command {
     .description('Edge runtime for smart cameras on conveyor lines')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: false });
-  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addActivateCommand, addRollbackCommand, addKeysCommand, addPublishCommand]) add(program);
+  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addActivateCommand, addRollbackCommand, addRecordsCommand, addReviewCommand, addKeysCommand, addPublishCommand]) add(program);
   return program;
 }
 

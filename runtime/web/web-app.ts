@@ -23,6 +23,8 @@
  *   PUT  /api/products/:id/golden/:set/:file        upload one image (raw body, Content-Type image/* or application/octet-stream)
  *   GET|POST /api/capture {camera, product, count}  POST /api/capture/cancel
  *   GET|POST /api/enrollment {product, set}         POST /api/enrollment/cancel
+ *   GET  /api/records?...  GET /api/records/:id/image|map|mask  POST /api/records/:id/review {label, type}
+ *   GET|POST /api/products/:id/defect-types         GET /api/statistics?format=json|csv (routes/records.ts)
  * POST bodies are `Content-Type: application/json`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -41,6 +43,7 @@ import { liveRoutes } from './routes/live.ts';
 import { pageRoutes } from './routes/pages.ts';
 import { partRoutes } from './routes/parts.ts';
 import { productRoutes } from './routes/products.ts';
+import { recordRoutes } from './routes/records.ts';
 import { createWebContext, DEFAULT_WEB_LIMITS, type WebContext, type WebDevice, type WebLimits } from './web-context.ts';
 
 export type { WebCamera, WebDevice } from './web-context.ts';
@@ -61,7 +64,7 @@ export interface WebAppOptions {
   limits?: Partial<WebLimits>;
 }
 
-export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...partRoutes, ...productRoutes, ...bundleRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes];
+export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...partRoutes, ...productRoutes, ...bundleRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes, ...recordRoutes];
 
 /** The path of a request target; a target that is not a URL path is a 400. */
 function requestPath(target: string | undefined): string {
