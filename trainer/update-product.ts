@@ -1,0 +1,242 @@
+/**
+ * Product update: a new version built from the active one and the operator's
+ * reviewed records, in seconds instead of a full enrollment. Images marked
+ * good join the golden set: their patches top up PatchCore's memory bank
+ * (farthest-point selection beyond the bank's coverage radius) and, for
+ * PaDiM, update each position's Gaussian (running mean and scatter); the
+ * threshold is recalibrated (update/recalibrate.ts); the candidate is written
+ * as a new version, not activated; then every reviewed record is replayed
+ * with the active version and the candidate, side by side. The candidate
+ * keeps the active version's backbone, layers, reduction (with any adaptor
+ * folded in), alignment and F2PAD data, so its features are comparable.
+ */
+import { performance } from 'node:perf_hooks';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { inferenceSettingsSchema, type InferenceSettings } from '../config/enroll.ts';
+import { writeProductArtifact, type ManifestDraft, type ProductArtifact } from '../product/artifact.ts';
+import type { Manifest } from '../product/manifest.ts';
+import { readImage, type LoadedImage } from '../product/image-io.ts';
+import { createPatchScorer, ProductScorer } from '../product/scorer.ts';
+import { SharedModels } from '../product/shared-models.ts';
+import { reduceRows } from '../models/components/pca.ts';
+import { NearestNeighbourSearch, leftOutScores } from '../models/patchcore/model.ts';
+import { SaliencyExtractor } from '../models/saliency/layer-cam.ts';
+import { sessionOptions, type SessionOptions } from '../models/session.ts';
+import { valueRange } from '../models/components/value-range.ts';
+import type { PositionGaussians } from '../models/padim/gaussian.ts';
+import { EnrollError } from './golden-samples.ts';
+import { bankCoverageRadius, coresetTopUp } from './update/coreset-top-up.ts';
+import { updatePositionGaussians } from './update/running-gaussians.ts';
+import { findHeldOutSamples, recalibrate, type Recalibration } from './update/recalibrate.ts';
+import { replayReview, type Replay, type ReviewSet } from './update/replay.ts';
+
+export type { ReviewSet, Replay, ReplayRecord, ReplayCounts } from './update/replay.ts';
+
+export const UPDATE_STAGES = ['features', 'model', 'calibrate', 'write', 'replay'] as const;
+export type UpdateStage = (typeof UPDATE_STAGES)[number];
+
+export interface UpdateSettings {
+  /** Folder of the product's golden samples: its held-out samples are rescored for the new threshold (absent: thresholds kept). */
+  goldenDir?: string;
+  /** Most rows the bank's top-up adds (default: no cap; the coverage radius decides). */
+  maxBankRows?: number;
+  /** Synthetic negatives per held-out sample (default: as many as the enrollment made). */
+  calibrationNegatives?: number;
+  seed?: number;
+}
+
+export interface UpdateOptions {
+  dataDir: string;
+  productId: string;
+  review: ReviewSet;
+  settings?: UpdateSettings;
+  inference?: InferenceSettings;
+  onProgress?: (p: { stage: UpdateStage; done: number; total: number }) => void;
+}
+
+export interface UpdateResult {
+  version: string;
+  dir: string;
+  updatedFrom: string;
+  replay: Replay;
+  /** Wall time from the verdicts to the replayed candidate. */
+  seconds: number;
+  timings: Record<string, number>;
+  bankRowsAdded: number;
+  thresholds: { before: Manifest['thresholds']; after: Manifest['thresholds']; how: Recalibration['how'] };
+  notes: string[];
+}
+
+/** The new good images, aligned as the product aligns, and their raw patch rows stacked sample-major. */
+async function newGoodFeatures(scorer: ProductScorer, images: LoadedImage[], onProgress: (done: number, total: number) => void) {
+  const extractor = scorer.scorer.features;
+  const { channels } = extractor.shape;
+  const positions = extractor.positions;
+  const raw = new Float32Array(images.length * positions * channels);
+  for (const [i, image] of images.entries()) {
+    const data = scorer.aligner ? (await scorer.aligner.align(image)).data : image.data;
+    raw.set((await extractor.extract({ data })).rows, i * positions * channels);
+    onProgress(i + 1, images.length);
+  }
+  return { raw, positions, channels };
+}
+
+/** Samples the stored Gaussians were fitted on: carried by updates, else the bank samples and their posed views. */
+function gaussianSamples(manifest: Manifest): number {
+  if (manifest.update?.gaussianSamples) return manifest.update.gaussianSamples;
+  const bankSamples = manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
+  return bankSamples * (1 + (manifest.alignment?.posedViews ?? 0));
+}
+
+interface UpdatedModel {
+  bank: Float32Array;
+  added: number;
+  radius: number;
+  padim?: PositionGaussians;
+  gaussianSamples?: number;
+  /** Image index of every bank row (-1: an earlier row), for left-out scoring. */
+  picked: Int32Array;
+}
+
+/** The bank topped up with the new patches (and PaDiM's Gaussians updated with them). */
+async function updateModel(artifact: ProductArtifact, features: { raw: Float32Array; positions: number; channels: number }, images: number, maxRows: number | undefined, session: SessionOptions): Promise<UpdatedModel> {
+  const { manifest, bank, reduction } = artifact;
+  const { raw, positions, channels } = features;
+  const count = images * positions;
+  const dim = manifest.featureDim;
+  const reduced = reduction ? reduceRows(raw, count, channels, reduction) : raw;
+  const search = await NearestNeighbourSearch.create(bank, channels, reduction, session);
+  const distances = await search.distances(raw);
+  await search.release();
+  const radius = manifest.update?.coverageRadius ?? bankCoverageRadius(bank, manifest.coreset.size, dim);
+  const chosen = coresetTopUp(reduced, count, dim, distances, radius, maxRows);
+  const grown = new Float32Array(bank.length + chosen.length * dim);
+  grown.set(bank);
+  chosen.forEach((row, k) => grown.set(reduced.subarray(row * dim, (row + 1) * dim), bank.length + k * dim));
+  // Earlier rows map to no new image: -positions floors to image -1.
+  const picked = Int32Array.from([...Array.from({ length: manifest.coreset.size }, () => -positions), ...chosen]);
+  const out: UpdatedModel = { bank: grown, added: chosen.length, radius, picked };
+  if (artifact.padim && manifest.padim) {
+    const n = gaussianSamples(manifest);
+    out.padim = updatePositionGaussians(artifact.padim, n, manifest.padim.epsilon, reduced, images);
+    out.gaussianSamples = n + images;
+  }
+  return out;
+}
+
+/** The attachments of a version (contact sheets), carried into the version built from it. */
+async function carriedAttachments(artifact: ProductArtifact): Promise<Record<string, Uint8Array>> {
+  const out: Record<string, Uint8Array> = {};
+  for (const name of artifact.manifest.attachments ?? []) {
+    const bytes = await readFile(join(artifact.dir, name)).catch(() => undefined);
+    if (bytes) out[name] = bytes;
+  }
+  return out;
+}
+
+function updatedDraft(manifest: Manifest, review: ReviewSet, images: LoadedImage[], model: UpdatedModel, cal: Recalibration, notes: string[], timings: Record<string, number>, attachments: string[]): ManifestDraft {
+  const { version, files, schemaVersion, ...kept } = manifest;
+  void files;
+  void schemaVersion;
+  const added = images.map((img) => ({ name: basename(img.path), sha256: img.sha256, role: 'bank' as const }));
+  return {
+    ...kept,
+    createdAt: new Date().toISOString(),
+    coreset: { ...manifest.coreset, size: manifest.coreset.size + model.added, totalPatches: manifest.coreset.totalPatches + images.length * manifest.grid.width * manifest.grid.height },
+    thresholds: cal.thresholds,
+    calibration: cal.calibration,
+    goldenSamples: { ...manifest.goldenSamples, count: manifest.goldenSamples.count + images.length, files: [...manifest.goldenSamples.files, ...added] },
+    update: {
+      updatedFrom: version,
+      addedImages: images.length,
+      review: { good: review.good.length, defects: review.defects.length, missed: review.missed.length },
+      bankRowsAdded: model.added,
+      coverageRadius: model.radius,
+      ...(model.gaussianSamples ? { gaussianSamples: model.gaussianSamples } : {}),
+      thresholds: cal.how,
+    },
+    ...(attachments.length ? { attachments } : { attachments: undefined }),
+    notes: [...(manifest.notes ?? []), ...notes],
+    timings,
+  };
+}
+
+export async function updateProduct(opts: UpdateOptions): Promise<UpdateResult> {
+  const start = performance.now();
+  const timings: Record<string, number> = {};
+  const lap = (name: string, from: number) => (timings[name] = performance.now() - from);
+  const inference = opts.inference ?? inferenceSettingsSchema.parse({});
+  const settings = opts.settings ?? {};
+  const progress = (stage: UpdateStage) => (done: number, total: number) => opts.onProgress?.({ stage, done, total });
+  if (opts.review.good.length === 0) throw new EnrollError('a product update needs at least one image marked good');
+  const shared = new SharedModels(opts.dataDir, inference);
+  const session = sessionOptions(inference);
+  const active = await ProductScorer.load(opts.dataDir, opts.productId, inference, undefined, shared);
+  const scorers: { release(): Promise<void> }[] = [active];
+  try {
+    const { artifact, manifest } = active;
+    let t = performance.now();
+    const images: LoadedImage[] = [];
+    for (const path of opts.review.good) images.push(await readImage(path, manifest.inputSize));
+    const features = await newGoodFeatures(active, images, progress('features'));
+    lap('featuresMs', t);
+
+    t = performance.now();
+    progress('model')(0, 1);
+    const model = await updateModel(artifact, features, images.length, settings.maxBankRows, session);
+    progress('model')(1, 1);
+    lap('modelMs', t);
+
+    t = performance.now();
+    const extractor = active.scorer.features;
+    const candidateScorer = await createPatchScorer(extractor, { bank: model.bank, reduction: artifact.reduction, padim: model.padim }, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance }, session);
+    scorers.push(candidateScorer);
+    const imageRows = (i: number) => features.raw.subarray(i * features.positions * features.channels, (i + 1) * features.positions * features.channels);
+    const newGoodScores = model.padim
+      ? await Promise.all(images.map(async (_, i) => valueRange((await candidateScorer.search.distances(imageRows(i)))).max))
+      : await leftOutScores({ rows: model.bank, picked: model.picked, size: model.bank.length / manifest.featureDim }, images.length, features.positions, imageRows, { channels: features.channels, reduction: artifact.reduction, session });
+    const held = settings.goldenDir ? await findHeldOutSamples(manifest, settings.goldenDir) : { found: [], missing: [] };
+    const c = manifest.calibration;
+    const negativesPerSample = settings.calibrationNegatives ?? (c.negatives && c.heldOut > 0 ? Math.round(c.negatives.count / c.heldOut) : 0);
+    const backbone = await shared.backbone(manifest.backbone.id);
+    const negativeMethod = c.negatives?.method === 'cutswap' && backbone.ir ? 'cutswap' : 'cutpaste';
+    const saliency = held.found.length && negativesPerSample > 0 && negativeMethod === 'cutswap' && backbone.ir ? await SaliencyExtractor.create(backbone.ir, manifest.inputSize, session) : undefined;
+    if (saliency) scorers.push(saliency);
+    const cal = await recalibrate({ manifest, candidate: candidateScorer, aligner: active.aligner, heldOut: held.found, missing: held.missing, newGoodScores, negativesPerSample, negativeMethod, saliency, seed: settings.seed ?? manifest.coreset.seed, onProgress: progress('calibrate') });
+    lap('calibrateMs', t);
+
+    const notes = [
+      `updated from ${manifest.version} with ${images.length} image(s) marked good: ${model.added} memory-bank row(s) added${model.padim ? `, PaDiM's Gaussians updated to ${model.gaussianSamples} samples` : ''}`,
+      cal.how === 'kept'
+        ? `thresholds kept from ${manifest.version}: ${settings.goldenDir ? `no held-out golden sample found unchanged in ${settings.goldenDir}` : 'the golden-sample folder was not given'}`
+        : `thresholds recalibrated on ${cal.calibration.heldOut} held-out golden sample(s) and ${newGoodScores.length} new good image(s)${cal.missing.length ? ` (${cal.missing.length} held-out sample(s) not found)` : ''}`,
+    ];
+    t = performance.now();
+    const attachments = await carriedAttachments(artifact);
+    const draft = updatedDraft(manifest, opts.review, images, model, cal, notes, timings, Object.keys(attachments));
+    progress('write')(0, 1);
+    const written = await writeProductArtifact(opts.dataDir, draft, model.bank, { activate: false, reduction: artifact.reduction, refine: artifact.refine, stn: artifact.stn, padim: model.padim, attachments });
+    progress('write')(1, 1);
+    lap('writeMs', t);
+
+    t = performance.now();
+    const candidate = await ProductScorer.load(opts.dataDir, opts.productId, inference, written.version, shared);
+    scorers.push(candidate);
+    const byPath = new Map(images.map((img) => [img.path, img]));
+    const replay = await replayReview(opts.review, active, candidate, async (path) => byPath.get(path) ?? readImage(path, manifest.inputSize), progress('replay'));
+    lap('replayMs', t);
+    return {
+      ...written,
+      updatedFrom: manifest.version,
+      replay,
+      seconds: (performance.now() - start) / 1000,
+      timings,
+      bankRowsAdded: model.added,
+      thresholds: { before: manifest.thresholds, after: cal.thresholds, how: cal.how },
+      notes,
+    };
+  } finally {
+    for (const s of scorers.reverse()) await s.release();
+  }
+}
