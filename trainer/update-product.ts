@@ -28,7 +28,8 @@ import type { PositionGaussians } from '../models/padim/gaussian.ts';
 import { EnrollError } from './golden-samples.ts';
 import { bankCoverageRadius, coresetTopUp } from './update/coreset-top-up.ts';
 import { updatePositionGaussians } from './update/running-gaussians.ts';
-import { findHeldOutSamples, recalibrate, type Recalibration } from './update/recalibrate.ts';
+import { findGoldenSamples, recalibrate, type Recalibration } from './update/recalibrate.ts';
+import { bankRowSources, updatedBankPicks } from './update/left-out.ts';
 import { replayReview, type Replay, type ReviewSet } from './update/replay.ts';
 
 export type { ReviewSet, Replay, ReplayRecord, ReplayCounts } from './update/replay.ts';
@@ -82,6 +83,37 @@ async function newGoodFeatures(scorer: ProductScorer, images: LoadedImage[], onP
   return { raw, positions, channels };
 }
 
+type SampleFeatures = Awaited<ReturnType<typeof newGoodFeatures>>;
+
+/** Raw patch rows of the i-th sample of `f`. */
+function sampleRows(f: SampleFeatures, i: number): Float32Array {
+  const n = f.positions * f.channels;
+  return f.raw.subarray(i * n, (i + 1) * n);
+}
+
+/**
+ * Left-out scores of the updated memory bank (update/left-out.ts): the bank
+ * samples when all were found in the golden folder, then the new good
+ * images, each scored without its own bank rows.
+ */
+async function updatedLeftOutScores(scorer: ProductScorer, model: UpdatedModel, fresh: SampleFeatures, bankPaths: string[], session: SessionOptions): Promise<number[]> {
+  const { artifact, manifest } = scorer;
+  const { positions, channels } = fresh;
+  const dim = manifest.featureDim;
+  let sources: Int32Array = new Int32Array(manifest.coreset.size).fill(-1);
+  let golden: SampleFeatures | undefined;
+  if (bankPaths.length > 0) {
+    const images = await Promise.all(bankPaths.map((path) => readImage(path, manifest.inputSize)));
+    golden = await newGoodFeatures(scorer, images, () => {});
+    const reduced = artifact.reduction ? reduceRows(golden.raw, images.length * positions, channels, artifact.reduction) : golden.raw;
+    sources = await bankRowSources(artifact.bank, manifest.coreset.size, reduced, positions, dim, session);
+  }
+  const samples = golden ? bankPaths.length : 0;
+  const picked = updatedBankPicks(sources, samples, model.chosen, positions);
+  const rows = (i: number) => (i < samples ? sampleRows(golden!, i) : sampleRows(fresh, i - samples));
+  return leftOutScores({ rows: model.bank, picked, size: picked.length }, samples + fresh.raw.length / (positions * channels), positions, rows, { channels, reduction: artifact.reduction, session });
+}
+
 /** Samples the stored Gaussians were fitted on: carried by updates, else the bank samples and their posed views. */
 function gaussianSamples(manifest: Manifest): number {
   if (manifest.update?.gaussianSamples) return manifest.update.gaussianSamples;
@@ -95,8 +127,8 @@ interface UpdatedModel {
   radius: number;
   padim?: PositionGaussians;
   gaussianSamples?: number;
-  /** Image index of every bank row (-1: an earlier row), for left-out scoring. */
-  picked: Int32Array;
+  /** Index of every added row among the new images' patches (sample-major). */
+  chosen: Int32Array;
 }
 
 /** The bank topped up with the new patches (and PaDiM's Gaussians updated with them). */
@@ -114,9 +146,7 @@ async function updateModel(artifact: ProductArtifact, features: { raw: Float32Ar
   const grown = new Float32Array(bank.length + chosen.length * dim);
   grown.set(bank);
   chosen.forEach((row, k) => grown.set(reduced.subarray(row * dim, (row + 1) * dim), bank.length + k * dim));
-  // Earlier rows map to no new image: -positions floors to image -1.
-  const picked = Int32Array.from([...Array.from({ length: manifest.coreset.size }, () => -positions), ...chosen]);
-  const out: UpdatedModel = { bank: grown, added: chosen.length, radius, picked };
+  const out: UpdatedModel = { bank: grown, added: chosen.length, radius, chosen };
   if (artifact.padim && manifest.padim) {
     const n = gaussianSamples(manifest);
     out.padim = updatePositionGaussians(artifact.padim, n, manifest.padim.epsilon, reduced, images);
@@ -192,25 +222,24 @@ export async function updateProduct(opts: UpdateOptions): Promise<UpdateResult> 
     const extractor = active.scorer.features;
     const candidateScorer = await createPatchScorer(extractor, { bank: model.bank, reduction: artifact.reduction, padim: model.padim }, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance }, session);
     scorers.push(candidateScorer);
-    const imageRows = (i: number) => features.raw.subarray(i * features.positions * features.channels, (i + 1) * features.positions * features.channels);
-    const newGoodScores = model.padim
-      ? await Promise.all(images.map(async (_, i) => valueRange((await candidateScorer.search.distances(imageRows(i)))).max))
-      : await leftOutScores({ rows: model.bank, picked: model.picked, size: model.bank.length / manifest.featureDim }, images.length, features.positions, imageRows, { channels: features.channels, reduction: artifact.reduction, session });
-    const held = settings.goldenDir ? await findHeldOutSamples(manifest, settings.goldenDir) : { found: [], missing: [] };
+    const golden = settings.goldenDir ? await findGoldenSamples(manifest, settings.goldenDir) : { heldOut: [], bank: [], missing: [] };
+    const bankFound = golden.bank.length === manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
+    // PaDiM calibrates on held-out samples only, as enrollment does.
+    const leftOut = model.padim ? [] : await updatedLeftOutScores(active, model, features, bankFound ? golden.bank : [], session);
     const c = manifest.calibration;
     const negativesPerSample = settings.calibrationNegatives ?? (c.negatives && c.heldOut > 0 ? Math.round(c.negatives.count / c.heldOut) : 0);
     const backbone = await shared.backbone(manifest.backbone.id);
     const negativeMethod = c.negatives?.method === 'cutswap' && backbone.ir ? 'cutswap' : 'cutpaste';
-    const saliency = held.found.length && negativesPerSample > 0 && negativeMethod === 'cutswap' && backbone.ir ? await SaliencyExtractor.create(backbone.ir, manifest.inputSize, session) : undefined;
+    const saliency = golden.heldOut.length && negativesPerSample > 0 && negativeMethod === 'cutswap' && backbone.ir ? await SaliencyExtractor.create(backbone.ir, manifest.inputSize, session) : undefined;
     if (saliency) scorers.push(saliency);
-    const cal = await recalibrate({ manifest, candidate: candidateScorer, aligner: active.aligner, heldOut: held.found, missing: held.missing, newGoodScores, negativesPerSample, negativeMethod, saliency, seed: settings.seed ?? manifest.coreset.seed, onProgress: progress('calibrate') });
+    const cal = await recalibrate({ manifest, candidate: candidateScorer, aligner: active.aligner, heldOut: golden.heldOut, missing: golden.missing, leftOut, negativesPerSample, negativeMethod, saliency, seed: settings.seed ?? manifest.coreset.seed, onProgress: progress('calibrate') });
     lap('calibrateMs', t);
 
     const notes = [
       `updated from ${manifest.version} with ${images.length} image(s) marked good: ${model.added} memory-bank row(s) added${model.padim ? `, PaDiM's Gaussians updated to ${model.gaussianSamples} samples` : ''}`,
       cal.how === 'kept'
         ? `thresholds kept from ${manifest.version}: ${settings.goldenDir ? `no held-out golden sample found unchanged in ${settings.goldenDir}` : 'the golden-sample folder was not given'}`
-        : `thresholds recalibrated on ${cal.calibration.heldOut} held-out golden sample(s) and ${newGoodScores.length} new good image(s)${cal.missing.length ? ` (${cal.missing.length} held-out sample(s) not found)` : ''}`,
+        : `thresholds recalibrated on ${cal.calibration.heldOut} held-out golden sample(s) and ${leftOut.length} left-out good score(s) (${bankFound ? 'bank samples and ' : ''}new good images)${cal.missing.length ? `; ${cal.missing.length} golden sample(s) not found unchanged in ${settings.goldenDir}` : ''}`,
     ];
     t = performance.now();
     const attachments = await carriedAttachments(artifact);

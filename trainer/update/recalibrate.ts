@@ -7,12 +7,11 @@
  * - with the golden-sample folder given, the held-out samples found there
  *   (same name, same sha256) are aligned as the product aligns and scored
  *   with the updated model, and synthetic negatives are made from them, as
- *   enrollment does; the new good images, scored against the updated bank
- *   without the rows they added (left out), join the good scores the
- *   Gumbel fit sees. (Enrollment's left-out scores of the original bank
- *   samples cannot be redone: the artifact does not keep which sample each
- *   bank row came from.) PaDiM's Gaussians cannot leave a sample out
- *   cheaply: the new images are scored with them in, a little optimistic.
+ *   enrollment does; for the memory bank, the bank samples (when all are
+ *   found) and the new good images, each scored against the updated bank
+ *   without its own rows (left-out.ts), join the good scores the Gumbel fit
+ *   sees, as enrollment's left-out scores do. PaDiM calibrates on the
+ *   held-out samples only, as enrollment does.
  * - without it (or when no held-out sample is found), the earlier version's
  *   thresholds are kept: the new good images pass because their patches are
  *   now covered, not because the threshold moved.
@@ -34,21 +33,20 @@ export interface Recalibration {
   thresholds: Manifest['thresholds'];
   calibration: Manifest['calibration'];
   how: 'recalibrated' | 'kept';
-  /** Held-out samples of the manifest not found (or changed) in the golden folder. */
+  /** Golden samples of the manifest not found (or changed) in the golden folder. */
   missing: string[];
 }
 
-/** The held-out golden samples of `manifest` found unchanged in `goldenDir`, and those not found. */
-export async function findHeldOutSamples(manifest: Manifest, goldenDir: string): Promise<{ found: string[]; missing: string[] }> {
-  const found: string[] = [];
-  const missing: string[] = [];
-  for (const f of manifest.goldenSamples.files.filter((f) => f.role === 'heldOut')) {
+/** The golden samples of `manifest` found unchanged (same name, same sha256) in `goldenDir`, by role, and those not found. */
+export async function findGoldenSamples(manifest: Manifest, goldenDir: string): Promise<{ heldOut: string[]; bank: string[]; missing: string[] }> {
+  const out = { heldOut: [] as string[], bank: [] as string[], missing: [] as string[] };
+  for (const f of manifest.goldenSamples.files) {
     const path = join(goldenDir, f.name);
     const bytes = await readFile(path).catch(() => undefined);
-    if (bytes && createHash('sha256').update(bytes).digest('hex') === f.sha256) found.push(path);
-    else missing.push(f.name);
+    if (bytes && createHash('sha256').update(bytes).digest('hex') === f.sha256) out[f.role].push(path);
+    else out.missing.push(f.name);
   }
-  return { found, missing };
+  return out;
 }
 
 export interface RecalibrateInput {
@@ -59,8 +57,8 @@ export interface RecalibrateInput {
   /** Held-out golden sample files (verified); empty: thresholds kept. */
   heldOut: string[];
   missing: string[];
-  /** Scores of the new good images with their own bank rows left out. */
-  newGoodScores: number[];
+  /** Left-out scores: bank samples (when found) and new good images scored without their own bank rows. */
+  leftOut: number[];
   negativesPerSample: number;
   negativeMethod: NegativeMethod;
   saliency?: SaliencyExtractor;
@@ -90,7 +88,7 @@ export async function recalibrate(input: RecalibrateInput): Promise<Recalibratio
   const c = manifest.calibration;
   const method = c.method ?? 'maxnormal';
   const targetFrr = c.targetFrr ?? 0.005;
-  const leftOut = input.newGoodScores;
+  const { leftOut } = input;
   const choices = thresholdChoices({ heldOut: heldOutScores, leftOut, negative: negativeScores }, { targetFrr, margin: c.margin });
   return {
     how: 'recalibrated',
