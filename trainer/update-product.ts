@@ -93,22 +93,19 @@ function sampleRows(f: SampleFeatures, i: number): Float32Array {
 
 /**
  * Left-out scores of the updated memory bank (update/left-out.ts): the bank
- * samples when all were found in the golden folder, then the new good
- * images, each scored without its own bank rows.
+ * samples (`golden`, when all were found in the golden folder), then the new
+ * good images, each scored without its own bank rows.
  */
-async function updatedLeftOutScores(scorer: ProductScorer, model: UpdatedModel, fresh: SampleFeatures, bankPaths: string[], session: SessionOptions): Promise<number[]> {
-  const { artifact, manifest } = scorer;
+async function updatedLeftOutScores(artifact: ProductArtifact, model: UpdatedModel, fresh: SampleFeatures, golden: SampleFeatures | undefined, session: SessionOptions): Promise<number[]> {
+  const { manifest } = artifact;
   const { positions, channels } = fresh;
   const dim = manifest.featureDim;
   let sources: Int32Array = new Int32Array(manifest.coreset.size).fill(-1);
-  let golden: SampleFeatures | undefined;
-  if (bankPaths.length > 0) {
-    const images = await Promise.all(bankPaths.map((path) => readImage(path, manifest.inputSize)));
-    golden = await newGoodFeatures(scorer, images, () => {});
-    const reduced = artifact.reduction ? reduceRows(golden.raw, images.length * positions, channels, artifact.reduction) : golden.raw;
+  const samples = golden ? golden.raw.length / (positions * channels) : 0;
+  if (golden) {
+    const reduced = artifact.reduction ? reduceRows(golden.raw, samples * positions, channels, artifact.reduction) : golden.raw;
     sources = await bankRowSources(artifact.bank, manifest.coreset.size, reduced, positions, dim, session);
   }
-  const samples = golden ? bankPaths.length : 0;
   const picked = updatedBankPicks(sources, samples, model.chosen, positions);
   const rows = (i: number) => (i < samples ? sampleRows(golden!, i) : sampleRows(fresh, i - samples));
   return leftOutScores({ rows: model.bank, picked, size: picked.length }, samples + fresh.raw.length / (positions * channels), positions, rows, { channels, reduction: artifact.reduction, session });
@@ -131,8 +128,20 @@ interface UpdatedModel {
   chosen: Int32Array;
 }
 
+/**
+ * The coverage radius the top-up works to: carried from an earlier update;
+ * else measured — the farthest any patch of the bank samples lies from the
+ * bank, the radius the enrollment's coreset reached — when the bank samples
+ * are at hand; else estimated from the bank alone (coreset-top-up.ts).
+ */
+async function coverageRadius(manifest: Manifest, bank: Float32Array, search: NearestNeighbourSearch, golden: SampleFeatures | undefined): Promise<number> {
+  if (manifest.update) return manifest.update.coverageRadius;
+  if (golden) return valueRange(await search.distances(golden.raw)).max;
+  return bankCoverageRadius(bank, manifest.coreset.size, manifest.featureDim);
+}
+
 /** The bank topped up with the new patches (and PaDiM's Gaussians updated with them). */
-async function updateModel(artifact: ProductArtifact, features: { raw: Float32Array; positions: number; channels: number }, images: number, maxRows: number | undefined, session: SessionOptions): Promise<UpdatedModel> {
+async function updateModel(artifact: ProductArtifact, features: SampleFeatures, images: number, golden: SampleFeatures | undefined, maxRows: number | undefined, session: SessionOptions): Promise<UpdatedModel> {
   const { manifest, bank, reduction } = artifact;
   const { raw, positions, channels } = features;
   const count = images * positions;
@@ -140,8 +149,8 @@ async function updateModel(artifact: ProductArtifact, features: { raw: Float32Ar
   const reduced = reduction ? reduceRows(raw, count, channels, reduction) : raw;
   const search = await NearestNeighbourSearch.create(bank, channels, reduction, session);
   const distances = await search.distances(raw);
+  const radius = await coverageRadius(manifest, bank, search, golden);
   await search.release();
-  const radius = manifest.update?.coverageRadius ?? bankCoverageRadius(bank, manifest.coreset.size, dim);
   const chosen = coresetTopUp(reduced, count, dim, distances, radius, maxRows);
   const grown = new Float32Array(bank.length + chosen.length * dim);
   grown.set(bank);
@@ -210,11 +219,17 @@ export async function updateProduct(opts: UpdateOptions): Promise<UpdateResult> 
     const images: LoadedImage[] = [];
     for (const path of opts.review.good) images.push(await readImage(path, manifest.inputSize));
     const features = await newGoodFeatures(active, images, progress('features'));
+    // The golden samples, when their folder is given: the bank samples for the
+    // coverage radius and the left-out scores, the held-out ones for calibration.
+    const golden = settings.goldenDir ? await findGoldenSamples(manifest, settings.goldenDir) : { heldOut: [], bank: [], missing: [] };
+    const bankFound = golden.bank.length > 0 && golden.bank.length === manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
+    const bankImages = bankFound ? await Promise.all(golden.bank.map((path) => readImage(path, manifest.inputSize))) : [];
+    const bankFeatures = bankFound ? await newGoodFeatures(active, bankImages, () => {}) : undefined;
     lap('featuresMs', t);
 
     t = performance.now();
     progress('model')(0, 1);
-    const model = await updateModel(artifact, features, images.length, settings.maxBankRows, session);
+    const model = await updateModel(artifact, features, images.length, bankFeatures, settings.maxBankRows, session);
     progress('model')(1, 1);
     lap('modelMs', t);
 
@@ -222,10 +237,8 @@ export async function updateProduct(opts: UpdateOptions): Promise<UpdateResult> 
     const extractor = active.scorer.features;
     const candidateScorer = await createPatchScorer(extractor, { bank: model.bank, reduction: artifact.reduction, padim: model.padim }, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance }, session);
     scorers.push(candidateScorer);
-    const golden = settings.goldenDir ? await findGoldenSamples(manifest, settings.goldenDir) : { heldOut: [], bank: [], missing: [] };
-    const bankFound = golden.bank.length === manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
     // PaDiM calibrates on held-out samples only, as enrollment does.
-    const leftOut = model.padim ? [] : await updatedLeftOutScores(active, model, features, bankFound ? golden.bank : [], session);
+    const leftOut = model.padim ? [] : await updatedLeftOutScores(artifact, model, features, bankFeatures, session);
     const c = manifest.calibration;
     const negativesPerSample = settings.calibrationNegatives ?? (c.negatives && c.heldOut > 0 ? Math.round(c.negatives.count / c.heldOut) : 0);
     const backbone = await shared.backbone(manifest.backbone.id);

@@ -19,10 +19,12 @@ function squaredDistance(x: Float32Array, a: number, y: Float32Array, b: number,
 /**
  * The coverage radius the bank's greedy coreset reached, estimated from the
  * bank alone: every pick of a greedy k-centre coreset lies at least the final
- * radius from every earlier pick, so the distances of bank rows to their
- * nearest other bank row bound it from above; a low quantile of them (over up
- * to `sampleRows` rows spread over the bank) stands for it, robust to the few
- * near duplicates the coreset's random projection lets through.
+ * radius from every earlier pick, so in the space the coreset picked in, the
+ * distances of bank rows to their nearest other bank row bound it from
+ * above. The coreset picks in a random projection, whose distortion puts the
+ * lowest of these distances well below the true radius: a quantile of them
+ * (default the median, over up to `sampleRows` rows spread over the bank)
+ * stands for it.
  */
 export function bankCoverageRadius(bank: Float32Array, size: number, dim: number, opts: { sampleRows?: number; quantile?: number } = {}): number {
   if (size < 2) return 0;
@@ -35,7 +37,7 @@ export function bankCoverageRadius(bank: Float32Array, size: number, dim: number
     nearest.push(Math.sqrt(best));
   }
   nearest.sort((x, y) => x - y);
-  return nearest[Math.min(nearest.length - 1, Math.floor((opts.quantile ?? 0.05) * nearest.length))]!;
+  return nearest[Math.min(nearest.length - 1, Math.floor((opts.quantile ?? 0.5) * nearest.length))]!;
 }
 
 /**
