@@ -26,9 +26,10 @@ import { sessionOptions, type SessionOptions } from '../models/session.ts';
 import { valueRange } from '../models/components/value-range.ts';
 import type { PositionGaussians } from '../models/padim/gaussian.ts';
 import { EnrollError } from './golden-samples.ts';
+import type { NegativeMethod } from './synthetic-negatives.ts';
 import { bankCoverageRadius, coresetTopUp } from './update/coreset-top-up.ts';
 import { updatePositionGaussians } from './update/running-gaussians.ts';
-import { findGoldenSamples, recalibrate, type Recalibration } from './update/recalibrate.ts';
+import { findGoldenSamples, keptCalibration, recalibrate, type Recalibration } from './update/recalibrate.ts';
 import { bankRowSources, updatedBankPicks } from './update/left-out.ts';
 import { replayReview, type Replay, type ReviewSet } from './update/replay.ts';
 
@@ -201,84 +202,152 @@ function updatedDraft(manifest: Manifest, review: ReviewSet, images: LoadedImage
   };
 }
 
-export async function updateProduct(opts: UpdateOptions): Promise<UpdateResult> {
-  const start = performance.now();
-  const timings: Record<string, number> = {};
-  const lap = (name: string, from: number) => (timings[name] = performance.now() - from);
-  const inference = opts.inference ?? inferenceSettingsSchema.parse({});
-  const settings = opts.settings ?? {};
-  const progress = (stage: UpdateStage) => (done: number, total: number) => opts.onProgress?.({ stage, done, total });
-  if (opts.review.good.length === 0) throw new EnrollError('a product update needs at least one image marked good');
-  const shared = new SharedModels(opts.dataDir, inference);
-  const session = sessionOptions(inference);
-  const active = await ProductScorer.load(opts.dataDir, opts.productId, inference, undefined, shared);
-  const scorers: { release(): Promise<void> }[] = [active];
+/** The golden samples, when their folder is given: the bank samples (for the coverage radius and left-out scores, when all are found) and the held-out ones. */
+async function goldenAtHand(scorer: ProductScorer, goldenDir: string | undefined) {
+  const { manifest } = scorer;
+  const golden = goldenDir ? await findGoldenSamples(manifest, goldenDir) : { heldOut: [], bank: [], missing: [] };
+  const bankCount = manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
+  if (golden.bank.length === 0 || golden.bank.length !== bankCount) return { ...golden, bankFeatures: undefined };
+  const images = await Promise.all(golden.bank.map((path) => readImage(path, manifest.inputSize)));
+  return { ...golden, bankFeatures: await newGoodFeatures(scorer, images, () => {}) };
+}
+
+type GoldenAtHand = Awaited<ReturnType<typeof goldenAtHand>>;
+
+/** Synthetic negatives for recalibration: as many per held-out sample and of the same kind as the enrollment made, when the backbone allows. */
+async function calibrationNegatives(scorer: ProductScorer, shared: SharedModels, golden: GoldenAtHand, settings: UpdateSettings, session: SessionOptions) {
+  const { manifest } = scorer;
+  const c = manifest.calibration;
+  const perSample = settings.calibrationNegatives ?? (c.negatives && c.heldOut > 0 ? Math.round(c.negatives.count / c.heldOut) : 0);
+  const backbone = await shared.backbone(manifest.backbone.id);
+  const method: NegativeMethod = c.negatives?.method === 'cutswap' && backbone.ir ? 'cutswap' : 'cutpaste';
+  const saliency = golden.heldOut.length > 0 && perSample > 0 && method === 'cutswap' && backbone.ir ? await SaliencyExtractor.create(backbone.ir, manifest.inputSize, session) : undefined;
+  return { perSample, method, saliency };
+}
+
+/** What the update tells the technician, kept in the manifest's notes (pure). */
+export function updateNotes(from: string, images: number, model: { added: number; gaussianSamples?: number }, cal: Recalibration, leftOut: { scores: number; bankSamples: boolean }, goldenDir?: string): string[] {
+  const gaussians = model.gaussianSamples ? `, PaDiM's Gaussians updated to ${model.gaussianSamples} samples` : '';
+  const missing = cal.missing.length ? `; ${cal.missing.length} golden sample(s) not found unchanged in ${goldenDir}` : '';
+  return [
+    `updated from ${from} with ${images} image(s) marked good: ${model.added} memory-bank row(s) added${gaussians}`,
+    cal.how === 'kept'
+      ? `thresholds kept from ${from}: ${goldenDir ? `no held-out golden sample found unchanged in ${goldenDir}` : 'the golden-sample folder was not given'}`
+      : `thresholds recalibrated on ${cal.calibration.heldOut} held-out golden sample(s) and ${leftOut.scores} left-out good score(s) (${leftOut.bankSamples ? 'bank samples and ' : ''}new good images)${missing}`,
+  ];
+}
+
+/** What the update runs on: the active version, the settings, the shared models and the sessions to free at the end. */
+interface UpdateRun {
+  opts: UpdateOptions;
+  settings: UpdateSettings;
+  inference: InferenceSettings;
+  shared: SharedModels;
+  session: SessionOptions;
+  active: ProductScorer;
+  timings: Record<string, number>;
+  release: { release(): Promise<void> }[];
+  progress: (stage: UpdateStage) => (done: number, total: number) => void;
+}
+
+/** Times `step` into `run.timings[name]`. */
+async function timed<T>(run: UpdateRun, name: string, step: () => Promise<T>): Promise<T> {
+  const t = performance.now();
   try {
-    const { artifact, manifest } = active;
-    let t = performance.now();
+    return await step();
+  } finally {
+    run.timings[name] = performance.now() - t;
+  }
+}
+
+/** The updated model's threshold (update/recalibrate.ts), with the left-out scores behind it. */
+async function recalibrateCandidate(run: UpdateRun, model: UpdatedModel, features: SampleFeatures, golden: GoldenAtHand): Promise<{ cal: Recalibration; leftOut: number[] }> {
+  const { active, session } = run;
+  const { artifact, manifest } = active;
+  if (golden.heldOut.length === 0) return { cal: keptCalibration(manifest, golden.missing), leftOut: [] };
+  const candidate = await createPatchScorer(active.scorer.features, { bank: model.bank, reduction: artifact.reduction, padim: model.padim }, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance }, session);
+  run.release.push(candidate);
+  // PaDiM calibrates on held-out samples only, as enrollment does.
+  const leftOut = model.padim ? [] : await updatedLeftOutScores(artifact, model, features, golden.bankFeatures, session);
+  const negatives = await calibrationNegatives(active, run.shared, golden, run.settings, session);
+  if (negatives.saliency) run.release.push(negatives.saliency);
+  const cal = await recalibrate({
+    manifest,
+    candidate,
+    aligner: active.aligner,
+    heldOut: golden.heldOut,
+    missing: golden.missing,
+    leftOut,
+    negativesPerSample: negatives.perSample,
+    negativeMethod: negatives.method,
+    saliency: negatives.saliency,
+    seed: run.settings.seed ?? manifest.coreset.seed,
+    onProgress: run.progress('calibrate'),
+  });
+  return { cal, leftOut };
+}
+
+async function runUpdate(run: UpdateRun): Promise<Omit<UpdateResult, 'seconds'>> {
+  const { opts, settings, active } = run;
+  const { artifact, manifest } = active;
+  const { images, features, golden } = await timed(run, 'featuresMs', async () => {
     const images: LoadedImage[] = [];
     for (const path of opts.review.good) images.push(await readImage(path, manifest.inputSize));
-    const features = await newGoodFeatures(active, images, progress('features'));
-    // The golden samples, when their folder is given: the bank samples for the
-    // coverage radius and the left-out scores, the held-out ones for calibration.
-    const golden = settings.goldenDir ? await findGoldenSamples(manifest, settings.goldenDir) : { heldOut: [], bank: [], missing: [] };
-    const bankFound = golden.bank.length > 0 && golden.bank.length === manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
-    const bankImages = bankFound ? await Promise.all(golden.bank.map((path) => readImage(path, manifest.inputSize))) : [];
-    const bankFeatures = bankFound ? await newGoodFeatures(active, bankImages, () => {}) : undefined;
-    lap('featuresMs', t);
-
-    t = performance.now();
-    progress('model')(0, 1);
-    const model = await updateModel(artifact, features, images.length, bankFeatures, settings.maxBankRows, session);
-    progress('model')(1, 1);
-    lap('modelMs', t);
-
-    t = performance.now();
-    const extractor = active.scorer.features;
-    const candidateScorer = await createPatchScorer(extractor, { bank: model.bank, reduction: artifact.reduction, padim: model.padim }, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance }, session);
-    scorers.push(candidateScorer);
-    // PaDiM calibrates on held-out samples only, as enrollment does.
-    const leftOut = model.padim ? [] : await updatedLeftOutScores(artifact, model, features, bankFeatures, session);
-    const c = manifest.calibration;
-    const negativesPerSample = settings.calibrationNegatives ?? (c.negatives && c.heldOut > 0 ? Math.round(c.negatives.count / c.heldOut) : 0);
-    const backbone = await shared.backbone(manifest.backbone.id);
-    const negativeMethod = c.negatives?.method === 'cutswap' && backbone.ir ? 'cutswap' : 'cutpaste';
-    const saliency = golden.heldOut.length && negativesPerSample > 0 && negativeMethod === 'cutswap' && backbone.ir ? await SaliencyExtractor.create(backbone.ir, manifest.inputSize, session) : undefined;
-    if (saliency) scorers.push(saliency);
-    const cal = await recalibrate({ manifest, candidate: candidateScorer, aligner: active.aligner, heldOut: golden.heldOut, missing: golden.missing, leftOut, negativesPerSample, negativeMethod, saliency, seed: settings.seed ?? manifest.coreset.seed, onProgress: progress('calibrate') });
-    lap('calibrateMs', t);
-
-    const notes = [
-      `updated from ${manifest.version} with ${images.length} image(s) marked good: ${model.added} memory-bank row(s) added${model.padim ? `, PaDiM's Gaussians updated to ${model.gaussianSamples} samples` : ''}`,
-      cal.how === 'kept'
-        ? `thresholds kept from ${manifest.version}: ${settings.goldenDir ? `no held-out golden sample found unchanged in ${settings.goldenDir}` : 'the golden-sample folder was not given'}`
-        : `thresholds recalibrated on ${cal.calibration.heldOut} held-out golden sample(s) and ${leftOut.length} left-out good score(s) (${bankFound ? 'bank samples and ' : ''}new good images)${cal.missing.length ? `; ${cal.missing.length} golden sample(s) not found unchanged in ${settings.goldenDir}` : ''}`,
-    ];
-    t = performance.now();
+    return { images, features: await newGoodFeatures(active, images, run.progress('features')), golden: await goldenAtHand(active, settings.goldenDir) };
+  });
+  const model = await timed(run, 'modelMs', async () => {
+    run.progress('model')(0, 1);
+    const m = await updateModel(artifact, features, images.length, golden.bankFeatures, settings.maxBankRows, run.session);
+    run.progress('model')(1, 1);
+    return m;
+  });
+  const { cal, leftOut } = await timed(run, 'calibrateMs', () => recalibrateCandidate(run, model, features, golden));
+  const notes = updateNotes(manifest.version, images.length, model, cal, { scores: leftOut.length, bankSamples: !!golden.bankFeatures }, settings.goldenDir);
+  const written = await timed(run, 'writeMs', async () => {
     const attachments = await carriedAttachments(artifact);
-    const draft = updatedDraft(manifest, opts.review, images, model, cal, notes, timings, Object.keys(attachments));
-    progress('write')(0, 1);
-    const written = await writeProductArtifact(opts.dataDir, draft, model.bank, { activate: false, reduction: artifact.reduction, refine: artifact.refine, stn: artifact.stn, padim: model.padim, attachments });
-    progress('write')(1, 1);
-    lap('writeMs', t);
-
-    t = performance.now();
-    const candidate = await ProductScorer.load(opts.dataDir, opts.productId, inference, written.version, shared);
-    scorers.push(candidate);
+    const draft = updatedDraft(manifest, opts.review, images, model, cal, notes, run.timings, Object.keys(attachments));
+    run.progress('write')(0, 1);
+    const w = await writeProductArtifact(opts.dataDir, draft, model.bank, { activate: false, reduction: artifact.reduction, refine: artifact.refine, stn: artifact.stn, padim: model.padim, attachments });
+    run.progress('write')(1, 1);
+    return w;
+  });
+  const replay = await timed(run, 'replayMs', async () => {
+    const candidate = await ProductScorer.load(opts.dataDir, opts.productId, run.inference, written.version, run.shared);
+    run.release.push(candidate);
     const byPath = new Map(images.map((img) => [img.path, img]));
-    const replay = await replayReview(opts.review, active, candidate, async (path) => byPath.get(path) ?? readImage(path, manifest.inputSize), progress('replay'));
-    lap('replayMs', t);
-    return {
-      ...written,
-      updatedFrom: manifest.version,
-      replay,
-      seconds: (performance.now() - start) / 1000,
-      timings,
-      bankRowsAdded: model.added,
-      thresholds: { before: manifest.thresholds, after: cal.thresholds, how: cal.how },
-      notes,
-    };
+    return replayReview(opts.review, active, candidate, async (path) => byPath.get(path) ?? readImage(path, manifest.inputSize), run.progress('replay'));
+  });
+  return {
+    ...written,
+    updatedFrom: manifest.version,
+    replay,
+    timings: run.timings,
+    bankRowsAdded: model.added,
+    thresholds: { before: manifest.thresholds, after: cal.thresholds, how: cal.how },
+    notes,
+  };
+}
+
+export async function updateProduct(opts: UpdateOptions): Promise<UpdateResult> {
+  const start = performance.now();
+  if (opts.review.good.length === 0) throw new EnrollError('a product update needs at least one image marked good');
+  const inference = opts.inference ?? inferenceSettingsSchema.parse({});
+  const shared = new SharedModels(opts.dataDir, inference);
+  const active = await ProductScorer.load(opts.dataDir, opts.productId, inference, undefined, shared);
+  const run: UpdateRun = {
+    opts,
+    settings: opts.settings ?? {},
+    inference,
+    shared,
+    session: sessionOptions(inference),
+    active,
+    timings: {},
+    release: [active],
+    progress: (stage) => (done, total) => opts.onProgress?.({ stage, done, total }),
+  };
+  try {
+    return { ...(await runUpdate(run)), seconds: (performance.now() - start) / 1000 };
   } finally {
-    for (const s of scorers.reverse()) await s.release();
+    for (const s of run.release.reverse()) await s.release();
   }
 }

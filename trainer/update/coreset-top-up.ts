@@ -51,13 +51,15 @@ export function coresetTopUp(rows: Float32Array, count: number, dim: number, ban
   if (bankDistances.length !== count) throw new Error(`expected ${count} bank distances, got ${bankDistances.length}`);
   const nearest = Float64Array.from(bankDistances, (d) => d * d);
   const r2 = radius * radius;
+  // A patch within the radius is never picked and its distance only shrinks: it drops out for good.
+  let open = Int32Array.from({ length: count }, (_, i) => i).filter((i) => nearest[i]! > r2);
   const picked: number[] = [];
-  while (picked.length < budget) {
-    let far = -1;
-    for (let i = 0; i < count; i++) if (nearest[i]! > r2 && (far < 0 || nearest[i]! > nearest[far]!)) far = i;
-    if (far < 0) break;
+  while (picked.length < budget && open.length > 0) {
+    let far = open[0]!;
+    for (const i of open) if (nearest[i]! > nearest[far]!) far = i;
     picked.push(far);
-    for (let i = 0; i < count; i++) nearest[i] = Math.min(nearest[i]!, squaredDistance(rows, i, rows, far, dim));
+    for (const i of open) nearest[i] = Math.min(nearest[i]!, squaredDistance(rows, i, rows, far, dim));
+    open = open.filter((i) => nearest[i]! > r2);
   }
   return Int32Array.from(picked);
 }

@@ -66,9 +66,14 @@ export interface RecalibrateInput {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** The earlier version's thresholds and calibration record, kept (no held-out golden sample at hand). */
+export function keptCalibration(manifest: Manifest, missing: string[]): Recalibration {
+  return { thresholds: manifest.thresholds, calibration: manifest.calibration, how: 'kept', missing };
+}
+
 export async function recalibrate(input: RecalibrateInput): Promise<Recalibration> {
   const { manifest } = input;
-  if (input.heldOut.length === 0) return { thresholds: manifest.thresholds, calibration: manifest.calibration, how: 'kept', missing: input.missing };
+  if (input.heldOut.length === 0) return keptCalibration(manifest, input.missing);
   const heldOutScores: number[] = [];
   const pixelMaxima: number[] = [];
   const negativeScores: number[] = [];
