@@ -233,7 +233,7 @@ export function updateNotes(from: string, images: number, model: { added: number
     `updated from ${from} with ${images} image(s) marked good: ${model.added} memory-bank row(s) added${gaussians}`,
     cal.how === 'kept'
       ? `thresholds kept from ${from}: ${goldenDir ? `no held-out golden sample found unchanged in ${goldenDir}` : 'the golden-sample folder was not given'}`
-      : `thresholds recalibrated on ${cal.calibration.heldOut} held-out golden sample(s) and ${leftOut.scores} left-out good score(s) (${leftOut.bankSamples ? 'bank samples and ' : ''}new good images)${missing}`,
+      : `thresholds recalibrated on ${cal.calibration.heldOut} held-out golden sample(s)${leftOut.scores ? ` and ${leftOut.scores} left-out good score(s) (${leftOut.bankSamples ? 'bank samples and ' : ''}new good images)` : ''}${missing}`,
   ];
 }
 
