@@ -9,7 +9,8 @@ import t from 'tap';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
-import { inferenceSettingsSchema } from '../../config/enroll.ts';
+import { enrollSettingsSchema, inferenceSettingsSchema } from '../../config/enroll.ts';
+import { enrollProduct } from '../../trainer/enroll.ts';
 import { prepareSampleProduct } from '../../fixtures/conveyor.ts';
 import { loadProductArtifact, readActiveVersion } from '../../product/artifact.ts';
 import { readImage } from '../../product/image-io.ts';
@@ -114,4 +115,17 @@ t.test('linesight update, then linesight activate: the same parts pass on the ne
   } finally {
     await scorer.release();
   }
+});
+
+t.test("a PaDiM product: the Gaussians take the marked-good parts in, confirmed defects still reject", async (t) => {
+  const dataDir = join(root, 'padim-data');
+  const enrolled = await enrollProduct({ productId: 'washer', imagesDir: goldenDir, dataDir, settings: enrollSettingsSchema.parse({ inputSize: 224, minGoldenSamples: 10, scorer: 'padim' }), inference, activate: true });
+  const r = await updateProduct({ dataDir, productId: 'washer', review, inference, settings: { goldenDir } });
+  t.equal(r.replay.candidate.goodPass, 5, `the candidate passes every marked-good part (active: ${r.replay.active.goodPass}/5)`);
+  t.equal(r.replay.candidate.defectReject, sample.defective.length, 'the candidate still rejects every confirmed defect');
+  const m = (await loadProductArtifact(dataDir, 'washer', r.version)).manifest;
+  const bankSamples = enrolled.manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
+  t.equal(m.update?.gaussianSamples, bankSamples + 5, "the Gaussians count the bank samples and the new images");
+  t.equal(m.scorer, 'padim');
+  t.equal(m.update?.thresholds, 'recalibrated');
 });
