@@ -70,8 +70,8 @@ export interface UpdateResult {
   notes: string[];
 }
 
-/** The new good images, aligned as the product aligns, and their raw patch rows stacked sample-major. */
-async function newGoodFeatures(scorer: ProductScorer, images: LoadedImage[], onProgress: (done: number, total: number) => void) {
+/** Images aligned as the product aligns (as the scorer does), and their raw patch rows stacked sample-major. */
+async function alignedFeatures(scorer: ProductScorer, images: LoadedImage[], onProgress: (done: number, total: number) => void) {
   const extractor = scorer.scorer.features;
   const { channels } = extractor.shape;
   const positions = extractor.positions;
@@ -84,7 +84,7 @@ async function newGoodFeatures(scorer: ProductScorer, images: LoadedImage[], onP
   return { raw, positions, channels };
 }
 
-type SampleFeatures = Awaited<ReturnType<typeof newGoodFeatures>>;
+type SampleFeatures = Awaited<ReturnType<typeof alignedFeatures>>;
 
 /** Raw patch rows of the i-th sample of `f`. */
 function sampleRows(f: SampleFeatures, i: number): Float32Array {
@@ -112,7 +112,15 @@ async function updatedLeftOutScores(artifact: ProductArtifact, model: UpdatedMod
   return leftOutScores({ rows: model.bank, picked, size: picked.length }, samples + fresh.raw.length / (positions * channels), positions, rows, { channels, reduction: artifact.reduction, session });
 }
 
-/** Samples the stored Gaussians were fitted on: carried by updates, else the bank samples and their posed views. */
+/**
+ * Samples the stored Gaussians were fitted on. The artifact stores each
+ * position's mean and precision, not the sample count nor the scatter: an
+ * update records the count it reached (manifest update.gaussianSamples);
+ * an enrolled version's count is its bank samples and their posed views, as
+ * the enrollment's coreset stage fitted them. The scatter is then rebuilt
+ * from the stored covariance (the precision's inverse) minus epsilon I
+ * (update/running-gaussians.ts).
+ */
 function gaussianSamples(manifest: Manifest): number {
   if (manifest.update?.gaussianSamples) return manifest.update.gaussianSamples;
   const bankSamples = manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
@@ -209,7 +217,7 @@ async function goldenAtHand(scorer: ProductScorer, goldenDir: string | undefined
   const bankCount = manifest.goldenSamples.files.filter((f) => f.role === 'bank').length;
   if (golden.bank.length === 0 || golden.bank.length !== bankCount) return { ...golden, bankFeatures: undefined };
   const images = await Promise.all(golden.bank.map((path) => readImage(path, manifest.inputSize)));
-  return { ...golden, bankFeatures: await newGoodFeatures(scorer, images, () => {}) };
+  return { ...golden, bankFeatures: await alignedFeatures(scorer, images, () => {}) };
 }
 
 type GoldenAtHand = Awaited<ReturnType<typeof goldenAtHand>>;
@@ -293,7 +301,7 @@ async function runUpdate(run: UpdateRun): Promise<Omit<UpdateResult, 'seconds'>>
   const { images, features, golden } = await timed(run, 'featuresMs', async () => {
     const images: LoadedImage[] = [];
     for (const path of opts.review.good) images.push(await readImage(path, manifest.inputSize));
-    return { images, features: await newGoodFeatures(active, images, run.progress('features')), golden: await goldenAtHand(active, settings.goldenDir) };
+    return { images, features: await alignedFeatures(active, images, run.progress('features')), golden: await goldenAtHand(active, settings.goldenDir) };
   });
   const model = await timed(run, 'modelMs', async () => {
     run.progress('model')(0, 1);
