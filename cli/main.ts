@@ -30,6 +30,7 @@ import { addReviewCommand } from './commands/review.ts';
 import { addRollbackCommand } from './commands/rollback.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addScoreCommand } from './commands/score.ts';
+import { addUpdateCommand } from './commands/update.ts';
 import { addVersionsCommand } from './commands/versions.ts';
 
 export function buildCli(): Command {
@@ -37,7 +38,7 @@ export function buildCli(): Command {
     .description('Edge runtime for smart cameras on conveyor lines')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: false });
-  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addActivateCommand, addRollbackCommand, addRecordsCommand, addReviewCommand, addKeysCommand, addPublishCommand]) add(program);
+  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addUpdateCommand, addActivateCommand, addRollbackCommand, addRecordsCommand, addReviewCommand, addKeysCommand, addPublishCommand]) add(program);
   return program;
 }
 
