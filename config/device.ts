@@ -1,16 +1,20 @@
 /**
  * The device config file (`linesight.yaml` / `.json`): the data folder, the
  * cameras and the product each inspects, when frames become a reject signal,
- * and one section per concern (enroll, inference, mqtt, http, refine).
+ * and one section per concern (enroll, inference, mqtt, http, refine, parts,
+ * opcua, records, fleet).
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { cameraSettingsSchema } from './camera-settings.ts';
 import { enrollSettingsSchema, inferenceSettingsSchema } from './enroll.ts';
+import { fleetConfigSchema } from './fleet.ts';
 import { httpSettingsSchema } from './http.ts';
 import { mqttConfigSchema } from './mqtt.ts';
+import { opcuaSettingsSchema } from './opcua.ts';
 import { productIdSchema } from './names.ts';
 import { partsSettingsSchema, type PartsSettings } from './parts.ts';
+import { recordsSettingsSchema } from './records.ts';
 import { refineSettingsSchema } from './refine.ts';
 
 /**
@@ -79,6 +83,12 @@ export const deviceConfigSchema = z
      * existed; `presence` and `trigger` judge parts.
      */
     parts: partsSettingsSchema.default(() => partsSettingsSchema.parse({ mode: 'frames' })),
+    /** The OPC UA machine-vision server (off by default). */
+    opcua: opcuaSettingsSchema.default(() => opcuaSettingsSchema.parse({})),
+    /** Evidence kept for review (rejects, no-verdict parts, a sample of passed parts) and production statistics. */
+    records: recordsSettingsSchema.default(() => recordsSettingsSchema.parse({})),
+    /** Signed product versions from other devices of the plant (off by default). */
+    fleet: fleetConfigSchema.default(() => fleetConfigSchema.parse({})),
     /** How often each camera's health is published over MQTT, in ms. */
     healthIntervalMs: z.number().int().min(500).max(3_600_000).default(5000),
     /** How often the active version of each product is checked for a hot swap, in ms. */

@@ -21,6 +21,7 @@ import { createLogger } from '../config/logger.ts';
 import { rejectOutboxDir } from '../config/mqtt.ts';
 import { redactDeep, secretRedactor, urlPassword } from '../config/secrets.ts';
 import { cameraPartsSettings, type DeviceConfig, type StationConfig } from '../config/device.ts';
+import { startDeviceServices, type DeviceServices } from './device-services.ts';
 import { CameraPipeline, type Frame, type ScoredFrame } from './camera-pipeline.ts';
 import { PartLine, type TriggerResult } from './parts/part-line.ts';
 import type { PartCountersPayload, PartVerdictPayload } from './parts/payloads.ts';
@@ -60,7 +61,16 @@ interface Camera {
 /** Every password and token in the config: none of them may appear in health output or logs. */
 function deviceSecrets(config: DeviceConfig): string[] {
   const m = config.mqtt;
-  const found = [m.password, m.url && urlPassword(m.url), m.embeddedBroker.password, config.http.auth?.token, config.http.auth?.password, ...config.cameras.map((c) => urlPassword(c.url))];
+  const found = [
+    m.password,
+    m.url && urlPassword(m.url),
+    m.embeddedBroker.password,
+    config.http.auth?.token,
+    config.http.auth?.password,
+    config.fleet.fetchToken,
+    ...config.opcua.users.map((u) => u.password),
+    ...config.cameras.map((c) => urlPassword(c.url)),
+  ];
   return found.filter((s): s is string => typeof s === 'string' && s.length > 0);
 }
 
@@ -71,6 +81,7 @@ export class DeviceRuntime {
   private stopWatchdog: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
   private readonly startedAt = Date.now();
+  private services: DeviceServices | undefined;
   private readonly redact: (text: string) => string;
 
   private constructor(
@@ -163,6 +174,9 @@ export class DeviceRuntime {
         cleanups.push(() => http.close());
         log.info(`${web ? `web UI at ${http.url}/, ` : ''}health at ${http.url}/health, metrics at ${http.url}/metrics`);
       }
+      const services = await startDeviceServices(runtime, config, { logger: log, brokerUrl: broker?.url, softwareVersion: LINESIGHT_VERSION });
+      runtime.services = services;
+      cleanups.push(() => services.close());
       runtime.wire(options);
       return runtime;
     } catch (err) {
@@ -176,6 +190,7 @@ export class DeviceRuntime {
       camera.pipeline.on('scored', (scored) => {
         this.metrics.frameScored(scored.camera, scored.result.verdict, scored.result.latencyMs);
         if (scored.reject) this.metrics.rejectDecided(scored.camera);
+        this.services?.onScored(scored);
         options.onScored?.(scored);
       });
       camera.pipeline.on('part', (part) => this.onPart(part));
@@ -320,7 +335,7 @@ export class DeviceRuntime {
     const p = this.publisher.stats();
     const mqtt = { state: p.state, pendingRejects: p.pendingRejects, pendingParts: p.pendingParts, sentParts: p.sentParts, sentRejects: p.sentRejects, refusedRejects: p.refusedRejects, quarantinedRejects: p.quarantinedRejects, reconnects: p.reconnects, lastError: p.lastError };
     const cameras = this.cameras.map((c) => this.cameraHealth(c));
-    const problems = healthProblems(mqtt, cameras);
+    const problems = [...healthProblems(mqtt, cameras), ...(this.services?.healthWarnings() ?? [])];
     return {
       status: problems.length === 0 ? 'ok' : 'degraded',
       problems,
@@ -362,6 +377,7 @@ export class DeviceRuntime {
       clearInterval(this.healthTimer);
       await Promise.all(this.cameras.map((c) => c.pipeline.stop()));
       clearInterval(this.partTimer);
+      await this.services?.close();
       this.publishHealth();
       await this.publisher.close({ timeoutMs: options.flushTimeoutMs ?? 10_000 });
       await this.web?.close();
