@@ -21,6 +21,7 @@ import { addEnrollCommand } from './commands/enroll.ts';
 import { addEvalCommand } from './commands/eval.ts';
 import { addProductsCommand } from './commands/products.ts';
 import { addRollbackCommand } from './commands/rollback.ts';
+import { addPruneCommand } from './commands/prune.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addScoreCommand } from './commands/score.ts';
 import { addVersionsCommand } from './commands/versions.ts';
@@ -30,7 +31,7 @@ export function buildCli(): Command {
     .description('Edge runtime for smart cameras on conveyor lines')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: false });
-  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addActivateCommand, addRollbackCommand]) add(program);
+  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addActivateCommand, addRollbackCommand, addPruneCommand]) add(program);
   return program;
 }
 
