@@ -174,6 +174,14 @@ async function assembleVersion(tmp: string, version: string, draft: ManifestDraf
   await writeDurable(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
+/** A full or read-only disk as an ArtifactError saying so (nothing was changed); other errors as they are. */
+function storageError(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC') return new ArtifactError(`${what}: the disk is full; nothing was changed, the active version stays`);
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new ArtifactError(`${what}: the data folder is not writable (${code}); nothing was changed, the active version stays`);
+  return err;
+}
+
 /** Writes a new version of a product and (by default) makes it active. Returns its version. */
 export async function writeProductArtifact(
   dataDir: string,
@@ -182,7 +190,11 @@ export async function writeProductArtifact(
   opts: WriteOptions = {},
 ): Promise<{ version: string; dir: string }> {
   const dir = productDir(dataDir, draft.productId);
-  await mkdir(dir, { recursive: true });
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw storageError(err, `product "${draft.productId}": cannot create ${dir}`);
+  }
   // Leftovers of an enrollment that crashed half-way are never active: remove them.
   await removeStaleTemporaries(dir);
   let version = '';
@@ -191,18 +203,18 @@ export async function writeProductArtifact(
     const versions = await listVersions(dataDir, draft.productId);
     version = `v${versions.length === 0 ? 1 : Number(versions.at(-1)!.slice(1)) + 1}`;
     const tmp = join(dir, ownTempName('tmp', version));
-    await mkdir(tmp);
     try {
+      await mkdir(tmp);
       await assembleVersion(tmp, version, draft, bank, opts);
       await syncDir(tmp);
       await rename(tmp, join(dir, version));
       await syncDir(dir);
       break;
     } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
+      await rm(tmp, { recursive: true, force: true }).catch(() => {});
       const code = (err as NodeJS.ErrnoException).code;
       if ((code === 'ENOTEMPTY' || code === 'EEXIST') && attempt < 100) continue;
-      throw err;
+      throw storageError(err, `product "${draft.productId}": cannot write version ${version} into ${dir}`);
     }
   }
   if (opts.activate !== false) await activateVersion(dataDir, draft.productId, version);

@@ -288,9 +288,22 @@ export class RejectOutbox implements Outbox {
       const seq = this.maxSeq + 1;
       const payload: RejectPayload = { ...checked, seq };
       const final = join(this.dir, entryName(seq));
-      await writeSynced(`${final}.tmp`, JSON.stringify(payload));
-      await rename(`${final}.tmp`, final);
-      await fsyncDir(this.dir);
+      try {
+        await writeSynced(`${final}.tmp`, JSON.stringify(payload));
+        await rename(`${final}.tmp`, final);
+        await fsyncDir(this.dir);
+      } catch (err) {
+        // A full or read-only disk: nothing half-written stays behind, and the caller learns the reject was not stored.
+        await unlink(`${final}.tmp`).catch(() => {});
+        await unlink(final).catch(() => {});
+        this.counters.refused++;
+        const code = (err as NodeJS.ErrnoException).code;
+        const message =
+          `reject outbox ${this.dir}: cannot store the reject of camera ${checked.camera}, frame ${checked.frameId} ` +
+          `(${code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the disk is read-only' : (code ?? (err as Error).message)}); it was NOT stored`;
+        this.log.error({ refused: this.counters.refused, camera: checked.camera, frameId: checked.frameId, code }, message);
+        throw new OutboxError(message);
+      }
       this.maxSeq = seq;
       this.seqs.push(seq);
       this.counters.appended++;
