@@ -114,6 +114,11 @@ const recoveries: Recovery[] = [];
 const samples: { t: number; rssMb: number; fds: number }[] = [];
 let polls = 0;
 let pollFailures = 0;
+const pollFailureKinds = new Map<string, number>();
+const pollFailed = (what: string) => {
+  pollFailures++;
+  pollFailureKinds.set(what, (pollFailureKinds.get(what) ?? 0) + 1);
+};
 const t0 = performance.now();
 const elapsedS = () => (performance.now() - t0) / 1000;
 const endAt = minutes * 60_000;
@@ -126,9 +131,9 @@ async function pollUi(): Promise<void> {
       try {
         const r = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000) });
         await r.arrayBuffer();
-        if (r.status >= 500) pollFailures++;
-      } catch {
-        pollFailures++;
+        if (r.status >= 500) pollFailed(`${path} HTTP ${r.status}`);
+      } catch (err) {
+        pollFailed(`${path} ${(err as Error).name}`);
       }
     }
     await sleep(1000);
@@ -224,12 +229,13 @@ const result = {
   cameraRecoveryMaxMs: worst('camera'),
   uiPolls: polls,
   uiPollFailures: pollFailures,
+  uiPollFailureKinds: Object.fromEntries(pollFailureKinds),
 };
 say(
   `soak ${result.minutes} min: RSS ${result.rssStartMb} -> ${result.rssEndMb} MB (${result.rssDriftPct} %), fds ${fdStart} -> ${fdEnd}, ` +
     `rejects stored ${result.rejectsStored}, received ${result.rejectsReceived}, lost ${result.rejectsLost} (${duplicates} duplicate deliveries), ` +
     `broker recoveries ${result.brokerRestarts} (max ${result.brokerRecoveryMaxMs} ms), camera recoveries ${result.cameraKills} (max ${result.cameraRecoveryMaxMs} ms), ` +
-    `UI ${polls} polls, ${pollFailures} failed`,
+    `UI ${polls} polls, ${pollFailures} failed ${JSON.stringify(result.uiPollFailureKinds)}`,
 );
 writeBenchResult('soak', result);
 process.exit(0);
