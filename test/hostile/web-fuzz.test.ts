@@ -118,7 +118,7 @@ t.test('random requests to every route end in an answer: no 5xx, no hang, no sta
       if (r.ownOrigin) headers.origin = `http://127.0.0.1:${port}`;
       if (r.contentType) headers['content-type'] = r.contentType;
       if (r.cookie) headers.cookie = r.cookie;
-      const method = r.method === 'HEAD' || r.method === 'GET' || r.body === undefined ? r.method : r.method;
+      const method = r.method;
       const reply = await send(port, { method, path: r.path, headers, body: method === 'GET' || method === 'HEAD' ? undefined : r.body });
       statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
       if (reply.status >= 500) throw new Error(`${reply.status} for ${r.method} ${r.path}: ${reply.text.slice(0, 300)}`);
@@ -134,6 +134,5 @@ t.test('random requests to every route end in an answer: no 5xx, no hang, no sta
   );
   const errors = logLines.filter((l) => /"level":50/.test(l));
   t.same(errors.map((l) => JSON.parse(l).msg), [], 'no request failed inside the app (logged as an error)');
-  t.pass(`web routes: ${tried} random requests, 0 crashes, 0 hangs; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`);
-  t.comment(`web routes: ${tried} inputs tried`);
+  t.comment(`web routes: ${tried} inputs tried, 0 crashes, 0 hangs; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}`);
 });
