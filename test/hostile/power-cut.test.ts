@@ -9,9 +9,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import t from 'tap';
+import { inferenceSettingsSchema } from '../../config/enroll.ts';
 import { generateDevset } from '../../fixtures/devset.ts';
+import { SharedModels } from '../../product/shared-models.ts';
+import { ProductLibrary } from '../../runtime/product-library.ts';
 import { listVersions, loadProductArtifact, readActiveVersion } from '../../product/artifact.ts';
 import { RejectOutbox } from '../../runtime/mqtt/outbox.ts';
 import { linesight } from '../helpers/cli.ts';
@@ -76,6 +80,14 @@ t.test('SIGKILL during enrollment: the active version always loads, no version i
   t.comment(`enrollment power cuts: ${cuts}, 0 broken versions; kill points ${outcomes.join(', ')}`);
   const after = await linesight(enrollArgs.slice(1));
   t.equal(after.code, 0, 'an enrollment after the cuts succeeds and clears their leftovers');
+
+  // An `active` pointer damaged to name a path: refused, and the device starts on the newest version that loads.
+  const newest = (await listVersions(dataDir, 'washer')).at(-1);
+  await writeFile(join(dataDir, 'products', 'washer', 'active'), '../../etc\n');
+  const library = new ProductLibrary(new SharedModels(dataDir, inferenceSettingsSchema.parse({})), pino({ level: 'silent' }));
+  t.teardown(() => library.close());
+  await library.load(['washer']);
+  t.same(library.versions(), { washer: newest }, 'the runtime scores with the newest version that loads');
 });
 
 t.test('SIGKILL during outbox appends: every reject reported as stored is still there', async (t) => {
