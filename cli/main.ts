@@ -28,6 +28,7 @@ import { addPublishCommand } from './commands/publish.ts';
 import { addRecordsCommand } from './commands/records.ts';
 import { addReviewCommand } from './commands/review.ts';
 import { addRollbackCommand } from './commands/rollback.ts';
+import { addPruneCommand } from './commands/prune.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addScoreCommand } from './commands/score.ts';
 import { addUpdateCommand } from './commands/update.ts';
@@ -38,7 +39,7 @@ export function buildCli(): Command {
     .description('Edge runtime for smart cameras on conveyor lines')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: false });
-  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addUpdateCommand, addActivateCommand, addRollbackCommand, addRecordsCommand, addReviewCommand, addKeysCommand, addPublishCommand]) add(program);
+  for (const add of [addEnrollCommand, addScoreCommand, addEvalCommand, addRunCommand, addCaptureCommand, addProductsCommand, addVersionsCommand, addUpdateCommand, addActivateCommand, addRollbackCommand, addPruneCommand, addRecordsCommand, addReviewCommand, addKeysCommand, addPublishCommand]) add(program);
   return program;
 }
 

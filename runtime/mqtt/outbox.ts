@@ -328,9 +328,23 @@ export class RejectOutbox<I = RejectInput, P extends { seq: number } = RejectPay
       const seq = this.maxSeq + 1;
       const payload = parsePayload(this.kind.payloadSchema, { ...checked, seq }, `${this.kind.noun} payload`);
       const final = join(this.dir, entryName(seq));
-      await writeSynced(`${final}.tmp`, JSON.stringify(payload));
-      await rename(`${final}.tmp`, final);
-      await fsyncDir(this.dir);
+      try {
+        await writeSynced(`${final}.tmp`, JSON.stringify(payload));
+        await rename(`${final}.tmp`, final);
+        await fsyncDir(this.dir);
+      } catch (err) {
+        // A full or read-only disk: nothing half-written stays behind, and the caller learns the reject was not stored.
+        await unlink(`${final}.tmp`).catch(() => {});
+        await unlink(final).catch(() => {});
+        this.counters.refused++;
+        const code = (err as NodeJS.ErrnoException).code;
+        const entry = this.kind.describe(checked);
+        const message =
+          `${this.kind.noun} outbox ${this.dir}: cannot store the ${this.kind.noun} of ${entry} ` +
+          `(${code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the disk is read-only' : (code ?? (err as Error).message)}); it was NOT stored`;
+        this.log.error({ refused: this.counters.refused, entry, code }, message);
+        throw new OutboxError(message);
+      }
       this.maxSeq = seq;
       this.seqs.push(seq);
       this.counters.appended++;
