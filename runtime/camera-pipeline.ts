@@ -33,6 +33,7 @@
  * capture) and scoring starts with the first frame after a version is
  * activated; parts meanwhile get `no_verdict` (`product_not_enrolled`).
  */
+import { monotonicNow } from './clock.ts';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { encodeMaskRle, type RejectPayload, type ResultPayload } from './mqtt/payloads.ts';
@@ -220,7 +221,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     if (!product) {
       this.counts.unscored++;
       tracked = unscored('not_enrolled');
-    } else if (settings.mode === 'trigger' && Date.now() - frame.ts > settings.deadlineMs) {
+    } else if (settings.mode === 'trigger' && monotonicNow() - frame.ts > settings.deadlineMs) {
       // Every part this frame could belong to was triggered before it arrived: their deadlines have passed.
       tracked = unscored('too_late');
     } else if (!this.tracker.needsScore(frame.ts, thumbnail)) {
@@ -236,7 +237,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
         tracked = unscored('error');
       }
     }
-    await this.deliver(this.tracker.onFrame(tracked, Date.now()).verdicts);
+    await this.deliver(this.tracker.onFrame(tracked, monotonicNow()).verdicts);
     return scored;
   }
 
@@ -295,7 +296,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     const outcome = await this.lane.run(() => product.score(input));
     const t2 = performance.now();
     const frameId = `${camera}-${frame.seq}`;
-    const latencyMs = Math.max(0, Date.now() - frame.ts);
+    const latencyMs = Math.max(0, monotonicNow() - frame.ts);
     const result: ResultPayload = {
       ts: frame.ts,
       frameId,

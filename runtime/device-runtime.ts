@@ -15,6 +15,7 @@
  * binary, the broker and HTTP ports. Anything wrong is one clear error and
  * nothing is left running.
  */
+import { monotonicNow } from './clock.ts';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
 import { createLogger } from '../config/logger.ts';
@@ -232,7 +233,7 @@ export class DeviceRuntime {
       else if (!this.resetCounters(command.camera)) this.log.warn({ topic }, `counter reset for unknown camera ${command.camera}`);
     });
     this.partTimer = setInterval(() => {
-      const now = Date.now();
+      const now = monotonicNow();
       for (const c of this.cameras) void c.pipeline.tick(now);
     }, PART_TICK_MS);
     this.partTimer.unref();
@@ -244,7 +245,7 @@ export class DeviceRuntime {
    * logged and published with the camera's counters.
    */
   trigger(camera: string, payload: unknown): TriggerResult {
-    const result = this.line.trigger(camera, payload, Date.now());
+    const result = this.line.trigger(camera, payload, monotonicNow());
     const cam = this.cameras.find((c) => c.station.id === camera);
     if (cam) void cam.pipeline.deliver(result.verdicts);
     if (!result.ok) {

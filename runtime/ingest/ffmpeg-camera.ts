@@ -18,6 +18,7 @@
  * that many frames wait in arrival order, and only past it is the oldest
  * dropped (and counted).
  */
+import { monotonicNow } from '../clock.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -157,7 +158,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     if (this.stopRequested) return;
     this.assembler.reset();
     this.stderrTail = [];
-    this.spawnedAt = Date.now();
+    this.spawnedAt = monotonicNow();
     this.setState('starting', `opening ${redactUrl(this.settings.url)}`);
     const child = spawn(this.ffmpeg.path, ffmpegArgs(this.settings, this.ffmpeg.major), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -187,7 +188,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
 
   private onFrame(data: Buffer): void {
     if (this.stopRequested) return;
-    const ts = Date.now();
+    const ts = monotonicNow();
     const frame: Frame = { cameraId: this.id, seq: this.seq++, ts, width: this.settings.width, height: this.settings.height, data };
     this.counters.frames++;
     this.lastFrameTs = ts;
@@ -215,7 +216,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
 
   private checkWatchdog(): void {
     if (this.stopRequested) return;
-    const now = Date.now();
+    const now = monotonicNow();
     const { watchdogMs } = this.settings;
     if (this.current === 'streaming' && this.lastFrameTs !== null && now - this.lastFrameTs > watchdogMs) {
       this.setState('stalled', `no frame for ${(watchdogMs / 1000).toFixed(1)} s from ${redactUrl(this.settings.url)}`);
@@ -266,7 +267,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
   }
 
   stats(): CameraStats {
-    const now = Date.now();
+    const now = monotonicNow();
     const window = Math.min(FPS_WINDOW_MS, Math.max(1000, now - this.streamingSince));
     const recent = this.current === 'streaming' ? this.recent.filter((t) => t >= now - window).length : 0;
     return { state: this.current, reason: this.reason, ...this.counters, lastFrameTs: this.lastFrameTs, fps: Math.round((recent / window) * 1000 * 100) / 100 };
