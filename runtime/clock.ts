@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 
+/** Whole milliseconds (timestamps in payloads are integers), never less than the last value returned. */
 export function monotonicNow(): number {
-  return performance.timeOrigin + performance.now();
+  return Math.floor(performance.timeOrigin + performance.now());
 }

@@ -11,12 +11,10 @@ import type { DeviceConfig } from '../config/device.ts';
 import { listVersions, readActiveVersion } from '../product/artifact.ts';
 import { activateProductVersion, listProductSummaries } from '../product/versions.ts';
 import type { ScoredFrame } from './camera-pipeline.ts';
-import { startFleetSync, type FleetSync } from './fleet/fleet-sync.ts';
+import type { FleetSync } from './fleet/fleet-sync.ts';
 import type { DeviceHealth } from './health.ts';
 import { runtimeClientConfig } from './mqtt/embedded-broker-options.ts';
 import { visionSystemState, type VisionDevicePort } from './opcua/device-port.ts';
-import { defaultPkiDir } from './opcua/security.ts';
-import { VisionOpcUaServer } from './opcua/server.ts';
 import type { TriggerResult } from './parts/part-line.ts';
 import type { PartCountersPayload, PartVerdictPayload } from './parts/payloads.ts';
 import { createEvidenceRecorder, type EvidenceRecorder } from './records/evidence-recorder.ts';
@@ -91,6 +89,8 @@ export async function startDeviceServices(host: ServiceHost, config: DeviceConfi
     }
     let fleet: FleetSync | undefined;
     if (config.fleet.enabled) {
+      // Fleet sync and the OPC UA stack are loaded only when they are turned on.
+      const { startFleetSync } = await import('./fleet/fleet-sync.ts');
       fleet = await startFleetSync({
         config: { ...config, mqtt: runtimeClientConfig(config.mqtt) },
         fleet: config.fleet,
@@ -101,6 +101,8 @@ export async function startDeviceServices(host: ServiceHost, config: DeviceConfi
       closers.push(() => fleet!.close());
     }
     if (config.opcua.enabled) {
+      const { VisionOpcUaServer } = await import('./opcua/server.ts');
+      const { defaultPkiDir } = await import('./opcua/security.ts');
       const server = new VisionOpcUaServer({ ...config.opcua, pkiDir: config.opcua.pkiDir ?? defaultPkiDir(config.dataDir), softwareVersion: opts.softwareVersion }, visionDevicePort(host, config.dataDir));
       await server.start();
       closers.push(() => server.stop());
