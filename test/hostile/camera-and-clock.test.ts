@@ -102,6 +102,7 @@ t.test('the runtime drives parts with a clock that a wall-clock step does not mo
   Date.now = () => realNow() - 3_600_000;
   const after = monotonicNow();
   t.ok(after >= before, 'an hour stepped back on the wall clock is not seen');
+  t.ok(Number.isInteger(after), 'whole milliseconds, as payload timestamps are');
   t.ok(Math.abs(after - realNow()) < 60_000, 'and the clock stays near wall time');
   // With that clock, a part on its way while the wall clock steps back gets its verdict by its deadline.
   t.same(verdictsWithClock([0, 0, 0]), ['p0', 'p1', 'p2']);
