@@ -23,7 +23,7 @@ import { deviceConfigSchema } from '../config/device.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from '../fixtures/conveyor.ts';
-import { startMosquitto } from '../test/helpers/mosquitto.ts';
+import { startMosquitto } from '../fixtures/mosquitto.ts';
 import { median, round, writeBenchResult } from './bench-common.ts';
 
 const args = parseArgs({

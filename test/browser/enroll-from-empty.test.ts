@@ -14,7 +14,7 @@ import { encodeConveyorVideo, type Part } from '../../fixtures/conveyor.ts';
 import { ARTIFACTS_DIR, launchChromium, screenshot, writeArtifact } from '../helpers/browser.ts';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
 import { startDevice } from '../helpers/device-process.ts';
-import { freePort } from '../helpers/mosquitto.ts';
+import { freePort } from '../../fixtures/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 

@@ -9,7 +9,7 @@ import { FfmpegCamera, type CameraState } from '../../runtime/ingest/ffmpeg-came
 import type { Frame } from '../../runtime/camera-pipeline.ts';
 import { encodeConveyorVideo } from '../../fixtures/conveyor.ts';
 import { writeGoldenSet } from '../helpers/images.ts';
-import { freePort } from '../helpers/mosquitto.ts';
+import { freePort } from '../../fixtures/mosquitto.ts';
 import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 
 const dir = t.testdir();

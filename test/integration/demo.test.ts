@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
-import { freePort } from '../helpers/mosquitto.ts';
+import { freePort } from '../../fixtures/mosquitto.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

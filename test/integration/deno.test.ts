@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { resultPayloadSchema } from '../../runtime/mqtt/payloads.ts';
 import { DENO, DENO_HINT } from '../../fixtures/required-tool.ts';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
-import { freePort, startMosquitto } from '../helpers/mosquitto.ts';
+import { freePort, startMosquitto } from '../../fixtures/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 import { requireTool } from '../helpers/require-tool.ts';
 

@@ -27,7 +27,7 @@ import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { createWebApp } from '../../runtime/web/web-app.ts';
 import { linesight } from '../helpers/cli.ts';
 import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
-import { startMosquitto } from '../helpers/mosquitto.ts';
+import { startMosquitto } from '../../fixtures/mosquitto.ts';
 import { until } from '../helpers/until.ts';
 
 const TOKEN = 'token-of-the-plant-devices';

@@ -15,7 +15,7 @@ import { FfmpegCamera } from '../../runtime/ingest/ffmpeg-camera.ts';
 import { encodeConveyorVideo } from '../../fixtures/conveyor.ts';
 import { linesight } from '../helpers/cli.ts';
 import { bracketPixels, writePng } from '../helpers/images.ts';
-import { freePort } from '../helpers/mosquitto.ts';
+import { freePort } from '../../fixtures/mosquitto.ts';
 import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 
 const dir = t.testdir({});

@@ -16,7 +16,7 @@ import { mqttConfigSchema } from '../../config/mqtt.ts';
 import { RejectOutbox } from '../../runtime/mqtt/outbox.ts';
 import { rejectPayloadSchema, type RejectPayload } from '../../runtime/mqtt/payloads.ts';
 import { MqttPublisher, type PublisherStateChange } from '../../runtime/mqtt/publisher.ts';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
+import { startMosquitto, type Mosquitto } from '../../fixtures/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 
 const quiet = createLogger('mqtt-durability-test').child({}, { level: 'silent' });

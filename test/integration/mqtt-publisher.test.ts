@@ -28,7 +28,7 @@ import {
   type StatusPayload,
 } from '../../runtime/mqtt/payloads.ts';
 import { MqttPublisher, type PublisherStateChange, type RejectAcked } from '../../runtime/mqtt/publisher.ts';
-import { startMosquitto } from '../helpers/mosquitto.ts';
+import { startMosquitto } from '../../fixtures/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 
 const quiet = createLogger('mqtt-test').child({}, { level: 'silent' });

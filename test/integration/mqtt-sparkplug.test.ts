@@ -19,7 +19,7 @@ import { createLogger } from '../../config/logger.ts';
 import { mqttConfigSchema } from '../../config/mqtt.ts';
 import type { ResultPayload } from '../../runtime/mqtt/payloads.ts';
 import { MqttPublisher, type RejectAcked } from '../../runtime/mqtt/publisher.ts';
-import { startMosquitto } from '../helpers/mosquitto.ts';
+import { startMosquitto } from '../../fixtures/mosquitto.ts';
 import { encodeRebirthCommand, metricsByName } from '../helpers/sparkplug-decoder.ts';
 import { bdSeqOf, consecutive, seqsFrom, SparkplugWatcher } from '../helpers/sparkplug-watcher.ts';
 

@@ -16,7 +16,7 @@ import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { partCountersPayloadSchema, partVerdictPayloadSchema, type PartVerdictPayload } from '../../runtime/parts/payloads.ts';
 import { rejectPayloadSchema, type RejectPayload } from '../../runtime/mqtt/payloads.ts';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
-import { startMosquitto } from '../helpers/mosquitto.ts';
+import { startMosquitto } from '../../fixtures/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 import { until } from '../helpers/until.ts';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
-import { freePort, startMosquitto } from '../helpers/mosquitto.ts';
+import { freePort, startMosquitto } from '../../fixtures/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 import { until } from '../helpers/until.ts';
 

@@ -12,7 +12,7 @@ import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../../runtime/device-runtime.ts';
 import { rejectPayloadSchema, resultPayloadSchema, statusPayloadSchema } from '../../runtime/mqtt/payloads.ts';
 import { conveyorFixture, expectOneRejectInLoop } from '../helpers/conveyor-fixture.ts';
-import { freePort } from '../helpers/mosquitto.ts';
+import { freePort } from '../../fixtures/mosquitto.ts';
 import { MqttCollector } from '../helpers/mqtt-collector.ts';
 import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 import { until } from '../helpers/until.ts';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { freePort, MOSQUITTO } from '../helpers/mosquitto.ts';
+import { freePort, MOSQUITTO } from '../../fixtures/mosquitto.ts';
 
 const run = promisify(execFile);
 const SCRIPT = join(import.meta.dirname, '..', '..', 'scripts', 'stop-packaged-mosquitto.sh');
