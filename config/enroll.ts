@@ -125,6 +125,8 @@ export const inferenceSettingsSchema = z
     executionProviders: z.array(executionProviderSchema).min(1).default(['cpu']),
     /** ONNX Runtime intra-op threads; 0 = one per CPU core. */
     threads: z.number().int().min(0).max(256).default(0),
+    /** Frames of several cameras waiting at the same moment that one backbone run scores together (1 = one frame per run). */
+    maxBatch: z.number().int().min(1).max(64).default(8),
   })
   .strict();
 

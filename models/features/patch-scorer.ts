@@ -28,6 +28,8 @@ export interface PatchScores {
 
 /** Distance of every patch row to what golden samples showed: the memory bank's nearest feature, or PaDiM's Gaussian at its position. */
 export interface PatchDistances {
+  /** True when `distances` takes any number of rows (the rows of several images at once); else one image's rows per call. */
+  readonly anyRowCount?: boolean;
   distances(rows: Float32Array): Promise<Float32Array>;
   release(): Promise<void>;
 }
@@ -49,18 +51,47 @@ export class PatchScorer {
   async scoreFeatures(rows: Float32Array, featureTimings: FeatureTimings): Promise<PatchScores> {
     const t0 = performance.now();
     const patchScores = await this.search.distances(rows);
-    const t1 = performance.now();
+    return this.finish(patchScores, featureTimings, performance.now() - t0);
+  }
+
+  /** Image score and anomaly map of one image's patch distances. */
+  private async finish(patchScores: Float32Array, featureTimings: FeatureTimings, knnMs: number): Promise<PatchScores> {
+    const t0 = performance.now();
     const mapOut = await this.mapSession.run({ patchScores: new ort.Tensor('float32', patchScores, [patchScores.length]) });
-    const t2 = performance.now();
-    const score = valueRange(patchScores).max;
-    const knnMs = t1 - t0;
-    const mapMs = t2 - t1;
+    const mapMs = performance.now() - t0;
     return {
-      score,
+      score: valueRange(patchScores).max,
       patchScores,
       map: mapOut.map!.data as Float32Array,
       timings: { ...featureTimings, knnMs, mapMs, totalMs: featureTimings.backboneMs + featureTimings.aggregateMs + knnMs + mapMs },
     };
+  }
+
+  /**
+   * Scores several images with one backbone run (and one nearest-neighbour
+   * run when the search takes any row count); one result per image, in
+   * order, equal to scoring each alone. Batch-wide stages report each image's
+   * equal share of the batch's time.
+   */
+  async scoreBatch(images: { data: Float32Array }[]): Promise<PatchScores[]> {
+    if (images.length === 0) return [];
+    const n = images.length;
+    const { rows, timings } = await this.features.extractBatch(images);
+    const perImage = rows.length / n;
+    const share: FeatureTimings = { backboneMs: timings.backboneMs / n, aggregateMs: timings.aggregateMs / n };
+    const t0 = performance.now();
+    const split = (all: Float32Array) => Array.from({ length: n }, (_, i) => all.slice((i * all.length) / n, ((i + 1) * all.length) / n));
+    let distances: Float32Array[];
+    if (this.search.anyRowCount) {
+      distances = split(await this.search.distances(rows));
+    } else {
+      distances = [];
+      for (let i = 0; i < n; i++) distances.push(await this.search.distances(rows.slice(i * perImage, (i + 1) * perImage)));
+    }
+    const knnMs = (performance.now() - t0) / n;
+    const results: PatchScores[] = [];
+    for (const d of distances) results.push(await this.finish(d, share, knnMs));
+    return results;
   }
 
   /** Scores one image (HWC RGB 0..255 at the model's input size). */
