@@ -174,8 +174,8 @@ export class ProductScorer {
   }
 
   /**
-   * Scores several frames with one backbone run (and one nearest-neighbour
-   * run for PatchCore products); one outcome per frame, in order, equal to
+   * Scores several frames with one backbone run (distances and maps frame
+   * by frame); one outcome per frame, in order, equal to
    * `score` of each frame within float tolerance. Aligning products align
    * frame by frame first (the spatial transformer runs on one image), then
    * score the aligned frames as one batch.

@@ -11,8 +11,6 @@ import { nearestNeighbourGraph } from './graphs.ts';
 
 /** Exact nearest-neighbour search of patch rows in a memory bank. */
 export class NearestNeighbourSearch implements PatchDistances {
-  readonly anyRowCount = true;
-
   private constructor(
     readonly channels: number,
     private readonly session: ort.InferenceSession,
