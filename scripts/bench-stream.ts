@@ -25,7 +25,7 @@ import { existsSync } from 'node:fs';
 import { inferenceSettingsSchema } from '../config/enroll.ts';
 import { readImage } from '../product/image-io.ts';
 import { ProductScorer } from '../product/scorer.ts';
-import { cameraNeeds, measureBatchCost, measureTileCost } from './batch-cost.ts';
+import { cameraNeeds, measureBatchCost, measureTileCost, type TileCost } from './batch-cost.ts';
 
 const args = parseArgs({
   options: {
@@ -175,7 +175,25 @@ async function measureScoringCost() {
     say(`  ${k} tile(s) of ${scorer.inputSize.width} px: ${c.ms} ms per frame (CPU ${c.cpuMs} ms); at 15 fps ${tileNeeds[k]!.laneShare} of the lane, ${tileNeeds[k]!.cores} cores`);
   }
   await scorer.release();
-  return { batch, tiles, tileNeeds };
+  const camera1280x960 = tileCounts.length > 0 ? fullResolutionNeeds(tileCost, scorer.inputSize.width) : undefined;
+  if (camera1280x960) {
+    say(`  a 1280x960 camera at 15 fps cut into ${camera1280x960.tiles} tiles of ${scorer.inputSize.width} px: about ${camera1280x960.cpuMsPerFrame} ms CPU per frame, ` +
+      `${camera1280x960.cores} cores, ${camera1280x960.laneShare} of one lane (budget ${camera1280x960.budgetMs} ms per frame)`);
+  }
+  return { batch, tiles, tileNeeds, camera1280x960 };
+}
+
+/**
+ * A 1280x960 frame at full resolution, cut into tiles of the input size
+ * (the last row and column overlapping): its tile count and, from the
+ * per-tile cost of the largest measured tile count, what it needs at 15 fps.
+ */
+function fullResolutionNeeds(tileCost: Record<string, TileCost>, tile: number) {
+  const tiles = Math.ceil(1280 / tile) * Math.ceil(960 / tile);
+  const largest = Math.max(...Object.keys(tileCost).map(Number));
+  const per = tileCost[String(largest)]!;
+  const cost = { ms: (per.ms / largest) * tiles, cpuMs: (per.cpuMs / largest) * tiles };
+  return { tiles, fromTiles: largest, msPerFrame: round(cost.ms), cpuMsPerFrame: round(cost.cpuMs), ...cameraNeeds(cost, 15) };
 }
 
 const scoring = batchSizes.length + tileCounts.length > 0 ? await measureScoringCost() : undefined;
