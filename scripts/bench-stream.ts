@@ -36,7 +36,7 @@ const args = parseArgs({
     'batch-sizes': { type: 'string', default: '1,2,4,6' },
     tiles: { type: 'string', default: '1,4,9' },
     rounds: { type: 'string', default: '30' },
-    'max-batch': { type: 'string', default: '8' },
+    'max-batch': { type: 'string', default: String(inferenceSettingsSchema.parse({}).maxBatch) },
   },
 }).values;
 const seconds = Number(args.seconds);
