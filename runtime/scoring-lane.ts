@@ -56,7 +56,9 @@ interface FrameEntry {
 interface JobEntry {
   scorer?: undefined;
   source?: undefined;
-  job(): Promise<void>;
+  job(): Promise<unknown>;
+  resolve(result: unknown): void;
+  reject(err: unknown): void;
 }
 
 type Entry = FrameEntry | JobEntry;
@@ -72,7 +74,7 @@ export class ScoringLane {
   /** Runs `job` alone, after everything queued before it has settled. */
   run<T>(job: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.enqueue({ job: () => job().then(resolve, reject) });
+      this.enqueue({ job, resolve: (r) => resolve(r as T), reject });
     });
   }
 
@@ -109,19 +111,35 @@ export class ScoringLane {
       const entries = picked.map((i) => this.queue[i]!);
       for (const i of [...picked].reverse()) this.queue.splice(i, 1);
       if (head.scorer) await this.scoreFrames(head.scorer, entries as FrameEntry[]);
-      else await (head as JobEntry).job();
-      this.waiting -= entries.length;
+      else await this.runJob(head as JobEntry);
     }
     this.busy = false;
   }
 
+  /** Runs a plain job; its caller hears of it once the lane no longer counts it. */
+  private async runJob(entry: JobEntry): Promise<void> {
+    let settle: () => void;
+    try {
+      const result = await entry.job();
+      settle = () => entry.resolve(result);
+    } catch (err) {
+      settle = () => entry.reject(err);
+    }
+    this.waiting--;
+    settle();
+  }
+
+  /** Scores a batch of frames; each caller hears of its own outcome once the lane no longer counts the batch. */
   private async scoreFrames(scorer: BatchScorer<unknown, unknown>, frames: FrameEntry[]): Promise<void> {
+    let settle: () => void;
     try {
       const outcomes = await scorer.scoreBatch(frames.map((f) => f.input));
       if (outcomes.length !== frames.length) throw new Error(`a batch of ${frames.length} frames came back with ${outcomes.length} outcomes`);
-      frames.forEach((f, i) => f.resolve(outcomes[i]));
+      settle = () => frames.forEach((f, i) => f.resolve(outcomes[i]));
     } catch (err) {
-      for (const f of frames) f.reject(err);
+      settle = () => frames.forEach((f) => f.reject(err));
     }
+    this.waiting -= frames.length;
+    settle();
   }
 }

@@ -146,3 +146,13 @@ t.test('frames waiting behind a plain job (a mask refinement) join the batch ahe
   ]);
   t.same(log, ['f1@a', 'f2@a', 'refine']);
 });
+
+t.test('a job that throws before it returns a promise does not stop the lane', async (t) => {
+  const lane = new ScoringLane();
+  const failed = lane.run((): Promise<number> => {
+    throw new Error('bad job');
+  });
+  await t.rejects(failed, /bad job/);
+  t.equal(await lane.run(async () => 7), 7);
+  t.equal(lane.depth, 0);
+});
