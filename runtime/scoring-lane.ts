@@ -1,12 +1,13 @@
 /**
  * One scoring lane for all cameras of a device. ONNX Runtime already spreads
  * one frame over every core, so running two frames at once only makes both
- * late; work takes turns, first come first served. Frames of several cameras
- * that wait for the same product version when the lane becomes free are
- * scored as one batch (one backbone run over all of them, as video-analytics
- * servers batch streams): the backbone costs less per frame in a batch, and
- * no frame waits for more frames to arrive. Each camera still gets its own
- * outcome, and a camera's frames keep their order.
+ * late; work takes turns, first come first served. With `inference.maxBatch`
+ * above 1, frames of several cameras that wait for the same product version
+ * when the lane becomes free are scored as one batch (one backbone run over
+ * all of them, as video-analytics servers batch streams, for hardware that
+ * runs a batch cheaper than its frames one by one); no frame waits for more
+ * frames to arrive. Each camera still gets its own outcome, and a camera's
+ * frames keep their order.
  */
 
 /** What scores a batch of frames: one product version. */
