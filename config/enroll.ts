@@ -131,6 +131,15 @@ export const inferenceSettingsSchema = z
     executionProviders: z.array(executionProviderSchema).min(1).default(['cpu']),
     /** ONNX Runtime intra-op threads; 0 = one per CPU core. */
     threads: z.number().int().min(0).max(256).default(0),
+    /**
+     * Frames of several cameras waiting at the same moment that one backbone
+     * run scores together; 1 = one frame per run. One by one is the default:
+     * on a 2-core CPU a batch measured no cheaper per frame than single runs
+     * (the backbone already fills every core with one frame), and a batch
+     * holds every frame until the last is scored. Larger batches pay on
+     * execution providers that run a batch in parallel (GPUs).
+     */
+    maxBatch: z.number().int().min(1).max(64).default(1),
   })
   .strict();
 

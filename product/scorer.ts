@@ -17,7 +17,7 @@ import { sessionOptions } from '../models/session.ts';
 import type { Backbone } from '../models/backbones/registry.ts';
 import { F2padModel } from '../models/refine/f2pad-model.ts';
 import { SharedModels } from './shared-models.ts';
-import { Aligner } from '../models/stn/model.ts';
+import { Aligner, type Alignment } from '../models/stn/model.ts';
 import { localisationShape } from '../models/stn/localisation-net.ts';
 import type { Similarity } from '../models/stn/pose.ts';
 
@@ -165,7 +165,31 @@ export class ProductScorer {
   async score(frame: { data: Float32Array }): Promise<ScoreOutcome> {
     const aligned = this.aligner ? await this.aligner.align(frame) : undefined;
     const image = aligned?.data ?? frame.data;
-    const result = await this.scorer.score({ data: image });
+    return this.decide(await this.scorer.score({ data: image }), image, aligned);
+  }
+
+  /** Frames one batch run may score together (the device's `inference.maxBatch`). */
+  get maxBatch(): number {
+    return this.inference.maxBatch;
+  }
+
+  /**
+   * Scores several frames with one backbone run (distances and maps frame
+   * by frame); one outcome per frame, in order, equal to
+   * `score` of each frame within float tolerance. Aligning products align
+   * frame by frame first (the spatial transformer runs on one image), then
+   * score the aligned frames as one batch.
+   */
+  async scoreBatch(frames: { data: Float32Array }[]): Promise<ScoreOutcome[]> {
+    const aligned: (Alignment | undefined)[] = [];
+    for (const frame of frames) aligned.push(this.aligner ? await this.aligner.align(frame) : undefined);
+    const images = frames.map((frame, i) => aligned[i]?.data ?? frame.data);
+    const results = await this.scorer.scoreBatch(images.map((data) => ({ data })));
+    return results.map((result, i) => this.decide(result, images[i]!, aligned[i]));
+  }
+
+  /** Verdict, mask and defect regions of one frame's patch scores, with the product's thresholds. */
+  private decide(result: PatchScores, image: Float32Array, aligned: Alignment | undefined): ScoreOutcome {
     const { thresholds } = this.manifest;
     const { width, height } = this.inputSize;
     const verdict: Verdict = result.score >= thresholds.image ? 'reject' : 'ok';

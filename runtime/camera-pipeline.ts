@@ -293,7 +293,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     const t0 = performance.now();
     const input = await frameToInput(frame.data, frame.width, frame.height, product.inputSize);
     const t1 = performance.now();
-    const outcome = await this.lane.run(() => product.score(input));
+    const outcome = await this.lane.score(product, input, camera);
     const t2 = performance.now();
     const frameId = `${camera}-${frame.seq}`;
     const latencyMs = Math.max(0, monotonicNow() - frame.ts);

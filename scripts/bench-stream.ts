@@ -1,11 +1,16 @@
 /**
- * `npm run bench:stream [-- --seconds 300 --cameras 1,2]`: the streaming
+ * `npm run bench:stream [-- --seconds 300 --cameras 1,2,4,6]`: the streaming
  * runtime on a real RTSP camera. A local RTSP server (GStreamer) plays the
- * conveyor video at 15 fps, 224x224; the runtime decodes it with ffmpeg,
- * scores every frame it can, and publishes to the embedded broker. Per camera
- * count it reports sustained scored fps per camera, dropped frames,
- * frame-to-PUBACK latency of reject signals (p50/p99), process CPU and the
- * RSS drift between the first and the last minute (a leak shows as drift).
+ * conveyor video at 15 fps, 224x224; the runtime decodes it with ffmpeg
+ * (every camera of a count reads the same stream), scores every frame it
+ * can (frames of cameras waiting together as one batch), and publishes to
+ * the embedded broker. Per camera count it reports sustained scored fps per
+ * camera, dropped frames, frame-to-PUBACK latency of reject signals
+ * (p50/p99), process CPU and the RSS drift between the first and the last
+ * minute (a leak shows as drift). Before the cameras it measures what
+ * batching buys (ms per frame, N frames in one batch against N single runs)
+ * and the cost of a tiled frame (1, 4, 9 tiles of the input size as one batch)
+ * with what a 1280x960 camera at 15 fps needs.
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +22,10 @@ import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { median, round, writeBenchResult } from './bench-common.ts';
 import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from '../fixtures/conveyor.ts';
 import { existsSync } from 'node:fs';
+import { inferenceSettingsSchema } from '../config/enroll.ts';
+import { readImage } from '../product/image-io.ts';
+import { ProductScorer } from '../product/scorer.ts';
+import { cameraNeeds, measureBatchCost, measureTileCost, type TileCost } from './batch-cost.ts';
 
 const args = parseArgs({
   options: {
@@ -24,11 +33,19 @@ const args = parseArgs({
     cameras: { type: 'string', default: '1,2' },
     dir: { type: 'string', default: '.bench/stream' },
     warmup: { type: 'string', default: '20' },
+    'batch-sizes': { type: 'string', default: '1,2,4,6' },
+    tiles: { type: 'string', default: '1,4,9' },
+    rounds: { type: 'string', default: '30' },
+    'max-batch': { type: 'string', default: String(inferenceSettingsSchema.parse({}).maxBatch) },
   },
 }).values;
 const seconds = Number(args.seconds);
 const warmup = Number(args.warmup);
-const cameraCounts = args.cameras.split(',').map(Number);
+const cameraCounts = args.cameras.split(',').filter(Boolean).map(Number);
+const batchSizes = args['batch-sizes'].split(',').filter(Boolean).map(Number);
+const tileCounts = args.tiles.split(',').filter(Boolean).map(Number);
+const rounds = Number(args.rounds);
+const maxBatch = Number(args['max-batch']);
 const dir = resolve(args.dir);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -69,6 +86,7 @@ async function runWith(cameraCount: number): Promise<Run> {
     dataDir: sample.dataDir,
     mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: join(dir, `outbox-${cameraCount}`) },
     http: { enabled: false },
+    inference: { maxBatch },
     decision: { debounceFrames: 2, cooldownMs: 500 },
     cameras: Array.from({ length: cameraCount }, (_, i) => ({ id: `cam${i + 1}`, url: server.url, product: sample.product, width: 224, height: 224, fps: 15 })),
   });
@@ -141,6 +159,45 @@ async function runWith(cameraCount: number): Promise<Run> {
   };
 }
 
+/** Batched against sequential scoring and tiled frames, on the sample product's test images. */
+async function measureScoringCost() {
+  const scorer = await ProductScorer.load(sample.dataDir, sample.product, inferenceSettingsSchema.parse({}));
+  const pool = await Promise.all([...sample.good, ...sample.defective].map((p) => readImage(p.image, scorer.inputSize)));
+  say(`scoring cost: batch sizes ${batchSizes.join(',')} and tiles ${tileCounts.join(',')}, ${rounds} interleaved rounds`);
+  const batch = await measureBatchCost(scorer, pool, batchSizes, rounds);
+  for (const [n, c] of Object.entries(batch)) say(`  batch of ${n}: ${c.batchedMs} ms per frame batched, ${c.sequentialMs} ms sequential (x${c.speedup}); CPU ${c.batchedCpuMs} / ${c.sequentialCpuMs} ms per frame`);
+  const tileCost = await measureTileCost(scorer, pool, tileCounts, rounds);
+  const tiles: Record<string, number> = {};
+  const tileNeeds: Record<string, ReturnType<typeof cameraNeeds> & { cpuMs: number }> = {};
+  for (const [k, c] of Object.entries(tileCost)) {
+    tiles[k] = c.ms;
+    tileNeeds[k] = { ...cameraNeeds(c, 15), cpuMs: c.cpuMs };
+    say(`  ${k} tile(s) of ${scorer.inputSize.width} px: ${c.ms} ms per frame (CPU ${c.cpuMs} ms); at 15 fps ${tileNeeds[k]!.laneShare} of the lane, ${tileNeeds[k]!.cores} cores`);
+  }
+  await scorer.release();
+  const camera1280x960 = tileCounts.length > 0 ? fullResolutionNeeds(tileCost, scorer.inputSize.width) : undefined;
+  if (camera1280x960) {
+    say(`  a 1280x960 camera at 15 fps cut into ${camera1280x960.tiles} tiles of ${scorer.inputSize.width} px: about ${camera1280x960.cpuMsPerFrame} ms CPU per frame, ` +
+      `${camera1280x960.cores} cores, ${camera1280x960.laneShare} of one lane (budget ${camera1280x960.budgetMs} ms per frame)`);
+  }
+  return { batch, tiles, tileNeeds, camera1280x960 };
+}
+
+/**
+ * A 1280x960 frame at full resolution, cut into tiles of the input size
+ * (the last row and column overlapping): its tile count and, from the
+ * per-tile cost of the largest measured tile count, what it needs at 15 fps.
+ */
+function fullResolutionNeeds(tileCost: Record<string, TileCost>, tile: number) {
+  const tiles = Math.ceil(1280 / tile) * Math.ceil(960 / tile);
+  const largest = Math.max(...Object.keys(tileCost).map(Number));
+  const per = tileCost[String(largest)]!;
+  const cost = { ms: (per.ms / largest) * tiles, cpuMs: (per.cpuMs / largest) * tiles };
+  return { tiles, fromTiles: largest, msPerFrame: round(cost.ms), cpuMsPerFrame: round(cost.cpuMs), ...cameraNeeds(cost, 15) };
+}
+
+const scoring = batchSizes.length + tileCounts.length > 0 ? await measureScoringCost() : undefined;
+
 const cameras: Record<string, Run> = {};
 for (const n of cameraCounts) {
   const r = await runWith(n);
@@ -148,4 +205,4 @@ for (const n of cameraCounts) {
   say(`${n} camera(s): ${r.fps} fps per camera, ${r.droppedFrames} dropped, reject frame-to-PUBACK p50 ${r.rejectLatencyP50Ms} ms p99 ${r.rejectLatencyP99Ms} ms ` +
     `(${r.rejects} rejects), CPU ${r.cpuPct} % of one core (runtime process; ffmpeg not included), RSS ${r.rssStartMb} -> ${r.rssEndMb} MB (${r.rssDriftPct} %)`);
 }
-writeBenchResult('stream', { name: 'stream', size: 224, cameraFps: 15, cameras });
+writeBenchResult('stream', { name: 'stream', size: 224, cameraFps: 15, maxBatch, cameras, ...scoring });

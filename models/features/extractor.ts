@@ -25,11 +25,15 @@ export interface Features {
   timings: FeatureTimings;
 }
 
-function inputTensor(image: { data: Float32Array }, size: InputSize): ort.Tensor {
-  if (image.data.length !== size.width * size.height * 3) {
-    throw new Error(`image holds ${image.data.length} values, the model expects ${size.width}x${size.height}x3`);
+/** Images (HWC RGB 0..255) as one NHWC tensor [n, H, W, 3]; one image is passed without a copy. */
+function inputTensor(images: { data: Float32Array }[], size: InputSize): ort.Tensor {
+  const frame = size.width * size.height * 3;
+  for (const image of images) {
+    if (image.data.length !== frame) throw new Error(`image holds ${image.data.length} values, the model expects ${size.width}x${size.height}x3`);
   }
-  return new ort.Tensor('float32', image.data, [1, size.height, size.width, 3]);
+  const data = images.length === 1 ? images[0]!.data : new Float32Array(frame * images.length);
+  if (images.length > 1) images.forEach((image, i) => data.set(image.data, i * frame));
+  return new ort.Tensor('float32', data, [images.length, size.height, size.width, 3]);
 }
 
 export class FeatureExtractor {
@@ -67,9 +71,42 @@ export class FeatureExtractor {
     return this.shape.height * this.shape.width;
   }
 
+  /**
+   * Whether several images can go through the backbone in one run: graphs
+   * emitted from the layer IR have a symbolic batch dimension; a user-supplied
+   * ONNX extractor may fix it at 1.
+   */
+  get batchable(): boolean {
+    return this.backbone.ir !== undefined;
+  }
+
   async extract(image: { data: Float32Array }): Promise<Features> {
+    return this.run([image]);
+  }
+
+  /**
+   * Patch rows of several images from one backbone and one aggregation run
+   * (rows [n * positions, channels], image after image); timings are the
+   * whole batch's. Falls back to one run per image when the backbone is not
+   * batchable.
+   */
+  async extractBatch(images: { data: Float32Array }[]): Promise<Features> {
+    if (images.length <= 1 || this.batchable) return this.run(images);
+    const parts: Features[] = [];
+    for (const image of images) parts.push(await this.run([image]));
+    const rows = new Float32Array(parts.reduce((n, p) => n + p.rows.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      rows.set(p.rows, offset);
+      offset += p.rows.length;
+    }
+    const sum = (key: keyof FeatureTimings) => parts.reduce((s, p) => s + p.timings[key], 0);
+    return { rows, timings: { backboneMs: sum('backboneMs'), aggregateMs: sum('aggregateMs') } };
+  }
+
+  private async run(images: { data: Float32Array }[]): Promise<Features> {
     const t0 = performance.now();
-    const layerOut = await this.backboneSession.run({ image: inputTensor(image, this.inputSize) });
+    const layerOut = await this.backboneSession.run({ image: inputTensor(images, this.inputSize) });
     const t1 = performance.now();
     const feeds: Record<string, ort.Tensor> = {};
     for (const l of this.layers) feeds[l.name] = layerOut[l.name]!;
