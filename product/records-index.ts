@@ -4,15 +4,15 @@
  * reviews (runtime/records/); the trainer and the CLI only read them, so the
  * schema lives here, below both.
  *
- * SQLite through better-sqlite3 rather than node:sqlite: the device runs
- * Node 20, where node:sqlite does not exist (it arrived in Node 22, behind
- * a flag at first). better-sqlite3 is synchronous, which suits an index
- * whose queries take well under a millisecond, and it has prepared
- * statements and WAL mode, so the web UI reads while the runtime writes.
+ * SQLite through product/sqlite.ts: better-sqlite3 on Node 20, where
+ * node:sqlite does not exist yet, and node:sqlite under Deno, which cannot
+ * load better-sqlite3. Both are synchronous, which suits an index whose
+ * queries take well under a millisecond, with prepared statements and WAL
+ * mode, so the web UI reads while the runtime writes.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from './sqlite.ts';
 
 export type RecordVerdict = 'ok' | 'reject' | 'no_verdict';
 export type ReviewLabel = 'defect' | 'good' | 'missed';
@@ -169,7 +169,7 @@ export function filterClause(filter: RecordFilter): { where: string; params: Rec
 export const COUNT_CAP = 10_000;
 
 /** Records matching a filter, newest first, `limit` of them after `offset`, with how many match. */
-export function listRecords(db: Database.Database, filter: RecordFilter, page: { offset?: number; limit?: number } = {}): RecordPage {
+export function listRecords(db: SqliteDatabase, filter: RecordFilter, page: { offset?: number; limit?: number } = {}): RecordPage {
   const { where, params } = filterClause(filter);
   const limit = Math.max(1, Math.min(1000, page.limit ?? 50));
   const offset = Math.max(0, page.offset ?? 0);
@@ -179,24 +179,24 @@ export function listRecords(db: Database.Database, filter: RecordFilter, page: {
   return { total: Math.min(counted, where ? COUNT_CAP : counted), totalCapped: where !== '' && counted > COUNT_CAP, records };
 }
 
-export function getRecord(db: Database.Database, id: number): RecordRow | undefined {
+export function getRecord(db: SqliteDatabase, id: number): RecordRow | undefined {
   return db.prepare(`SELECT ${COLUMNS} FROM records WHERE id = ?`).get(id) as RecordRow | undefined;
 }
 
 /** Records of a product (and version) an operator has labelled, oldest first. */
-export function labelledRecords(db: Database.Database, query: { product: string; version?: string }): RecordRow[] {
+export function labelledRecords(db: SqliteDatabase, query: { product: string; version?: string }): RecordRow[] {
   const { where, params } = filterClause({ product: query.product, version: query.version, reviewed: true });
   return db.prepare(`SELECT ${COLUMNS} FROM records ${where} ORDER BY id`).all(params) as RecordRow[];
 }
 
 /** A product's defect types, in number-key order. */
-export function defectTypes(db: Database.Database, product: string): string[] {
+export function defectTypes(db: SqliteDatabase, product: string): string[] {
   return (db.prepare('SELECT name FROM defect_types WHERE product = ? ORDER BY position, name').all(product) as { name: string }[]).map((r) => r.name);
 }
 
 /** Opens the index read-only; undefined when nothing was recorded yet. */
-export function openRecordsIndexReadOnly(dataDir: string): Database.Database | undefined {
+export function openRecordsIndexReadOnly(dataDir: string): SqliteDatabase | undefined {
   const path = recordsIndexPath(dataDir);
   if (!existsSync(path)) return undefined;
-  return new Database(path, { readonly: true, fileMustExist: true });
+  return openSqlite(path, { readonly: true });
 }

@@ -6,7 +6,7 @@
  * `keepScores` scores stay, and the first good scores of each version are
  * kept aside as the reference drift is measured against.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../../product/sqlite.ts';
 import type { RecordVerdict } from '../../product/records-index.ts';
 import { bucketOf, type CountRow } from './statistics.ts';
 
@@ -36,7 +36,7 @@ export class ProductionLog {
   private readonly sql;
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqliteDatabase,
     private readonly opts: { keepScores: number; referenceParts: number },
   ) {
     this.sql = {
@@ -89,7 +89,7 @@ export class ProductionLog {
 }
 
 /** Counted parts per quarter hour in [from, to), optionally of one camera or product. */
-export function countRows(db: Database.Database, q: { from: number; to: number; camera?: string; product?: string }): CountRow[] {
+export function countRows(db: SqliteDatabase, q: { from: number; to: number; camera?: string; product?: string }): CountRow[] {
   return db
     .prepare(
       `SELECT bucket, camera, product, version, ok, reject, no_verdict AS noVerdict FROM part_counts
@@ -99,7 +99,7 @@ export function countRows(db: Database.Database, q: { from: number; to: number; 
 }
 
 /** The newest `limit` scores, newest first, optionally of one camera or product. */
-export function recentScores(db: Database.Database, q: { limit: number; camera?: string; product?: string }): ScoreRow[] {
+export function recentScores(db: SqliteDatabase, q: { limit: number; camera?: string; product?: string }): ScoreRow[] {
   return db
     .prepare(
       `SELECT ts, camera, product, version, verdict, score, threshold FROM part_scores
@@ -109,7 +109,7 @@ export function recentScores(db: Database.Database, q: { limit: number; camera?:
 }
 
 /** The reference good scores of a product version, when enough parts were seen. */
-export function referenceScores(db: Database.Database, product: string, version: string): number[] | undefined {
+export function referenceScores(db: SqliteDatabase, product: string, version: string): number[] | undefined {
   const row = db.prepare('SELECT scores FROM score_reference WHERE product = ? AND version = ?').get(product, version) as { scores: string } | undefined;
   return row ? (JSON.parse(row.scores) as number[]) : undefined;
 }

@@ -13,7 +13,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '../../product/sqlite.ts';
 import type { RecordsSettings } from '../../config/records.ts';
 import {
   defectTypes,
@@ -93,7 +93,7 @@ export interface RecordStore {
   /** A warning for health, or undefined when the store is fine. */
   healthWarning(): string | undefined;
   /** The open index, for statistics kept next to the records. */
-  readonly db: Database.Database;
+  readonly db: SqliteDatabase;
   close(): void;
 }
 
@@ -117,7 +117,7 @@ function recordFolder(record: NewRecord): string {
 }
 
 export class SqliteRecordStore implements RecordStore {
-  readonly db: Database.Database;
+  readonly db: SqliteDatabase;
   private readonly root: string;
   private readonly counters = { written: 0, skippedLowDisk: 0, deletedByAge: 0, deletedBySize: 0, freeBytes: null as number | null };
   private totalBytes: number;
@@ -130,9 +130,9 @@ export class SqliteRecordStore implements RecordStore {
   ) {
     this.root = recordsDir(dataDir);
     mkdirSync(this.root, { recursive: true });
-    this.db = new Database(recordsIndexPath(dataDir));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openSqlite(recordsIndexPath(dataDir));
+    this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec(RECORDS_SCHEMA);
     this.sql = {
       insert: this.db.prepare(

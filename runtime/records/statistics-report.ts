@@ -4,7 +4,7 @@
  * the threshold, and the drift of each product version's good scores from
  * its reference; also as CSV rows for export.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../../product/sqlite.ts';
 import type { RecordsSettings } from '../../config/records.ts';
 import { countRows, recentScores, referenceScores } from './production-log.ts';
 import { type Drift, type Histogram, perHour, perShift, scoreDrift, scoreHistogram, type Tally } from './statistics.ts';
@@ -33,7 +33,7 @@ export interface StatisticsReport {
   warnings: string[];
 }
 
-export function statisticsReport(db: Database.Database, settings: RecordsSettings, q: StatisticsQuery): StatisticsReport {
+export function statisticsReport(db: SqliteDatabase, settings: RecordsSettings, q: StatisticsQuery): StatisticsReport {
   const rows = countRows(db, q);
   const scores = recentScores(db, { limit: q.recent ?? 1000, camera: q.camera, product: q.product });
   const threshold = scores[0]?.threshold;
