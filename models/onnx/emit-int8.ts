@@ -67,8 +67,11 @@ export function quantizeBias(bias: Float32Array, inputScale: number, weightScale
   return { values, scales };
 }
 
-/** Convolution outputs that get quantized: the conv, or its activation when that is the conv's only consumer. */
-function convOutputs(net: BackboneIR): Set<string> {
+/**
+ * Convolution outputs that get quantized: the conv, or its activation when
+ * that is the conv's only consumer. Requested feature outputs stay float.
+ */
+function convOutputs(net: BackboneIR, featureOutputs: string[]): Set<string> {
   const consumers = new Map<string, string[]>();
   for (const n of net.nodes) for (const i of nodeInputs(n)) consumers.set(i, [...(consumers.get(i) ?? []), n.name]);
   const byName = new Map(net.nodes.map((n) => [n.name, n]));
@@ -79,12 +82,13 @@ function convOutputs(net: BackboneIR): Set<string> {
     const only = users.length === 1 ? byName.get(users[0]!) : undefined;
     out.add(only && (only.op === 'relu' || only.op === 'relu6') ? only.name : n.name);
   }
+  for (const name of featureOutputs) out.delete(name);
   return out;
 }
 
 /** Hooks that leave the graph float and note the values to calibrate. */
-function recordingHooks(net: BackboneIR, recorded: Map<string, string>): QuantizeHooks {
-  const outputs = convOutputs(net);
+function recordingHooks(net: BackboneIR, featureOutputs: string[], recorded: Map<string, string>): QuantizeHooks {
+  const outputs = convOutputs(net, featureOutputs);
   const note = (name: string, value: string) => {
     if (!recorded.has(name)) recorded.set(name, value);
     return value;
@@ -96,8 +100,8 @@ function recordingHooks(net: BackboneIR, recorded: Map<string, string>): Quantiz
   };
 }
 
-function quantizeHooks(net: BackboneIR, ranges: ActivationRanges): QuantizeHooks {
-  const outputs = convOutputs(net);
+function quantizeHooks(net: BackboneIR, featureOutputs: string[], ranges: ActivationRanges): QuantizeHooks {
+  const outputs = convOutputs(net, featureOutputs);
   const scales = new Map<string, number>();
   const qdq = (g: GraphBuilder, name: string, value: string) => {
     const range = ranges[name];
@@ -151,11 +155,11 @@ function emitWith(ir: BackboneIR, opts: EmitOptions, graphName: string, hooks: (
 export function emitCalibrationForward(ir: BackboneIR, opts: EmitOptions): { model: Uint8Array; tensors: string[] } {
   const recorded = new Map<string, string>();
   // Outputs are added after the layers are emitted, so the recorded map is filled by then.
-  const model = emitWith(ir, opts, `${ir.id}-calibration`, (net) => recordingHooks(net, recorded), recorded);
+  const model = emitWith(ir, opts, `${ir.id}-calibration`, (net) => recordingHooks(net, opts.outputs, recorded), recorded);
   return { model, tensors: [...recorded.keys()] };
 }
 
 /** The QDQ forward graph: same inputs and outputs as `emitForward`, int8 convolutions inside. */
 export function emitInt8Forward(ir: BackboneIR, opts: EmitOptions & { ranges: ActivationRanges }): Uint8Array {
-  return emitWith(ir, opts, `${ir.id}-features-int8`, (net) => quantizeHooks(net, opts.ranges));
+  return emitWith(ir, opts, `${ir.id}-features-int8`, (net) => quantizeHooks(net, opts.outputs, opts.ranges));
 }
