@@ -151,3 +151,17 @@ t.test('attachments are written next to the manifest; a path or a reserved name 
   await t.rejects(writeProductArtifact(dataDir, draft(), bank, { attachments: { 'manifest.json': png } }), /not a plain file name/);
   t.same((await readdir(join(dataDir, 'products', 'bracket'))).sort(), ['active', 'v1'], 'a refused write leaves no version behind');
 });
+
+t.test('an int8 product keeps its precision and calibrated activation ranges through write and load', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const int8 = { calibration: 'minmax' as const, samples: 12, ranges: { input_1: [-1, 1] as [number, number], Conv1_relu: [0, 5.75] as [number, number] } };
+  await writeProductArtifact(dataDir, draft('bracket', { precision: 'int8', int8 }), bank);
+  const loaded = await loadProductArtifact(dataDir, 'bracket');
+  t.equal(loaded.manifest.precision, 'int8');
+  t.same(loaded.manifest.int8, int8);
+  const m = JSON.parse(await readFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), 'utf8'));
+  await writeFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), JSON.stringify({ ...m, int8: { ...int8, ranges: { input_1: [-1] } } }));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /int8/, 'a range that is not [min, max] is refused');
+  await writeFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), JSON.stringify({ ...m, precision: 'int4' }));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /precision/);
+});
