@@ -4,7 +4,7 @@
  * kept in the manifest), then scored — good parts pass, a defect is rejected.
  */
 import t from 'tap';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { linesight } from '../helpers/cli.ts';
@@ -34,6 +34,12 @@ t.test('enroll --precision int8, then score', async (t) => {
   const [g, b] = scored.stdout.trim().split('\n').map((l) => JSON.parse(l));
   t.equal(g.verdict, 'ok', `good part scores ${g.score} under ${g.threshold}`);
   t.equal(b.verdict, 'reject', `defective part scores ${b.score} over ${b.threshold}`);
+
+  const { int8: _ranges, ...withoutRanges } = manifest;
+  await writeFile(join(dataDir, 'products', 'disc', 'v1', 'manifest.json'), JSON.stringify(withoutRanges));
+  const refused = await linesight(['score', '--product', 'disc', '--data-dir', dataDir, good]);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /is int8 but its manifest has no calibrated ranges; enroll it again/);
 });
 
 t.test('an unknown precision is refused', async (t) => {

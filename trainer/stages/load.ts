@@ -30,7 +30,9 @@ export async function loadStage(ctx: EnrollContext, progress: StageProgress): Pr
     if (!backbone.ir) throw new EnrollError(`precision int8 needs the layer description of the backbone; ${backbone.id} is an ONNX file without one (use precision float32)`);
     // Ranges come from the bank samples only, so held-out samples calibrate thresholds as unseen parts would.
     const images = split.bank.map((i) => golden.images[i]!.data);
+    const calibrationStart = performance.now();
     int8 = { samples: images.length, ranges: await calibrateActivationRanges(backbone.ir, layerNames, size, images, session) };
+    ctx.timings.int8CalibrationMs = since(calibrationStart);
   }
   const extractor = await FeatureExtractor.create(backbone, layerNames, size, settings.aggregation, session, int8?.ranges);
   if (settings.adapt === 'cutswap' && !backbone.ir) {
