@@ -120,6 +120,12 @@ export const enrollSettingsSchema = z
     /** Gaussian components of F2PAD's pixel prior over golden-sample colours. */
     priorComponents: z.number().int().min(1).max(16).default(5),
     seed: z.number().int().default(0),
+    /**
+     * Versions kept per product after each enrollment (`linesight prune` applies
+     * it on demand); older ones are deleted, never the active one nor the one a
+     * rollback would pick. 0 = keep every version.
+     */
+    keepVersions: z.number().int().min(0).max(10000).default(10),
   })
   .strict();
 

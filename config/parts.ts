@@ -69,6 +69,13 @@ export const partsSettingsSchema = z
     mode: z.enum(['trigger', 'presence', 'frames']).default('presence'),
     /** Trigger mode: the frames that belong to a part. */
     window: partWindowSchema.default({ kind: 'time', windowMs: 500 }),
+    /**
+     * Trigger mode: judge a part only on the frames where it is fully in view
+     * (the empty-belt reference is learned from the first frames, so the belt
+     * must be empty at start-up). `false`: every frame of the window counts,
+     * for lines where the camera only ever sees whole parts and no belt.
+     */
+    inViewCheck: z.boolean().default(true),
     /** Longest delay a trigger may announce, ms. */
     maxDelayMs: z.number().int().min(0).max(60_000).default(10_000),
     /** Time from the trigger (trigger mode) or from the part leaving the view (presence mode) to its verdict at the latest. */

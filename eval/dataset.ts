@@ -4,6 +4,15 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, basename } from 'node:path';
+import { ConfigError } from '../config/errors.ts';
+
+/** A dataset folder that does not have the layout (a thing the user fixes: its message is shown alone). */
+export class DatasetError extends ConfigError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatasetError';
+  }
+}
 
 const IMAGE = /\.(png|jpe?g|bmp|tiff?)$/i;
 
@@ -24,7 +33,7 @@ const isDir = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);
 const images = async (dir: string) => (await readdir(dir)).filter((f) => IMAGE.test(f)).sort().map((f) => join(dir, f));
 
 export async function listCategories(root: string): Promise<string[]> {
-  if (!(await isDir(root))) throw new Error(`dataset folder ${root} does not exist`);
+  if (!(await isDir(root))) throw new DatasetError(`dataset folder ${root} does not exist`);
   const out: string[] = [];
   for (const e of (await readdir(root)).sort()) if (await isDir(join(root, e, 'train', 'good'))) out.push(e);
   return out;
@@ -32,11 +41,11 @@ export async function listCategories(root: string): Promise<string[]> {
 
 export async function readCategory(root: string, category: string): Promise<Category> {
   const dir = join(root, category);
-  if (!(await isDir(dir))) throw new Error(`category ${category} not found in ${root} (categories: ${(await listCategories(root)).join(', ') || 'none'})`);
+  if (!(await isDir(dir))) throw new DatasetError(`category ${category} not found in ${root} (categories: ${(await listCategories(root)).join(', ') || 'none'})`);
   const trainDir = join(dir, 'train', 'good');
-  if (!(await isDir(trainDir))) throw new Error(`category ${category} has no train/good folder (${trainDir})`);
+  if (!(await isDir(trainDir))) throw new DatasetError(`category ${category} has no train/good folder (${trainDir})`);
   const testDir = join(dir, 'test');
-  if (!(await isDir(testDir))) throw new Error(`category ${category} has no test folder (${testDir})`);
+  if (!(await isDir(testDir))) throw new DatasetError(`category ${category} has no test folder (${testDir})`);
   const test: TestItem[] = [];
   for (const type of (await readdir(testDir)).sort()) {
     if (!(await isDir(join(testDir, type)))) continue;
@@ -46,7 +55,7 @@ export async function readCategory(root: string, category: string): Promise<Cate
         continue;
       }
       const maskPath = join(dir, 'ground_truth', type, `${basename(path, extname(path))}_mask.png`);
-      if (!(await stat(maskPath).then((s) => s.isFile(), () => false))) throw new Error(`defective test image ${path} has no mask ${maskPath}`);
+      if (!(await stat(maskPath).then((s) => s.isFile(), () => false))) throw new DatasetError(`defective test image ${path} has no mask ${maskPath}`);
       test.push({ path, defectType: type, label: 1, maskPath });
     }
   }

@@ -31,7 +31,10 @@
  *   none), the spatial transformer's training time, its restoration quality on
  *   held-out golden samples, and the time it adds per image. With alignment,
  *   pixel metrics are taken in the aligned frame (ground truth carried into it);
- * - scorer: how patches are scored (patchcore or padim).
+ * - scorer: how patches are scored (patchcore or padim);
+ * - byType: per defect type (folder name under test/), image AUROC of its
+ *   images against all good test images, recall at the calibrated threshold
+ *   and the image count (the mean: over the categories that have the type).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,9 +51,10 @@ import { readImage, readMask } from '../product/image-io.ts';
 import { ProductScorer } from '../product/scorer.ts';
 import { enrollProduct } from '../trainer/enroll.ts';
 import type { EnrollProgress } from '../product/enrollment-progress.ts';
-import { listCategories, readCategory } from './dataset.ts';
+import { readCategory } from './dataset.ts';
+import { checkBackbone, checkDataset, DEFAULT_BACKBONE_DIR, linkBackbone } from './preflight.ts';
 import type { ThresholdChoice } from '../trainer/calibrate.ts';
-import { aupro, auroc, f1Max, maskScores } from './metrics.ts';
+import { aupro, auroc, byDefectType, f1Max, maskScores, meanByDefectType, type DefectTypeMetrics } from './metrics.ts';
 import { warpImage, type Similarity } from '../models/stn/pose.ts';
 import { concatenate } from '../models/components/concatenate.ts';
 import { median } from '../models/components/median.ts';
@@ -90,6 +94,8 @@ export interface CategoryMetrics {
   testImages: number;
   goldenSamples: number;
   bankSize: number;
+  /** Per defect type (folder under test/): image AUROC against all good test images, recall at `threshold`, image count. */
+  byType: Record<string, DefectTypeMetrics>;
 }
 
 /** Reject decisions at one calibration method's threshold. */
@@ -122,6 +128,8 @@ export interface EvalOptions {
   refineSettings?: RefineSettings;
   /** Where the evaluation's products are written (default: a temporary folder, removed afterwards). */
   dataDir?: string;
+  /** Where installed backbone weights are found when `dataDir` is not given (default: .linesight). */
+  backboneDir?: string;
   onCategory?: (name: string, metrics: CategoryMetrics) => void;
   onProgress?: (category: string, stage: EnrollProgress['stage'] | 'test', done: number, total: number) => void;
 }
@@ -169,6 +177,7 @@ export async function evaluateCategory(
 
   const imageScores: number[] = [];
   const labels: number[] = [];
+  const types: string[] = [];
   const maps: Float32Array[] = [];
   const masks: Uint8Array[] = [];
   const images: { data: Float32Array; width: number; height: number; minArea: number }[] = [];
@@ -182,6 +191,7 @@ export async function evaluateCategory(
     alignTimes.push(result.alignMs);
     imageScores.push(result.score);
     labels.push(item.label);
+    types.push(item.defectType);
     maps.push(result.map);
     // Pixel metrics are taken in the frame the map belongs to: the aligned one when the product aligns.
     images.push({ data: result.image, width: size.width, height: size.height, minArea: minAreaAtInput(refineSettings.minRegionArea, { width: image.originalWidth, height: image.originalHeight }, size) });
@@ -242,6 +252,8 @@ export async function evaluateCategory(
   const calibrations: Partial<Record<CalibrationMethod, CalibrationMetrics>> = {};
   for (const [method, c] of Object.entries(manifest.calibration.choices ?? {}) as [CalibrationMethod, ThresholdChoice][]) calibrations[method] = atThreshold(c.threshold, c);
   const method = manifest.calibration.method ?? 'maxnormal';
+  // Products enrolled before calibration methods have no choices: their threshold, nothing expected.
+  const calibrated = calibrations[method] ?? atThreshold(manifest.thresholds.image);
   const metrics: CategoryMetrics = {
     imageAUROC: auroc(imageScores, labels),
     pixelAUROC: auroc(allPixels, allTruth),
@@ -260,11 +272,11 @@ export async function evaluateCategory(
     msPerAlign: median(alignTimes),
     scorer: manifest.scorer ?? 'patchcore',
     calibrate: method,
-    // Products enrolled before calibration methods have no choices: their threshold, nothing expected.
-    ...(calibrations[method] ?? atThreshold(manifest.thresholds.image)),
+    ...calibrated,
     testImages: data.test.length,
     goldenSamples: enrolled.manifest.goldenSamples.count,
     bankSize: enrolled.manifest.coreset.size,
+    byType: byDefectType(imageScores, types, calibrated.threshold),
   };
   return { metrics, stages, calibrations };
 }
@@ -286,10 +298,13 @@ export function meanMetrics<M extends object>(all: M[]): M {
 }
 
 export async function evaluateDataset(root: string, categories: string[] | undefined, opts: EvalOptions): Promise<EvalReport> {
-  const names = categories && categories.length > 0 ? categories : await listCategories(root);
-  if (names.length === 0) throw new Error(`no categories in ${root} (expected <category>/train/good folders)`);
+  // Everything that can be checked without reading an image is checked first: a wrong dataset or a missing backbone ends it here.
+  const names = (await checkDataset(root, categories, opts.settings.minGoldenSamples)).map((c) => c.name);
+  const weightsDir = opts.dataDir ?? opts.backboneDir ?? DEFAULT_BACKBONE_DIR;
+  await checkBackbone(opts.settings, weightsDir);
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'linesight-eval-')));
   try {
+    await linkBackbone(opts.settings, dataDir, weightsDir);
     const results: Record<string, CategoryMetrics> = {};
     const byStage = new Map<EvalStage, Record<string, StageMetrics>>();
     const byMethod = new Map<CalibrationMethod, Record<string, CalibrationMetrics>>();
@@ -306,7 +321,7 @@ export async function evaluateDataset(root: string, categories: string[] | undef
     for (const [method, cats] of byMethod) calibrations[method] = { categories: cats, mean: meanMetrics(Object.values(cats)) };
     return {
       categories: results,
-      mean: meanMetrics(Object.values(results)),
+      mean: { ...meanMetrics(Object.values(results)), byType: meanByDefectType(Object.values(results).map((m) => m.byType)) },
       settings: { ...opts.settings, refine: opts.refine ?? ['none'], refineSettings: opts.refineSettings ?? refineSettingsSchema.parse({}) },
       stages,
       calibrations,

@@ -156,3 +156,54 @@ export function maskScores(pred: Uint8Array, gt: Uint8Array): MaskScores {
   const union = tp + fp + fn;
   return { iou: union === 0 ? 1 : tp / union, dice: union === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn), tp, fp, fn };
 }
+
+/** Image-level numbers of one defect type. */
+export interface DefectTypeMetrics {
+  /** Image AUROC of this type's images against all good images (NaN without good images). */
+  imageAUROC: number;
+  /** Share of this type's images rejected at the threshold (score >= threshold). */
+  recall: number;
+  /** Images of this type. */
+  count: number;
+}
+
+/**
+ * Per defect type (`types[i]`, `good` for normal images): each type's image
+ * scores against all good images' scores, and its recall at `threshold`.
+ */
+export function byDefectType(scores: ArrayLike<number>, types: readonly string[], threshold: number, goodType = 'good'): Record<string, DefectTypeMetrics> {
+  if (scores.length !== types.length) throw new Error(`${scores.length} scores for ${types.length} types`);
+  const good: number[] = [];
+  const defective = new Map<string, number[]>();
+  for (let i = 0; i < types.length; i++) {
+    const type = types[i]!;
+    if (type === goodType) good.push(scores[i]!);
+    else defective.set(type, [...(defective.get(type) ?? []), scores[i]!]);
+  }
+  const out: Record<string, DefectTypeMetrics> = {};
+  for (const type of [...defective.keys()].sort()) {
+    const own = defective.get(type)!;
+    const labels = [...own.map(() => 1), ...good.map(() => 0)];
+    out[type] = {
+      imageAUROC: good.length > 0 ? auroc([...own, ...good], labels) : NaN,
+      recall: own.filter((s) => s >= threshold).length / own.length,
+      count: own.length,
+    };
+  }
+  return out;
+}
+
+/**
+ * Mean over categories of each defect type's numbers, over the categories
+ * that have the type; `count` is the total.
+ */
+export function meanByDefectType(all: Record<string, DefectTypeMetrics>[]): Record<string, DefectTypeMetrics> {
+  const types = [...new Set(all.flatMap((m) => Object.keys(m)))].sort();
+  const out: Record<string, DefectTypeMetrics> = {};
+  for (const type of types) {
+    const present = all.map((m) => m[type]).filter((m): m is DefectTypeMetrics => m !== undefined);
+    const mean = (key: 'imageAUROC' | 'recall') => present.reduce((s, m) => s + m[key], 0) / present.length;
+    out[type] = { imageAUROC: mean('imageAUROC'), recall: mean('recall'), count: present.reduce((s, m) => s + m.count, 0) };
+  }
+  return out;
+}

@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { currentBootId, isStaleTempEntry, processExists, tempEntryName } from './artifact-temp.ts';
 import { MANIFEST_SCHEMA_VERSION, manifestSchema, type Manifest } from './manifest.ts';
 import { formatIssues } from '../config/errors.ts';
 import { syncDir, writeDurable } from '../models/durable-file.ts';
@@ -74,12 +75,42 @@ export async function listProducts(dataDir: string): Promise<string[]> {
   }
 }
 
+/** Whether `name` is a version folder's name (`v` and a number), the only thing `active` may hold. */
+export const isVersionName = (name: string): boolean => /^v\d{1,9}$/.test(name);
+
+/** Whether `name` names a file directly inside a version folder (no separators, no `.`/`..`). */
+export const isPlainFileName = (name: string): boolean =>
+  name.length > 0 && name.length <= 255 && name === basename(name) && !name.includes('\\') && !name.includes('\0') && name !== '.' && name !== '..';
+
+/**
+ * The version `active` points at; undefined when there is none. A pointer
+ * holding anything but a version name (`../../etc`) is refused: it is never
+ * joined to a path.
+ */
 export async function readActiveVersion(dataDir: string, productId: string): Promise<string | undefined> {
+  const file = join(productDir(dataDir, productId), ACTIVE_FILE);
+  let version: string;
   try {
-    const version = (await readFile(join(productDir(dataDir, productId), ACTIVE_FILE), 'utf8')).trim();
-    return version || undefined;
+    version = (await readFile(file, 'utf8')).trim();
   } catch {
     return undefined;
+  }
+  if (!version) return undefined;
+  if (!isVersionName(version)) {
+    throw new ArtifactError(`product "${productId}": ${file} holds ${JSON.stringify(version.slice(0, 64))}, not a version name like v3; activate a version again`);
+  }
+  return version;
+}
+
+/** Name for a temporary entry of this process (see artifact-temp.ts). */
+const ownTempName = (kind: 'tmp' | 'active', label: string) =>
+  tempEntryName(kind, { pid: process.pid, bootId: currentBootId() }, label, randomBytes(4).toString('hex'));
+
+/** Removes temporaries whose writer is gone (a crashed enrollment); those of running writers stay. */
+async function removeStaleTemporaries(dir: string): Promise<void> {
+  const bootId = currentBootId();
+  for (const entry of await readdir(dir)) {
+    if (isStaleTempEntry(entry, bootId, processExists)) await rm(join(dir, entry), { recursive: true, force: true });
   }
 }
 
@@ -87,10 +118,68 @@ export async function readActiveVersion(dataDir: string, productId: string): Pro
 export async function activateVersion(dataDir: string, productId: string, version: string): Promise<void> {
   await loadProductArtifact(dataDir, productId, version);
   const dir = productDir(dataDir, productId);
-  const tmp = join(dir, `.active-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dir, ownTempName('active', version));
   await writeDurable(tmp, `${version}\n`);
   await rename(tmp, join(dir, ACTIVE_FILE));
   await syncDir(dir);
+}
+
+type WriteOptions = {
+  activate?: boolean;
+  reduction?: FeatureReduction;
+  refine?: RefineModel;
+  stn?: LocalisationWeights;
+  padim?: PositionGaussians;
+  /** Files for people, written next to the manifest (e.g. contact sheets); the runtime never reads them. */
+  attachments?: Record<string, Uint8Array>;
+};
+
+/** Writes the tensor file, attachments and manifest of `version` into the folder `tmp`. */
+async function assembleVersion(tmp: string, version: string, draft: ManifestDraft, bank: Float32Array, opts: WriteOptions): Promise<void> {
+  if (!!opts.reduction !== !!draft.reduction) throw new Error('the manifest and the reduction tensors disagree');
+  if (!!opts.refine !== !!draft.refine) throw new Error('the manifest and the refinement tensors disagree');
+  const tensors: Parameters<typeof encodeSafetensors>[0] = { bank: { shape: [draft.coreset.size, draft.featureDim], data: bank } };
+  if (opts.reduction && draft.reduction) {
+    tensors.reduction_mean = { shape: [draft.reduction.from], data: opts.reduction.mean };
+    tensors.reduction_axes = { shape: [draft.reduction.from, draft.reduction.to], data: opts.reduction.axes };
+  }
+  if (opts.refine && draft.refine) {
+    const { width, height } = draft.inputSize;
+    const k = draft.refine.priorComponents;
+    tensors.prior_means = { shape: [k, 3], data: opts.refine.prior.means };
+    tensors.prior_precisions = { shape: [k, 3, 3], data: opts.refine.prior.precisions };
+    const refs = new Uint8Array(opts.refine.references.length * width * height * 3);
+    opts.refine.references.forEach((r, i) => refs.set(r, i * width * height * 3));
+    tensors.references = { shape: [opts.refine.references.length, height, width, 3], data: refs };
+  }
+  if (!!opts.stn !== !!draft.alignment) throw new Error('the manifest and the spatial transformer tensors disagree');
+  if (opts.stn && draft.alignment) Object.assign(tensors, localisationTensors(localisationShape(draft.inputSize, draft.alignment.hidden), opts.stn));
+  if (!!opts.padim !== !!draft.padim) throw new Error('the manifest and the PaDiM tensors disagree');
+  if (opts.padim) {
+    const { positions, dim } = opts.padim;
+    tensors.padim_mean = { shape: [positions, dim], data: opts.padim.mean };
+    tensors.padim_precision = { shape: [positions, dim, dim], data: opts.padim.precision };
+  }
+  const bankBytes = encodeSafetensors(
+    tensors,
+    { productId: draft.productId, version },
+  );
+  await writeDurable(join(tmp, BANK_FILE), bankBytes);
+  for (const [name, bytes] of Object.entries(opts.attachments ?? {})) {
+    if (name !== basename(name) || name === BANK_FILE || name === MANIFEST_FILE) throw new Error(`attachment name ${name} is not a plain file name of its own`);
+    await writeDurable(join(tmp, name), bytes);
+  }
+  const manifest: Manifest = { schemaVersion: MANIFEST_SCHEMA_VERSION, ...draft, version, files: { [BANK_FILE]: sha256Of(bankBytes) } };
+  manifestSchema.parse(manifest);
+  await writeDurable(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** A full or read-only disk as an ArtifactError saying so (nothing was changed); other errors as they are. */
+function storageError(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC') return new ArtifactError(`${what}: the disk is full; nothing was changed, the active version stays`);
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new ArtifactError(`${what}: the data folder is not writable (${code}); nothing was changed, the active version stays`);
+  return err;
 }
 
 /** Writes a new version of a product and (by default) makes it active. Returns its version. */
@@ -98,69 +187,35 @@ export async function writeProductArtifact(
   dataDir: string,
   draft: ManifestDraft,
   bank: Float32Array,
-  opts: {
-    activate?: boolean;
-    reduction?: FeatureReduction;
-    refine?: RefineModel;
-    stn?: LocalisationWeights;
-    padim?: PositionGaussians;
-    /** Files for people, written next to the manifest (e.g. contact sheets); the runtime never reads them. */
-    attachments?: Record<string, Uint8Array>;
-  } = {},
+  opts: WriteOptions = {},
 ): Promise<{ version: string; dir: string }> {
   const dir = productDir(dataDir, draft.productId);
-  await mkdir(dir, { recursive: true });
-  // Leftovers of an enrollment that crashed half-way are never active: remove them.
-  for (const entry of await readdir(dir)) {
-    if (entry.startsWith('.tmp-') || entry.startsWith('.active-')) await rm(join(dir, entry), { recursive: true, force: true });
-  }
-  const versions = await listVersions(dataDir, draft.productId);
-  const version = `v${versions.length === 0 ? 1 : Number(versions.at(-1)!.slice(1)) + 1}`;
-  const tmp = join(dir, `.tmp-${version}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp);
   try {
-    if (!!opts.reduction !== !!draft.reduction) throw new Error('the manifest and the reduction tensors disagree');
-    if (!!opts.refine !== !!draft.refine) throw new Error('the manifest and the refinement tensors disagree');
-    const tensors: Parameters<typeof encodeSafetensors>[0] = { bank: { shape: [draft.coreset.size, draft.featureDim], data: bank } };
-    if (opts.reduction && draft.reduction) {
-      tensors.reduction_mean = { shape: [draft.reduction.from], data: opts.reduction.mean };
-      tensors.reduction_axes = { shape: [draft.reduction.from, draft.reduction.to], data: opts.reduction.axes };
-    }
-    if (opts.refine && draft.refine) {
-      const { width, height } = draft.inputSize;
-      const k = draft.refine.priorComponents;
-      tensors.prior_means = { shape: [k, 3], data: opts.refine.prior.means };
-      tensors.prior_precisions = { shape: [k, 3, 3], data: opts.refine.prior.precisions };
-      const refs = new Uint8Array(opts.refine.references.length * width * height * 3);
-      opts.refine.references.forEach((r, i) => refs.set(r, i * width * height * 3));
-      tensors.references = { shape: [opts.refine.references.length, height, width, 3], data: refs };
-    }
-    if (!!opts.stn !== !!draft.alignment) throw new Error('the manifest and the spatial transformer tensors disagree');
-    if (opts.stn && draft.alignment) Object.assign(tensors, localisationTensors(localisationShape(draft.inputSize, draft.alignment.hidden), opts.stn));
-    if (!!opts.padim !== !!draft.padim) throw new Error('the manifest and the PaDiM tensors disagree');
-    if (opts.padim) {
-      const { positions, dim } = opts.padim;
-      tensors.padim_mean = { shape: [positions, dim], data: opts.padim.mean };
-      tensors.padim_precision = { shape: [positions, dim, dim], data: opts.padim.precision };
-    }
-    const bankBytes = encodeSafetensors(
-      tensors,
-      { productId: draft.productId, version },
-    );
-    await writeDurable(join(tmp, BANK_FILE), bankBytes);
-    for (const [name, bytes] of Object.entries(opts.attachments ?? {})) {
-      if (name !== basename(name) || name === BANK_FILE || name === MANIFEST_FILE) throw new Error(`attachment name ${name} is not a plain file name of its own`);
-      await writeDurable(join(tmp, name), bytes);
-    }
-    const manifest: Manifest = { schemaVersion: MANIFEST_SCHEMA_VERSION, ...draft, version, files: { [BANK_FILE]: sha256Of(bankBytes) } };
-    manifestSchema.parse(manifest);
-    await writeDurable(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    await syncDir(tmp);
-    await rename(tmp, join(dir, version));
-    await syncDir(dir);
+    await mkdir(dir, { recursive: true });
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
+    throw storageError(err, `product "${draft.productId}": cannot create ${dir}`);
+  }
+  // Leftovers of an enrollment that crashed half-way are never active: remove them.
+  await removeStaleTemporaries(dir);
+  let version = '';
+  // Two enrollments of one product may pick the same next number: the second rename fails and it takes the next one.
+  for (let attempt = 0; ; attempt++) {
+    const versions = await listVersions(dataDir, draft.productId);
+    version = `v${versions.length === 0 ? 1 : Number(versions.at(-1)!.slice(1)) + 1}`;
+    const tmp = join(dir, ownTempName('tmp', version));
+    try {
+      await mkdir(tmp);
+      await assembleVersion(tmp, version, draft, bank, opts);
+      await syncDir(tmp);
+      await rename(tmp, join(dir, version));
+      await syncDir(dir);
+      break;
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && attempt < 100) continue;
+      throw storageError(err, `product "${draft.productId}": cannot write version ${version} into ${dir}`);
+    }
   }
   if (opts.activate !== false) await activateVersion(dataDir, draft.productId, version);
   return { version, dir: join(dir, version) };
@@ -178,7 +233,16 @@ export async function loadProductArtifact(dataDir: string, productId: string, ve
         : `product "${productId}" is not enrolled (no ${pdir}); run: linesight enroll --product ${productId} --images <folder>`,
     );
   }
-  const dir = join(pdir, v);
+  if (!isVersionName(v)) throw new ArtifactError(`product "${productId}": "${v.slice(0, 64)}" is not a version name like v3`);
+  return loadArtifactDir(join(pdir, v), productId, v);
+}
+
+/**
+ * Loads and verifies the version stored in `dir` (checksums, tensor shapes).
+ * Used for a version before it is moved into place, e.g. one received from
+ * another device, so it is verified by the same rules as an enrolled one.
+ */
+export async function loadArtifactDir(dir: string, productId: string, v: string): Promise<ProductArtifact> {
   let text: string;
   try {
     text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
@@ -202,6 +266,9 @@ export async function loadProductArtifact(dataDir: string, productId: string, ve
   const manifest = parsed.data;
   const contents = new Map<string, Uint8Array>();
   for (const [file, expected] of Object.entries(manifest.files)) {
+    if (!isPlainFileName(file)) {
+      throw new ArtifactError(`product "${productId}" version ${v}: manifest.json lists the file ${JSON.stringify(file.slice(0, 64))}, which is not a plain file name inside the version folder`);
+    }
     let bytes: Uint8Array;
     try {
       bytes = await readFile(join(dir, file));

@@ -127,6 +127,33 @@ export const manifestSchema = z
         skipped: z.array(z.object({ name: z.string(), reason: z.string() }).strict()),
       })
       .strict(),
+    /**
+     * Set when this version was built by a product update from an earlier one
+     * and the operator's reviewed records (trainer/update-product.ts), not by
+     * an enrollment: what was added, and how the threshold was chosen.
+     */
+    update: z
+      .object({
+        updatedFrom: z.string().regex(/^v\d+$/),
+        /** Images marked good that joined the golden set. */
+        addedImages: z.number().int().min(0),
+        /** Reviewed records the version was built and replayed on. */
+        review: z.object({ good: z.number().int().min(0), defects: z.number().int().min(0), missed: z.number().int().min(0) }).strict(),
+        /** Rows the memory bank's coreset top-up added. */
+        bankRowsAdded: z.number().int().min(0),
+        /** Coverage radius of the bank the top-up worked to (estimated from the bank, then carried from update to update). */
+        coverageRadius: z.number().min(0),
+        /** Samples PaDiM's Gaussians are fitted on after the update (absent: no Gaussians). */
+        gaussianSamples: z.number().int().positive().optional(),
+        /**
+         * recalibrated: the held-out golden samples (found by name and sha256)
+         * rescored with the updated model, with the new good images scored
+         * without their own bank rows; kept: the earlier version's thresholds.
+         */
+        thresholds: z.enum(['recalibrated', 'kept']),
+      })
+      .strict()
+      .optional(),
     /** What enrollment wants the technician to know (e.g. why alignment was skipped). */
     notes: z.array(z.string()).optional(),
     /** Files for people next to the manifest (contact sheets); not read by the runtime. */

@@ -6,7 +6,8 @@
  * first (product/artifact.ts), so a damaged version is never made
  * active and a running device keeps its current model.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ArtifactError,
@@ -18,7 +19,10 @@ import {
   productDir,
   readActiveVersion,
 } from './artifact.ts';
+import { SIGNATURE_FILE } from './signing.ts';
 import { productIdSchema } from '../config/names.ts';
+import { syncDir } from '../models/durable-file.ts';
+import { currentBootId, tempEntryName } from './artifact-temp.ts';
 
 export interface VersionSummary {
   product: string;
@@ -79,11 +83,11 @@ export function summarizeManifest(product: string, version: string, active: bool
   };
 }
 
-/** Files for people next to the manifest: everything but the manifest, tensor files and temporaries. */
+/** Files for people next to the manifest: everything but the manifest, tensor files, the fleet signature and temporaries. */
 async function attachmentsOf(dir: string, manifest: Loose): Promise<string[]> {
   const tensors = new Set(Object.keys(obj(manifest?.files) ?? {}));
   const entries = await readdir(dir).catch(() => [] as string[]);
-  return entries.filter((e) => e !== MANIFEST_FILE && !tensors.has(e) && !e.endsWith('.safetensors') && !e.startsWith('.')).sort();
+  return entries.filter((e) => e !== MANIFEST_FILE && e !== SIGNATURE_FILE && !tensors.has(e) && !e.endsWith('.safetensors') && !e.startsWith('.')).sort();
 }
 
 /** The manifest as written, unverified; undefined when it cannot be read or parsed. */
@@ -193,3 +197,36 @@ export async function rollbackProduct(dataDir: string, productId: string): Promi
   );
 }
 
+
+/**
+ * Versions a retention of `keep` deletes (pure): all but the newest `keep`,
+ * never the active one nor the one a rollback would pick. `keep` 0 keeps all.
+ */
+export function versionsToPrune(versions: string[], active: string | undefined, keep: number): string[] {
+  if (!(keep > 0)) return [];
+  const n = (v: string) => Number(v.slice(1));
+  const newestFirst = [...versions].sort((a, b) => n(b) - n(a));
+  const kept = new Set(newestFirst.slice(0, keep));
+  if (active) kept.add(active);
+  const rollbackTarget = rollbackCandidates(versions, active)[0];
+  if (rollbackTarget) kept.add(rollbackTarget);
+  return versions.filter((v) => !kept.has(v));
+}
+
+/**
+ * Deletes the versions `versionsToPrune` names. Each folder is first renamed
+ * to a temporary name (one atomic step), so a power cut mid-delete leaves no
+ * half version under a version name; the leftover is removed by the next write.
+ */
+export async function pruneProductVersions(dataDir: string, productId: string, keep: number): Promise<string[]> {
+  checkProductId(productId);
+  const dir = productDir(dataDir, productId);
+  const doomed = versionsToPrune(await listVersions(dataDir, productId), await readActiveVersion(dataDir, productId), keep);
+  for (const v of doomed) {
+    const tmp = join(dir, tempEntryName('tmp', { pid: process.pid, bootId: currentBootId() }, `prune-${v}`, randomBytes(4).toString('hex')));
+    await rename(join(dir, v), tmp);
+    await syncDir(dir);
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return doomed;
+}

@@ -33,7 +33,8 @@ export interface DeviceHealth {
   device: string;
   version: string;
   uptimeS: number;
-  mqtt: Pick<PublisherStats, 'state' | 'pendingRejects' | 'sentRejects' | 'refusedRejects' | 'quarantinedRejects' | 'reconnects' | 'lastError'>;
+  mqtt: Partial<Pick<PublisherStats, 'pendingParts' | 'sentParts'>> &
+    Pick<PublisherStats, 'state' | 'pendingRejects' | 'sentRejects' | 'refusedRejects' | 'quarantinedRejects' | 'reconnects' | 'lastError'>;
   products: Record<string, string>;
   cameras: CameraHealth[];
 }

@@ -2,9 +2,19 @@
  * Prometheus metrics of a device. Per-frame figures (latencies, verdicts,
  * rejects) are observed as they happen; camera and broker counters are read
  * from the health snapshot at scrape time, so there is one source of truth.
+ * Part counters (the ones the PLC reads on `<camera>/counters`) are read from
+ * the part trackers at scrape time too, as gauges: a reset zeroes them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DeviceHealth } from './health.ts';
+import type { PartCountersSnapshot } from './parts/counters.ts';
+
+/** What the part metrics read at scrape time. */
+export interface PartMetricsSource {
+  cameras: Record<string, PartCountersSnapshot>;
+  /** Triggers naming a camera the device does not have. */
+  unknownCameraTriggers: number;
+}
 
 const LATENCY_BUCKETS_S = [0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5];
 
@@ -16,8 +26,9 @@ export class RuntimeMetrics {
   private readonly rejectAckLatency: Histogram<'camera'>;
   private readonly scored: Counter<'camera' | 'verdict'>;
   private readonly rejects: Counter<'camera'>;
+  private readonly partLatency: Histogram<'camera' | 'verdict'>;
 
-  constructor(snapshot: () => DeviceHealth) {
+  constructor(snapshot: () => DeviceHealth, parts: () => PartMetricsSource = () => ({ cameras: {}, unknownCameraTriggers: 0 })) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'linesight_' });
     this.frameLatency = new Histogram({
@@ -36,6 +47,15 @@ export class RuntimeMetrics {
     });
     this.scored = new Counter({ name: 'linesight_frames_scored_total', help: 'Frames scored, by verdict', labelNames: ['camera', 'verdict'], registers });
     this.rejects = new Counter({ name: 'linesight_rejects_total', help: 'Reject signals decided (one per bad part)', labelNames: ['camera'], registers });
+
+    this.partLatency = new Histogram({
+      name: 'linesight_part_latency_seconds',
+      help: 'Trigger (or the part leaving the view) to the part verdict, by verdict',
+      labelNames: ['camera', 'verdict'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.partGauges(parts, registers);
 
     // Counters kept by the camera sources, mirrored at scrape time.
     const mirrored: [CameraCounter, string, string][] = [
@@ -113,6 +133,60 @@ export class RuntimeMetrics {
         for (const [product, version] of Object.entries(snapshot().products)) this.set({ product, version }, 1);
       },
     });
+  }
+
+  /** The part counters of each camera (since its last reset) and the device's unknown-camera triggers. */
+  private partGauges(parts: () => PartMetricsSource, registers: Registry[]): void {
+    new Gauge({
+      name: 'linesight_parts',
+      help: 'Parts since the last counter reset, by outcome (all, ok, ng, no_verdict) and trigger errors',
+      labelNames: ['camera', 'kind'],
+      registers,
+      collect() {
+        for (const [camera, c] of Object.entries(parts().cameras)) {
+          this.set({ camera, kind: 'all' }, c.parts);
+          this.set({ camera, kind: 'ok' }, c.ok);
+          this.set({ camera, kind: 'ng' }, c.ng);
+          this.set({ camera, kind: 'no_verdict' }, c.noVerdict);
+          this.set({ camera, kind: 'trigger_errors' }, c.triggerErrors);
+        }
+      },
+    });
+    new Gauge({
+      name: 'linesight_part_processing_ms',
+      help: 'Processing time (trigger to verdict) of the last 1000 parts: min, mean, max',
+      labelNames: ['camera', 'stat'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [camera, c] of Object.entries(parts().cameras)) {
+          if (!c.processingMs) continue;
+          for (const stat of ['min', 'mean', 'max'] as const) this.set({ camera, stat }, c.processingMs[stat]);
+        }
+      },
+    });
+    new Gauge({
+      name: 'linesight_part_reject_rate',
+      help: 'Share of the last 1000 parts the PLC was told to reject',
+      labelNames: ['camera'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [camera, c] of Object.entries(parts().cameras)) if (c.rejectRate !== null) this.set({ camera }, c.rejectRate);
+      },
+    });
+    new Gauge({
+      name: 'linesight_trigger_unknown_camera',
+      help: 'Triggers naming a camera this device does not have',
+      registers,
+      collect() {
+        this.set(parts().unknownCameraTriggers);
+      },
+    });
+  }
+
+  partDecided(camera: string, verdict: 'ok' | 'reject' | 'no_verdict', latencyMs: number): void {
+    this.partLatency.observe({ camera, verdict }, latencyMs / 1000);
   }
 
   frameScored(camera: string, verdict: 'ok' | 'reject', latencyMs: number): void {

@@ -43,6 +43,9 @@ export interface ProductLibraryEvents {
 /** How long a replaced model stays loaded so frames already scoring on it finish. */
 const RETIRE_AFTER_MS = 5000;
 
+/** Stands for an `active` pointer that names no version (see readActiveVersion). */
+const UNREADABLE_POINTER = '(unreadable active pointer)';
+
 export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
   private readonly products = new Map<string, ProductScorer>();
   /** Products with no active version yet, loaded as soon as one is activated. */
@@ -70,7 +73,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
   async load(productIds: Iterable<string>): Promise<void> {
     for (const id of new Set(productIds)) {
       if (this.products.has(id) || this.waiting.has(id)) continue;
-      if (!(await readActiveVersion(this.models.dataDir, id))) {
+      if (!(await this.activeVersion(id))) {
         this.waiting.add(id);
         this.logger?.warn({ product: id }, `product ${id} is not enrolled yet: its cameras stream without scoring until a version is activated`);
         continue;
@@ -86,7 +89,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     try {
       return await ProductScorer.load(dataDir, id, inference, undefined, this.models);
     } catch (err) {
-      const active = await readActiveVersion(dataDir, id).catch(() => undefined);
+      const active = await this.activeVersion(id).catch(() => undefined);
       if (!(err instanceof ArtifactError) || !active) throw err;
       for (const version of (await listVersions(dataDir, id)).filter((v) => v !== active).reverse()) {
         try {
@@ -173,8 +176,22 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     }
   }
 
+  /**
+   * The active version's name; a pointer that names no version (edited,
+   * damaged) comes back as UNREADABLE_POINTER, so the product falls back to a
+   * version that loads instead of stopping the device.
+   */
+  private async activeVersion(id: string): Promise<string | undefined> {
+    try {
+      return await readActiveVersion(this.models.dataDir, id);
+    } catch (err) {
+      if (err instanceof ArtifactError) return UNREADABLE_POINTER;
+      throw err;
+    }
+  }
+
   private async loadFirstVersion(id: string): Promise<void> {
-    const active = await readActiveVersion(this.models.dataDir, id);
+    const active = await this.activeVersion(id);
     if (!active || this.failed.get(id) === active) return;
     try {
       const scorer = await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models);

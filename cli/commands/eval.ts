@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { EnrollSettings } from '../../config/enroll.ts';
 import { ConfigError } from '../../config/errors.ts';
 import { loadDeviceConfig } from '../../config/load.ts';
+import { defectTypeTable } from '../../eval/report.ts';
 import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalReport, type EvalStage } from '../../eval/evaluate.ts';
 import { fmt } from '../format.ts';
 import { createProgress } from '../progress.ts';
@@ -66,6 +67,7 @@ async function evaluate(flags: EvalFlags): Promise<void> {
       refine,
       refineSettings: config.refine,
       dataDir: flags.dataDir,
+      backboneDir: config.dataDir,
       onProgress: (cat, stage, done, total) => progress.update(`${cat} ${stage}${aligns.length > 1 ? ` (align ${s.align})` : ''}`, done, total),
     });
   let report: EvalReportWithAlignments;
@@ -87,6 +89,8 @@ async function evaluate(flags: EvalFlags): Promise<void> {
 
 function printReport(report: EvalReportWithAlignments, refine: EvalStage[], settings: EnrollSettings): void {
   printCategories(report);
+  const byType = defectTypeTable(report);
+  if (byType.length > 0) console.log(['', ...byType].join('\n'));
   if (refine.length > 1 || refine[0] !== 'none') printRefinements(report);
   if (Object.keys(report.calibrations).length > 0) printCalibrations(report, settings);
   if (report.alignments) printAlignments(report.alignments, Object.keys(report.categories), settings);

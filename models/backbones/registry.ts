@@ -13,14 +13,14 @@
  * was enrolled with.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { z } from 'zod';
-import { parseOrThrow } from '../../config/errors.ts';
+import { ConfigError, parseOrThrow } from '../../config/errors.ts';
 import type { BackboneIR, LayerInfo } from '../ir.ts';
 import { emitForward } from '../onnx/emit-forward.ts';
-import { decodeSafetensors } from '../safetensors.ts';
+import { decodeSafetensors, SafetensorsError } from '../safetensors.ts';
 import { loadMobileNetV2 } from './mobilenet-v2.ts';
 import { isResnetId, resnetFromSafetensors, RESNET_IDS, type ResnetId } from './resnet.ts';
 
@@ -40,6 +40,18 @@ export interface Backbone {
 export const DEFAULT_BACKBONE = 'mobilenet_v2';
 export const BACKBONE_IDS = ['mobilenet_v2', ...RESNET_IDS, 'onnx:<file>'];
 const DEFAULT_DATA_DIR = '.linesight';
+
+/**
+ * A backbone that cannot be used as asked (unknown id, weights not installed,
+ * unreadable or wrong file): something the user fixes, so its message is
+ * shown alone (it is a ConfigError to every command).
+ */
+export class BackboneError extends ConfigError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackboneError';
+  }
+}
 
 /**
  * Default layers of MobileNetV2: block_5_add (32 channels, stride 8) and
@@ -76,16 +88,25 @@ async function resnetBackbone(id: ResnetId, opts: { dataDir?: string; path?: str
     bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new Error(
-        `backbone ${id} is not installed: ${path} does not exist. On a machine with internet run \`npm run fetch-backbone -- ${id}\` ` +
-          `and copy the ${id}.safetensors file it installs to ${path}`,
-      );
-    }
-    throw new Error(`backbone ${id}: cannot read ${path} (${code ?? String(err)})`);
+    if (code === 'ENOENT') throw new BackboneError(notInstalledMessage(id, path));
+    throw new BackboneError(`backbone ${id}: cannot read ${path} (${code ?? String(err)})`);
   }
-  const ir = resnetFromSafetensors(id, decodeSafetensors(bytes, path).tensors, path);
+  let ir: BackboneIR;
+  try {
+    ir = resnetFromSafetensors(id, decodeSafetensors(bytes, path).tensors, path);
+  } catch (err) {
+    // Not the weights of this network (truncated, corrupt, another one): the file is to fix, not the code.
+    if (err instanceof SafetensorsError || (err instanceof Error && err.message.startsWith(`${path}: `))) throw new BackboneError(err.message);
+    throw err;
+  }
   return fromIr(ir, sha256Of(bytes), RESNET_DEFAULT_LAYERS);
+}
+
+function notInstalledMessage(id: ResnetId, path: string): string {
+  return (
+    `backbone ${id} is not installed: ${path} does not exist. On a machine with internet run \`npm run fetch-backbone -- ${id}\` ` +
+    `and copy the ${id}.safetensors file it installs to ${path}`
+  );
 }
 
 /*
@@ -131,13 +152,13 @@ function onnxIo(bytes: Uint8Array, path: string) {
   try {
     model = onnxProto.onnx.ModelProto.decode(bytes);
   } catch {
-    throw new Error(`backbone ${path} is not an ONNX model (the file cannot be parsed)`);
+    throw new BackboneError(`backbone ${path} is not an ONNX model (the file cannot be parsed)`);
   }
   const graph = model.graph;
-  if (!graph) throw new Error(`backbone ${path} is not an ONNX model (it has no graph)`);
+  if (!graph) throw new BackboneError(`backbone ${path} is not an ONNX model (it has no graph)`);
   const initializerList = graph.initializer ?? [];
   if (initializerList.some((t) => t.dataLocation === onnxProto.onnx.TensorProto.DataLocation.EXTERNAL)) {
-    throw new Error(`backbone ${path} keeps its weights in external data files; save it as one self-contained ONNX file`);
+    throw new BackboneError(`backbone ${path} keeps its weights in external data files; save it as one self-contained ONNX file`);
   }
   // Older IR versions list initializers among the graph inputs too.
   const initializers = new Set(initializerList.map((t) => t.name));
@@ -152,13 +173,13 @@ async function onnxBackbone(path: string): Promise<Backbone> {
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new Error(`backbone ${id}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new BackboneError(`backbone ${id}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   let manifestText: string;
   try {
     manifestText = await readFile(manifestPath, 'utf8');
   } catch {
-    throw new Error(
+    throw new BackboneError(
       `backbone ${id} needs a manifest ${manifestPath}: {"inputSize": [h, w], "outputs": [{"name": ..., "channels": ..., "stride": ...}]}`,
     );
   }
@@ -166,33 +187,33 @@ async function onnxBackbone(path: string): Promise<Backbone> {
   try {
     manifestJson = JSON.parse(manifestText);
   } catch (err) {
-    throw new Error(`${manifestPath} is not valid JSON (${(err as Error).message})`);
+    throw new BackboneError(`${manifestPath} is not valid JSON (${(err as Error).message})`);
   }
   const manifest = parseOrThrow(onnxManifestSchema, manifestJson, manifestPath);
   const names = manifest.outputs.map((o) => o.name);
   const defaultLayers = manifest.defaultLayers ?? names.slice(0, 2);
   const strayDefaults = defaultLayers.filter((l) => !names.includes(l));
-  if (strayDefaults.length > 0) throw new Error(`${manifestPath}: defaultLayers ${strayDefaults.join(', ')} are not among the outputs (${names.join(', ')})`);
+  if (strayDefaults.length > 0) throw new BackboneError(`${manifestPath}: defaultLayers ${strayDefaults.join(', ')} are not among the outputs (${names.join(', ')})`);
 
   const io = onnxIo(bytes, path);
   const image = io.inputs[0];
   if (io.inputs.length !== 1 || image?.name !== 'image') {
-    throw new Error(`backbone ${path} must have one input named "image" (NHWC float32 RGB 0..255); it has ${io.inputs.map((i) => `"${i.name}"`).join(', ') || 'none'}`);
+    throw new BackboneError(`backbone ${path} must have one input named "image" (NHWC float32 RGB 0..255); it has ${io.inputs.map((i) => `"${i.name}"`).join(', ') || 'none'}`);
   }
   const imageDims = dimsOf(image);
   if (imageDims && (imageDims.length !== 4 || (imageDims[3] !== undefined && imageDims[3] !== 3))) {
-    throw new Error(`backbone ${path}: input "image" has shape [${imageDims.map((d) => d ?? '?')}], expected NHWC [N, H, W, 3]`);
+    throw new BackboneError(`backbone ${path}: input "image" has shape [${imageDims.map((d) => d ?? '?')}], expected NHWC [N, H, W, 3]`);
   }
   const fixedSize = imageDims?.[1] !== undefined && imageDims[2] !== undefined ? ([imageDims[1], imageDims[2]] as [number, number]) : undefined;
   if (fixedSize && fixedSize.join() !== manifest.inputSize.join()) {
-    throw new Error(`${manifestPath}: inputSize [${manifest.inputSize}] disagrees with the ONNX input "image" [${imageDims!.map((d) => d ?? '?')}]`);
+    throw new BackboneError(`${manifestPath}: inputSize [${manifest.inputSize}] disagrees with the ONNX input "image" [${imageDims!.map((d) => d ?? '?')}]`);
   }
   const graphOutputs = new Map(io.outputs.map((o) => [o.name, dimsOf(o)]));
   for (const o of manifest.outputs) {
-    if (!graphOutputs.has(o.name)) throw new Error(`${manifestPath}: output "${o.name}" is not an output of ${path} (it has ${[...graphOutputs.keys()].join(', ')})`);
+    if (!graphOutputs.has(o.name)) throw new BackboneError(`${manifestPath}: output "${o.name}" is not an output of ${path} (it has ${[...graphOutputs.keys()].join(', ')})`);
     const dims = graphOutputs.get(o.name);
     if (dims && (dims.length !== 4 || (dims[1] !== undefined && dims[1] !== o.channels))) {
-      throw new Error(`${manifestPath}: output "${o.name}" has shape [${dims.map((d) => d ?? '?')}] in ${path}, expected NCHW with ${o.channels} channels`);
+      throw new BackboneError(`${manifestPath}: output "${o.name}" has shape [${dims.map((d) => d ?? '?')}] in ${path}, expected NCHW with ${o.channels} channels`);
     }
   }
 
@@ -203,9 +224,9 @@ async function onnxBackbone(path: string): Promise<Backbone> {
     defaultLayers,
     buildGraph(layers, inputSize) {
       const unknown = layers.filter((l) => !names.includes(l));
-      if (unknown.length > 0) throw new Error(`backbone ${id} has no output ${unknown.join(', ')} (outputs: ${names.join(', ')})`);
+      if (unknown.length > 0) throw new BackboneError(`backbone ${id} has no output ${unknown.join(', ')} (outputs: ${names.join(', ')})`);
       if (fixedSize && fixedSize.join() !== inputSize.join()) {
-        throw new Error(`backbone ${id} only takes ${fixedSize[0]}x${fixedSize[1]} images (asked for ${inputSize[0]}x${inputSize[1]}); use input size ${fixedSize[0]}x${fixedSize[1]} with it`);
+        throw new BackboneError(`backbone ${id} only takes ${fixedSize[0]}x${fixedSize[1]} images (asked for ${inputSize[0]}x${inputSize[1]}); use input size ${fixedSize[0]}x${fixedSize[1]} with it`);
       }
       return bytes;
     },
@@ -220,5 +241,32 @@ export async function loadBackbone(id: string, opts: { dataDir?: string; path?: 
   }
   if (isResnetId(id)) return resnetBackbone(id, opts);
   if (id.startsWith('onnx:') && id.length > 5) return onnxBackbone(id.slice(5));
-  throw new Error(`unknown backbone "${id}" (known: ${BACKBONE_IDS.join(', ')})`);
+  throw new BackboneError(`unknown backbone "${id}" (known: ${BACKBONE_IDS.join(', ')})`);
+}
+
+const isFile = (path: string) => stat(path).then((s) => s.isFile(), () => false);
+
+/**
+ * Checks, without reading any weights, that `loadBackbone(id, opts)` will find
+ * the files it needs, and throws the BackboneError it would throw otherwise:
+ * a command calls it before long work (reading golden samples) so that a
+ * missing backbone ends it at once. The files' contents are checked on load.
+ */
+export async function assertBackboneAvailable(id: string, opts: { dataDir?: string; path?: string } = {}): Promise<void> {
+  if (id === 'mobilenet_v2') return; // ships with the nsfwjs npm package
+  if (isResnetId(id)) {
+    const path = opts.path ?? backboneWeightsPath(id, opts.dataDir);
+    if (!(await stat(path).then(() => true, () => false))) throw new BackboneError(notInstalledMessage(id, path));
+    if (!(await isFile(path))) throw new BackboneError(`backbone ${id}: cannot read ${path} (not a file)`);
+    return;
+  }
+  if (id.startsWith('onnx:') && id.length > 5) {
+    const path = id.slice(5);
+    if (!(await isFile(path))) throw new BackboneError(`backbone ${id}: cannot read ${path} (no such file)`);
+    if (!(await isFile(`${path}.json`))) {
+      throw new BackboneError(`backbone ${id} needs a manifest ${path}.json: {"inputSize": [h, w], "outputs": [{"name": ..., "channels": ..., "stride": ...}]}`);
+    }
+    return;
+  }
+  throw new BackboneError(`unknown backbone "${id}" (known: ${BACKBONE_IDS.join(', ')})`);
 }

@@ -25,6 +25,8 @@ export interface CaptureOptions {
   minChange?: number;
   /** Give up when no new frame was saved for this long (default 60000): CaptureError saying how many were saved and why others were skipped. */
   timeoutMs?: number;
+  /** Most samples the folder may hold once the capture is done (default MAX_SAMPLES_PER_SET); a capture that would pass it is refused before it starts. */
+  maxPerSet?: number;
   /** Cancels; the promise resolves with what was saved so far (kept on disk) and `aborted: true`. */
   signal?: AbortSignal;
   onProgress?: (p: CaptureProgress) => void;
@@ -63,6 +65,9 @@ export class CaptureError extends Error {
 
 export const CAPTURE_DEFAULTS = { minIntervalMs: 1000, minChange: 0.02, timeoutMs: 60_000 } as const;
 
+/** Golden samples one set may hold: ten times what an enrollment needs, a bound on what captures can store. */
+export const MAX_SAMPLES_PER_SET = 2000;
+
 function checkOptions(opts: CaptureOptions): Required<Pick<CaptureOptions, 'minIntervalMs' | 'minChange' | 'timeoutMs'>> {
   const minIntervalMs = opts.minIntervalMs ?? CAPTURE_DEFAULTS.minIntervalMs;
   const minChange = opts.minChange ?? CAPTURE_DEFAULTS.minChange;
@@ -79,10 +84,17 @@ export async function captureGoldenSamples(source: FrameEmitter, opts: CaptureOp
   const rules = checkOptions(opts);
   const started = Date.now();
   let nextNumber: number;
+  let existing: number;
   try {
-    nextNumber = await prepareSampleFolder(opts.outDir);
+    ({ next: nextNumber, count: existing } = await prepareSampleFolder(opts.outDir));
   } catch (err) {
     throw new CaptureError(`cannot use ${opts.outDir} for golden samples: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const maxPerSet = opts.maxPerSet ?? MAX_SAMPLES_PER_SET;
+  if (existing + opts.count > maxPerSet) {
+    throw new CaptureError(
+      `${opts.outDir} holds ${existing} golden samples; capturing ${opts.count} more would pass the limit of ${maxPerSet} per set (ask for at most ${Math.max(0, maxPerSet - existing)}, or delete samples first)`,
+    );
   }
   const files: string[] = [];
   let state: CaptureState = initialCaptureState();

@@ -1,8 +1,9 @@
 /**
  * Golden-sample files of a capture folder: `000.png`, `001.png`, ... A file
  * appears whole or not at all (written to a hidden temporary name, synced,
- * then linked into place), and an existing file is never replaced: numbering
- * continues after the highest number already in the folder.
+ * then linked into place, removed if the disk is full), and an existing file
+ * is never replaced: numbering continues after the highest number already in
+ * the folder.
  */
 import { randomBytes } from 'node:crypto';
 import { access, link, mkdir, readdir, rename, unlink } from 'node:fs/promises';
@@ -28,10 +29,16 @@ export function nextSampleNumber(names: string[]): number {
   return next;
 }
 
-/** Creates the folder if missing; returns the first free sample number in it. */
-export async function prepareSampleFolder(dir: string): Promise<number> {
+/** How many numbered sample PNGs `names` holds (pure). */
+export function countSamples(names: string[]): number {
+  return names.filter((name) => SAMPLE_NAME.test(name)).length;
+}
+
+/** Creates the folder if missing; returns the first free sample number in it and how many samples it holds. */
+export async function prepareSampleFolder(dir: string): Promise<{ next: number; count: number }> {
   await mkdir(dir, { recursive: true });
-  return nextSampleNumber(await readdir(dir));
+  const names = await readdir(dir);
+  return { next: nextSampleNumber(names), count: countSamples(names) };
 }
 
 /** Links `tmp` to `path`; where the file system has no hard links, renames it after checking `path` is free. */
@@ -54,8 +61,9 @@ async function placeFile(tmp: string, path: string): Promise<void> {
 export async function writeSamplePng(dir: string, number: number, frame: Pick<Frame, 'width' | 'height' | 'data'>): Promise<{ path: string; number: number }> {
   const png = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png().toBuffer();
   const tmp = join(dir, `.capture-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-  await writeDurable(tmp, png);
   try {
+    // Inside the try: a disk that fills up half-way leaves no partial temporary behind.
+    await writeDurable(tmp, png);
     for (let n = number; ; n++) {
       const path = join(dir, sampleName(n));
       try {

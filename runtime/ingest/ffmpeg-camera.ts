@@ -11,9 +11,14 @@
  * a capped exponential backoff that resets once the stream has been healthy
  * for a while.
  *
- * Frames never queue up: only the newest frame is kept for the consumer
- * (`next()`); a frame replaced before it was taken counts as dropped.
+ * By default frames never queue up: only the newest frame is kept for the
+ * consumer (`next()`); a frame replaced before it was taken counts as
+ * dropped. A consumer that must see every frame (part inspection, see
+ * runtime/camera-pipeline.ts) sets a queue depth with `setQueueDepth`: up to
+ * that many frames wait in arrival order, and only past it is the oldest
+ * dropped (and counted).
  */
+import { monotonicNow } from '../clock.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -84,7 +89,9 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
   private child: ChildProcess | undefined;
   private childExited: Promise<void> | undefined;
   private assembler: FrameAssembler;
-  private latest: Frame | undefined;
+  /** Frames not yet taken, oldest first (at most `queueDepth`). */
+  private queued: Frame[] = [];
+  private queueDepth = 1;
   private waiter: ((frame: Frame | null) => void) | undefined;
   private seq = 0;
   private counters = { frames: 0, droppedFrames: 0, reconnects: 0, decodeErrors: 0 };
@@ -151,7 +158,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     if (this.stopRequested) return;
     this.assembler.reset();
     this.stderrTail = [];
-    this.spawnedAt = Date.now();
+    this.spawnedAt = monotonicNow();
     this.setState('starting', `opening ${redactUrl(this.settings.url)}`);
     const child = spawn(this.ffmpeg.path, ffmpegArgs(this.settings, this.ffmpeg.major), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -181,7 +188,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
 
   private onFrame(data: Buffer): void {
     if (this.stopRequested) return;
-    const ts = Date.now();
+    const ts = monotonicNow();
     const frame: Frame = { cameraId: this.id, seq: this.seq++, ts, width: this.settings.width, height: this.settings.height, data };
     this.counters.frames++;
     this.lastFrameTs = ts;
@@ -198,15 +205,18 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
       this.waiter = undefined;
       resolve(frame);
     } else {
-      if (this.latest) this.counters.droppedFrames++;
-      this.latest = frame;
+      this.queued.push(frame);
+      while (this.queued.length > this.queueDepth) {
+        this.queued.shift();
+        this.counters.droppedFrames++;
+      }
     }
     this.emit('frame', frame);
   }
 
   private checkWatchdog(): void {
     if (this.stopRequested) return;
-    const now = Date.now();
+    const now = monotonicNow();
     const { watchdogMs } = this.settings;
     if (this.current === 'streaming' && this.lastFrameTs !== null && now - this.lastFrameTs > watchdogMs) {
       this.setState('stalled', `no frame for ${(watchdogMs / 1000).toFixed(1)} s from ${redactUrl(this.settings.url)}`);
@@ -241,20 +251,23 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     }, delay);
   }
 
-  /** The newest frame not yet taken (waits for one); null once stopped. */
+  /** How many frames may wait for `next()` (1: only the newest). */
+  setQueueDepth(frames: number): void {
+    if (!Number.isInteger(frames) || frames < 1) throw new Error(`camera ${this.id}: queue depth must be a whole number >= 1, got ${frames}`);
+    this.queueDepth = frames;
+  }
+
+  /** The oldest frame not yet taken (the newest when the queue depth is 1; waits for one); null once stopped. */
   next(): Promise<Frame | null> {
     if (this.stopRequested) return Promise.resolve(null);
-    if (this.latest) {
-      const frame = this.latest;
-      this.latest = undefined;
-      return Promise.resolve(frame);
-    }
+    const frame = this.queued.shift();
+    if (frame) return Promise.resolve(frame);
     if (this.waiter) throw new Error(`camera ${this.id}: next() called again before the previous frame arrived`);
     return new Promise((resolve) => (this.waiter = resolve));
   }
 
   stats(): CameraStats {
-    const now = Date.now();
+    const now = monotonicNow();
     const window = Math.min(FPS_WINDOW_MS, Math.max(1000, now - this.streamingSince));
     const recent = this.current === 'streaming' ? this.recent.filter((t) => t >= now - window).length : 0;
     return { state: this.current, reason: this.reason, ...this.counters, lastFrameTs: this.lastFrameTs, fps: Math.round((recent / window) * 1000 * 100) / 100 };
@@ -271,7 +284,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     clearInterval(this.watchdog);
     clearTimeout(this.retryTimer);
     this.killReader();
-    this.latest = undefined;
+    this.queued = [];
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.(null);

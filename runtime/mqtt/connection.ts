@@ -40,6 +40,8 @@ export interface ConnectionEvents {
   state: [PublisherStateChange];
   /** Connected, subscribed and announced: rejects may flow. */
   online: [];
+  /** A message on a subscribed topic (the encoding's commands and those of `subscribe`). */
+  message: [topic: string, payload: Buffer];
 }
 
 export class BrokerConnection extends EventEmitter<ConnectionEvents> {
@@ -59,6 +61,8 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
   private readonly shownUrl: string;
   /** With `mqtt.servers`: every broker of the cluster, as logs show them. */
   private readonly shownServers: string | undefined;
+  /** Topic filters subscribed on every connect besides the encoding's commands. */
+  private readonly filters: string[] = [];
 
   constructor(
     private readonly config: MqttConfig,
@@ -121,6 +125,20 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     if (!client) return Promise.reject(new PublisherError(wording.notStarted('publish')));
     return new Promise((resolve, reject) => {
       client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Subscribes `filter` now (when connected) and after every reconnect; its messages are `message` events. */
+  subscribe(filter: string): void {
+    if (this.filters.includes(filter)) return;
+    this.filters.push(filter);
+    if (this.client?.connected) this.subscribeAll(this.client, [filter]);
+  }
+
+  private subscribeAll(client: MqttClient, filters: string[]): void {
+    if (filters.length === 0) return;
+    client.subscribe(filters, { qos: 1 }, (err) => {
+      if (err) this.log.warn({ err }, `cannot subscribe to ${filters.join(', ')}: ${err.message}`);
     });
   }
 
@@ -203,12 +221,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
     this.onlineSince = Date.now();
     if (shuttingDown(this.current)) return;
     this.transition('connack', wording.online(this.brokerOf(client)));
-    const commands = this.encoding.commandFilters();
-    if (commands.length > 0) {
-      client.subscribe(commands, { qos: 1 }, (err) => {
-        if (err) this.log.warn({ err }, `cannot subscribe to ${commands.join(', ')}: ${err.message}`);
-      });
-    }
+    this.subscribeAll(client, [...this.encoding.commandFilters(), ...this.filters]);
     this.send(this.encoding.online(), 'online announcement');
     this.emit('online');
   }
@@ -237,6 +250,7 @@ export class BrokerConnection extends EventEmitter<ConnectionEvents> {
 
   private onCommand(client: MqttClient, topic: string, payload: Buffer): void {
     if (this.client !== client || this.current !== 'online') return;
+    this.emit('message', topic, payload);
     try {
       const answer = this.encoding.command(topic, payload);
       if (answer.length > 0) this.log.info({ topic }, `command on ${topic}: publishing ${answer.length} message(s)`);

@@ -10,6 +10,7 @@
  *
  * Payloads reach an encoding already validated by the publisher.
  */
+import type { PartCountersPayload, PartVerdictPayload } from '../parts/payloads.ts';
 import type { HealthPayload, RejectPayload, ResultPayload } from './payloads.ts';
 
 export interface OutgoingMessage {
@@ -48,6 +49,10 @@ export interface MqttEncoding {
   result(camera: string, result: ResultPayload): OutgoingMessage[];
   /** One reject signal; the LAST message is the reject itself (QoS 1), any before it prepare it. */
   reject(reject: RejectPayload): OutgoingMessage[];
+  /** One part verdict; the LAST message is the verdict itself (QoS 1), any before it prepare it. */
+  part(part: PartVerdictPayload): OutgoingMessage[];
+  /** Records a camera's part counters (carried again after reconnects) and returns what to publish now when online. */
+  counters(camera: string, counters: PartCountersPayload, online: boolean): OutgoingMessage[];
   /** A refined mask (PNG bytes or run-length JSON); undefined when the encoding does not carry masks. */
   mask(camera: string, body: Buffer): OutgoingMessage | undefined;
   /** Records a camera's health (carried again after reconnects) and returns what to publish now when online. */

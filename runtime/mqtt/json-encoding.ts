@@ -2,16 +2,18 @@
  * linesight's own MQTT encoding: JSON payloads (runtime/mqtt/payloads.ts) on
  * `<prefix>/<device>/...` topics (runtime/mqtt/topics.ts), a retained
  * `status` that is also the last will, and the latest health of each camera
- * retained and re-published after every reconnect.
+ * retained and re-published after every reconnect (the part counters too).
  */
 import type { DeviceDescription, MqttEncoding, OutgoingMessage } from './encoding.ts';
+import type { PartCountersPayload, PartVerdictPayload } from '../parts/payloads.ts';
 import type { HealthPayload, RejectPayload, ResultPayload, StatusPayload } from './payloads.ts';
-import { healthTopic, maskTopic, rejectTopic, resultTopic, statusTopic } from './topics.ts';
+import { countersTopic, healthTopic, maskTopic, partTopic, rejectTopic, resultTopic, statusTopic } from './topics.ts';
 
 export class JsonEncoding implements MqttEncoding {
   readonly name = 'json';
   readonly sessionSequenced = false;
   private readonly lastHealth = new Map<string, Buffer>();
+  private readonly lastCounters = new Map<string, Buffer>();
 
   constructor(
     private readonly ids: { prefix: string; deviceId: string; resultQos: 0 | 1 },
@@ -27,6 +29,10 @@ export class JsonEncoding implements MqttEncoding {
     return { topic: healthTopic(this.ids.prefix, this.ids.deviceId, camera), payload: body, qos: 0, retain: true };
   }
 
+  private countersMessage(camera: string, body: Buffer): OutgoingMessage {
+    return { topic: countersTopic(this.ids.prefix, this.ids.deviceId, camera), payload: body, qos: 1, retain: true };
+  }
+
   newSession(): OutgoingMessage {
     return this.will();
   }
@@ -40,7 +46,11 @@ export class JsonEncoding implements MqttEncoding {
   }
 
   online(): OutgoingMessage[] {
-    return [this.status('online'), ...[...this.lastHealth].map(([camera, body]) => this.healthMessage(camera, body))];
+    return [
+      this.status('online'),
+      ...[...this.lastHealth].map(([camera, body]) => this.healthMessage(camera, body)),
+      ...[...this.lastCounters].map(([camera, body]) => this.countersMessage(camera, body)),
+    ];
   }
 
   command(): OutgoingMessage[] {
@@ -53,6 +63,16 @@ export class JsonEncoding implements MqttEncoding {
 
   reject(reject: RejectPayload): OutgoingMessage[] {
     return [{ topic: rejectTopic(this.ids.prefix, this.ids.deviceId, reject.camera), payload: Buffer.from(JSON.stringify(reject)), qos: 1, retain: false }];
+  }
+
+  part(part: PartVerdictPayload): OutgoingMessage[] {
+    return [{ topic: partTopic(this.ids.prefix, this.ids.deviceId, part.camera), payload: Buffer.from(JSON.stringify(part)), qos: 1, retain: false }];
+  }
+
+  counters(camera: string, counters: PartCountersPayload, online: boolean): OutgoingMessage[] {
+    const body = Buffer.from(JSON.stringify(counters));
+    this.lastCounters.set(camera, body);
+    return online ? [this.countersMessage(camera, body)] : [];
   }
 
   mask(camera: string, body: Buffer): OutgoingMessage {

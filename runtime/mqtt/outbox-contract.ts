@@ -34,7 +34,11 @@ export interface OutboxStats {
   quarantined: number;
 }
 
-export interface Outbox {
+/**
+ * `I` is what is appended, `P` what is stored and sent: `I` with its `seq`
+ * (rejects by default; the part outboxes hold part verdicts).
+ */
+export interface Outbox<I = RejectInput, P extends { seq: number } = RejectPayload> {
   /** Number of pending rejects. */
   readonly size: number;
   /** Highest seq ever assigned. */
@@ -43,9 +47,9 @@ export interface Outbox {
    * Stores a reject and gives it the next seq; resolves once it is stored.
    * Rejects with OutboxFullError when the outbox is full (the reject was NOT stored).
    */
-  append(input: RejectInput): Promise<RejectPayload>;
+  append(input: I): Promise<P>;
   /** The oldest pending reject, or undefined when none is pending. */
-  oldest(): Promise<RejectPayload | undefined>;
+  oldest(): Promise<P | undefined>;
   /** Forgets an acknowledged reject; false when `seq` was not pending. */
   ack(seq: number): Promise<boolean>;
   /** Pending seqs, oldest first. */

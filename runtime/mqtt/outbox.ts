@@ -2,6 +2,9 @@
  * The reject outbox: a durable first-in-first-out queue on disk, one directory
  * per device, holding every reject signal until the broker has acknowledged it.
  *
+ * The same rules serve each camera's part outbox (`parts/<camera>/` inside
+ * the device's directory, holding part verdicts; see `partKind`).
+ *
  * Layout of the directory:
  *   0000000000000042.json   one pending reject (seq 42), the full payload
  *   0000000000000042.json.tmp  a reject being written (ignored and removed on open)
@@ -12,6 +15,7 @@
  *                           boot id (runtime/mqtt/outbox-lock.ts)
  *   sparkplug-bdseq.json    the Sparkplug bdSeq of the last connection (written by
  *                           the Sparkplug encoding; the outbox leaves it alone)
+ *   parts/<camera>/         that camera's part outbox (same layout)
  *   *.corrupt               an entry that could not be read, set aside (kept for
  *                           inspection, never sent, counted in `stats().quarantined`)
  *
@@ -42,14 +46,45 @@
  * of file and directory, temp-file cleanup, seq that survives an empty queue)
  * are the whole point, and no installed package gives them.
  */
+import type { z } from 'zod';
 import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../config/logger.ts';
 import { OutboxError, OutboxFullError, type Outbox, type OutboxStats } from './outbox-contract.ts';
 import { currentOwner, formatLock, lockHeld, parseLock, systemProbe } from './outbox-lock.ts';
+import { partVerdictInputSchema, partVerdictPayloadSchema, type PartVerdictInput, type PartVerdictPayload } from '../parts/payloads.ts';
 import { parsePayload, rejectInputSchema, rejectPayloadSchema, type RejectInput, type RejectPayload } from './payloads.ts';
 
 export { OutboxError, OutboxFullError, type Outbox, type OutboxStats } from './outbox-contract.ts';
+
+/** What an outbox holds: its schemas and how its entries are named in log lines. */
+export interface OutboxKind<I, P extends { seq: number }> {
+  /** e.g. `reject` or `part verdict`. */
+  noun: string;
+  inputSchema: z.ZodType<I>;
+  payloadSchema: z.ZodType<P>;
+  /** Says which entry it is, for the log (e.g. `camera cam1, frame cam1-42`). */
+  describe(input: I): string;
+}
+
+/** The reject outbox's kind: reject signals (runtime/mqtt/payloads.ts). */
+export const rejectKind: OutboxKind<RejectInput, RejectPayload> = {
+  noun: 'reject',
+  inputSchema: rejectInputSchema,
+  payloadSchema: rejectPayloadSchema,
+  describe: (r) => `camera ${r.camera}, ${r.partId !== undefined ? `part ${r.partId}` : `frame ${r.frameId}`}`,
+};
+
+/** A camera's part outbox: its part verdicts (runtime/parts/payloads.ts), `seq` counting the camera's parts. */
+export const partKind: OutboxKind<PartVerdictInput, PartVerdictPayload> = {
+  noun: 'part verdict',
+  inputSchema: partVerdictInputSchema,
+  payloadSchema: partVerdictPayloadSchema,
+  describe: (p) => `camera ${p.camera}, part ${p.partId}`,
+};
+
+/** The part outbox of `camera` inside a device's outbox directory. */
+export const partOutboxDir = (outboxDir: string, camera: string): string => join(outboxDir, 'parts', camera);
 
 export interface OutboxOptions {
   /** Most pending rejects (default 100 000). */
@@ -135,7 +170,7 @@ async function takeLock(dir: string): Promise<void> {
 }
 
 /** Reads the directory: pending seqs, the highest seq ever assigned, set-aside entries; removes temp files. */
-async function scanDirectory(dir: string, log: Logger): Promise<DirectoryContents> {
+async function scanDirectory(dir: string, log: Logger, payloadSchema: z.ZodType<{ seq: number }>): Promise<DirectoryContents> {
   const seqs: number[] = [];
   let maxSeq = 0;
   let removedTemp = 0;
@@ -160,7 +195,7 @@ async function scanDirectory(dir: string, log: Logger): Promise<DirectoryContent
   }
   seqs.sort((a, b) => a - b);
   const seqFloor = await readSeq(dir, log);
-  maxSeq = Math.max(maxSeq, await readLastAcked(dir, log), seqFloor);
+  maxSeq = Math.max(maxSeq, await readLastAcked(dir, log, payloadSchema), seqFloor);
   if (removedTemp > 0) {
     await fsyncDir(dir);
     log.warn({ removedTemp }, `reject outbox: removed ${removedTemp} half-written file(s) left by an interrupted write`);
@@ -183,7 +218,7 @@ async function readSeq(dir: string, log: Logger): Promise<number> {
   return 0;
 }
 
-async function readLastAcked(dir: string, log: Logger): Promise<number> {
+async function readLastAcked(dir: string, log: Logger, payloadSchema: z.ZodType<{ seq: number }>): Promise<number> {
   let text: string;
   try {
     text = await readFile(join(dir, LAST_ACKED), 'utf8');
@@ -192,14 +227,14 @@ async function readLastAcked(dir: string, log: Logger): Promise<number> {
     throw err;
   }
   try {
-    return parsePayload(rejectPayloadSchema, JSON.parse(text), LAST_ACKED).seq;
+    return parsePayload(payloadSchema, JSON.parse(text), LAST_ACKED).seq;
   } catch (err) {
     log.error({ err }, `reject outbox: ${LAST_ACKED} is unreadable; sequence numbers continue from the pending entries`);
     return 0;
   }
 }
 
-export class RejectOutbox implements Outbox {
+export class RejectOutbox<I = RejectInput, P extends { seq: number } = RejectPayload> implements Outbox<I, P> {
   readonly dir: string;
   readonly maxEntries: number;
   private readonly log: Logger;
@@ -210,7 +245,7 @@ export class RejectOutbox implements Outbox {
   private closed = false;
   private counters = { appended: 0, acked: 0, refused: 0, quarantined: 0 };
 
-  private constructor(dir: string, found: DirectoryContents, maxEntries: number, log: Logger) {
+  private constructor(dir: string, found: DirectoryContents, maxEntries: number, log: Logger, private readonly kind: OutboxKind<I, P>) {
     this.dir = dir;
     this.seqs = found.seqs;
     this.maxSeq = found.maxSeq;
@@ -219,8 +254,13 @@ export class RejectOutbox implements Outbox {
     this.log = log;
   }
 
-  /** Opens (creating if needed) the outbox in `dir`, removes half-written temp files and locks it. */
-  static async open(dir: string, options: OutboxOptions = {}): Promise<RejectOutbox> {
+  /** Opens (creating if needed) the reject outbox in `dir`, removes half-written temp files and locks it. */
+  static open(dir: string, options: OutboxOptions = {}): Promise<RejectOutbox> {
+    return RejectOutbox.openKind(dir, rejectKind, options);
+  }
+
+  /** Opens an outbox of another kind (the same durability rules; e.g. a camera's part verdicts). */
+  static async openKind<I, P extends { seq: number }>(dir: string, kind: OutboxKind<I, P>, options: OutboxOptions = {}): Promise<RejectOutbox<I, P>> {
     const abs = resolve(dir);
     const log = (options.logger ?? createLogger('outbox')).child({ outbox: abs });
     const maxEntries = options.maxEntries ?? 100_000;
@@ -234,13 +274,13 @@ export class RejectOutbox implements Outbox {
     await takeLock(abs);
     openDirs.add(abs);
     try {
-      const found = await scanDirectory(abs, log);
+      const found = await scanDirectory(abs, log, kind.payloadSchema);
       const { seqs, quarantined } = found;
       // Set-aside entries of older versions may hold the highest seq: record it before anyone deletes them.
       if (quarantined > 0 && found.maxSeq > found.seqFloor) await writeSeqFloor(abs, found.maxSeq);
       if (seqs.length > 0) log.info({ pending: seqs.length, first: seqs[0], last: seqs.at(-1) }, `reject outbox: ${seqs.length} reject(s) still wait for the broker`);
       if (quarantined > 0) log.error({ quarantined }, `reject outbox: ${quarantined} unreadable reject(s) set aside as *.corrupt in ${abs}; they were never sent`);
-      return new RejectOutbox(abs, found, maxEntries, log);
+      return new RejectOutbox<I, P>(abs, found, maxEntries, log, kind);
     } catch (err) {
       openDirs.delete(abs);
       await unlink(join(abs, LOCK)).catch(() => {});
@@ -273,24 +313,38 @@ export class RejectOutbox implements Outbox {
    * Stores a reject durably and gives it the next seq. Resolves only once the
    * entry is on disk; rejects with OutboxFullError when the outbox is full.
    */
-  append(input: RejectInput): Promise<RejectPayload> {
+  append(input: I): Promise<P> {
     return this.serial(async () => {
       this.assertOpen();
-      const checked = parsePayload(rejectInputSchema, input, 'reject payload');
+      const checked = parsePayload(this.kind.inputSchema, input, `${this.kind.noun} payload`);
       if (this.seqs.length >= this.maxEntries) {
         this.counters.refused++;
         const message =
-          `reject outbox ${this.dir} is full: ${this.seqs.length} rejects wait for the broker (mqtt.outboxMax = ${this.maxEntries}). ` +
-          `The reject of camera ${checked.camera}, frame ${checked.frameId} was NOT stored: check the broker and the network now.`;
-        this.log.error({ refused: this.counters.refused, camera: checked.camera, frameId: checked.frameId }, message);
+          `${this.kind.noun} outbox ${this.dir} is full: ${this.seqs.length} ${this.kind.noun}s wait for the broker (mqtt.outboxMax = ${this.maxEntries}). ` +
+          `The ${this.kind.noun} of ${this.kind.describe(checked)} was NOT stored: check the broker and the network now.`;
+        this.log.error({ refused: this.counters.refused, entry: this.kind.describe(checked) }, message);
         throw new OutboxFullError(message);
       }
       const seq = this.maxSeq + 1;
-      const payload: RejectPayload = { ...checked, seq };
+      const payload = parsePayload(this.kind.payloadSchema, { ...checked, seq }, `${this.kind.noun} payload`);
       const final = join(this.dir, entryName(seq));
-      await writeSynced(`${final}.tmp`, JSON.stringify(payload));
-      await rename(`${final}.tmp`, final);
-      await fsyncDir(this.dir);
+      try {
+        await writeSynced(`${final}.tmp`, JSON.stringify(payload));
+        await rename(`${final}.tmp`, final);
+        await fsyncDir(this.dir);
+      } catch (err) {
+        // A full or read-only disk: nothing half-written stays behind, and the caller learns the reject was not stored.
+        await unlink(`${final}.tmp`).catch(() => {});
+        await unlink(final).catch(() => {});
+        this.counters.refused++;
+        const code = (err as NodeJS.ErrnoException).code;
+        const entry = this.kind.describe(checked);
+        const message =
+          `${this.kind.noun} outbox ${this.dir}: cannot store the ${this.kind.noun} of ${entry} ` +
+          `(${code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the disk is read-only' : (code ?? (err as Error).message)}); it was NOT stored`;
+        this.log.error({ refused: this.counters.refused, entry, code }, message);
+        throw new OutboxError(message);
+      }
       this.maxSeq = seq;
       this.seqs.push(seq);
       this.counters.appended++;
@@ -308,7 +362,7 @@ export class RejectOutbox implements Outbox {
    * that cannot be read is set aside as `.corrupt` (and logged) and the next
    * one is returned.
    */
-  oldest(): Promise<RejectPayload | undefined> {
+  oldest(): Promise<P | undefined> {
     return this.serial(async () => {
       this.assertOpen();
       while (this.seqs.length > 0) {
@@ -320,10 +374,10 @@ export class RejectOutbox implements Outbox {
   }
 
   /** All pending rejects, oldest first (reads every entry: for tools and tests). */
-  pending(): Promise<RejectPayload[]> {
+  pending(): Promise<P[]> {
     return this.serial(async () => {
       this.assertOpen();
-      const out: RejectPayload[] = [];
+      const out: P[] = [];
       for (const seq of [...this.seqs]) {
         const entry = await this.read(seq);
         if (entry) out.push(entry);
@@ -332,10 +386,10 @@ export class RejectOutbox implements Outbox {
     });
   }
 
-  private async read(seq: number): Promise<RejectPayload | undefined> {
+  private async read(seq: number): Promise<P | undefined> {
     const name = entryName(seq);
     try {
-      const payload = parsePayload(rejectPayloadSchema, JSON.parse(await readFile(join(this.dir, name), 'utf8')), name);
+      const payload = parsePayload(this.kind.payloadSchema, JSON.parse(await readFile(join(this.dir, name), 'utf8')), name);
       if (payload.seq !== seq) throw new OutboxError(`${name} holds seq ${payload.seq}`);
       return payload;
     } catch (err) {

@@ -82,7 +82,8 @@ export type ResultPayload = z.infer<typeof resultPayloadSchema>;
 
 /**
  * `<prefix>/<device>/<camera>/reject`, QoS 1: the signal a PLC uses to push a
- * bad part off the line.
+ * bad part off the line. In part modes every part also has its `part`
+ * message (runtime/parts/payloads.ts), whose `action` says the same.
  *
  * Delivery is at-least-once. Every reject is written to the device's durable
  * outbox before it is sent and removed only after the broker's PUBACK, so none
@@ -102,10 +103,17 @@ export const rejectPayloadSchema = z
     frameId,
     /** Per-device delivery sequence number, starting at 1; de-duplicate by it. */
     seq: z.number().int().positive(),
-    score: finite,
-    threshold: finite,
+    /** The part's score (null for a part rejected by the fail-safe: it has no verdict). */
+    score: finite.nullable(),
+    threshold: finite.nullable(),
     camera: idSchema('camera id'),
     product: productId,
+    /**
+     * In `trigger` and `presence` modes: the part this reject is for (the
+     * PLC's id in trigger mode), as on its `part` message; `frameId` is then
+     * the part id too. Absent in `frames` mode.
+     */
+    partId: z.string().min(1).max(128).optional(),
   })
   .strict();
 export type RejectPayload = z.infer<typeof rejectPayloadSchema>;
@@ -212,3 +220,23 @@ export function decodeMaskRle(rle: { width: number; height: number; counts: Arra
   if (pos !== size) throw new PayloadError(`mask runs add up to ${pos} pixels but the mask has ${size}`);
   return mask;
 }
+
+/**
+ * `<prefix>/<device>/versions/<product>`, QoS 1, retained: a signed product
+ * version another device may fetch (fleet sync, runtime/fleet/).
+ */
+export const versionAnnouncementSchema = z
+  .object({
+    product: productId,
+    version: z.string().regex(/^v\d+$/),
+    /** Key id of the signature (product/signing.ts); empty for an unsigned version. */
+    keyId: z.string().regex(/^([0-9a-f]{16})?$/),
+    /** Where the bundle is fetched (http or https). */
+    url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http:// or https:// URL'),
+    /** sha256 of the bundle as served. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    publishedAt: z.string(),
+  })
+  .strict();
+
+export type VersionAnnouncement = z.infer<typeof versionAnnouncementSchema>;

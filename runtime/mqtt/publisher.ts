@@ -10,7 +10,9 @@
  *   reject-delivery.ts   the reject pump: stored first, one in flight, in
  *                        outbox order, removed on PUBACK (at-least-once;
  *                        receivers de-duplicate by `seq`)
- *   outbox.ts            the durable reject outbox behind outbox-contract.ts
+ *   outbox.ts            the durable reject outbox behind outbox-contract.ts,
+ *                        and one part outbox per camera (part verdicts,
+ *                        delivered by the same pump under the same rules)
  *   live-publisher.ts    results, masks and health (dropped while offline)
  *
  * What the messages look like is the encoding's business (`mqtt.encoding`,
@@ -26,10 +28,11 @@ import { clientOptions, readTlsFiles } from './client-options.ts';
 import { PublisherError, wording, type ConnectionFault } from './connection-errors.ts';
 import { shuttingDown, type PublisherState } from './connection-state.ts';
 import { BrokerConnection, type PublisherStateChange } from './connection.ts';
-import type { DeviceDescription, MqttEncoding } from './encoding.ts';
+import type { DeviceDescription, MqttEncoding, OutgoingMessage } from './encoding.ts';
 import { JsonEncoding } from './json-encoding.ts';
 import { checkDevice, LivePublisher } from './live-publisher.ts';
-import { RejectOutbox, type OutboxFullError } from './outbox.ts';
+import { partCountersPayloadSchema, type PartCountersPayload, type PartVerdictInput, type PartVerdictPayload } from '../parts/payloads.ts';
+import { partKind, partOutboxDir, RejectOutbox, type OutboxFullError } from './outbox.ts';
 import { parsePayload, rejectInputSchema, type HealthPayload, type MaskPayload, type RejectInput, type RejectPayload, type ResultPayload } from './payloads.ts';
 import { RejectDelivery, type RejectAcked } from './reject-delivery.ts';
 import { SparkplugEncoding } from './sparkplug-encoding.ts';
@@ -46,6 +49,10 @@ export interface PublisherEvents {
   rejectAcked: [RejectAcked];
   /** A reject could not be stored because the outbox is full (it was NOT sent). */
   rejectRefused: [OutboxFullError];
+  /** The broker acknowledged a part verdict (`seq` is the camera's part seq, `frameTs` its decision time). */
+  partAcked: [RejectAcked];
+  /** A message on a topic subscribed with `subscribe`. */
+  message: [topic: string, payload: Buffer];
 }
 
 export interface PublisherStats {
@@ -56,6 +63,10 @@ export interface PublisherStats {
   sentRejects: number;
   /** Rejects refused because the outbox was full. */
   refusedRejects: number;
+  /** Part verdicts stored and not yet acknowledged by the broker (all cameras). */
+  pendingParts: number;
+  /** Part verdicts acknowledged by the broker since start. */
+  sentParts: number;
   /** Unreadable outbox entries set aside as `.corrupt` (never sent; see the outbox directory). */
   quarantinedRejects: number;
   /** Highest reject seq assigned so far. */
@@ -96,6 +107,7 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
   private readonly connection: BrokerConnection;
   private readonly live: LivePublisher;
   private delivery: RejectDelivery | undefined;
+  private readonly partDeliveries = new Map<string, RejectDelivery<PartVerdictInput, PartVerdictPayload>>();
   private closing: Promise<void> | undefined;
 
   constructor(options: MqttPublisherOptions) {
@@ -113,7 +125,11 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
         : new JsonEncoding({ prefix: options.config.prefix, deviceId: options.config.deviceId, resultQos: options.config.resultQos }, this.device);
     this.connection = new BrokerConnection(this.config, url, this.encoding, this.log);
     this.connection.on('state', (change) => this.emit('state', change));
-    this.connection.on('online', () => this.delivery?.pump());
+    this.connection.on('online', () => {
+      this.delivery?.pump();
+      for (const parts of this.partDeliveries.values()) parts.pump();
+    });
+    this.connection.on('message', (topic, payload) => this.emit('message', topic, payload));
     this.live = new LivePublisher(this.encoding, { online: () => this.connection.state === 'online', send: (m, what) => this.connection.send(m, what) });
   }
 
@@ -139,12 +155,41 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     delivery.on('acked', (ack) => this.emit('rejectAcked', ack));
     delivery.on('refused', (err) => this.emit('rejectRefused', err));
     try {
+      await this.openPartOutboxes();
       connection.open(clientOptions(this.config, tlsFiles, this.encoding.newSession(), this.config.reconnect.initialMs));
     } catch (err) {
       await outbox.close();
+      for (const parts of this.partDeliveries.values()) await parts.outbox.close();
+      this.partDeliveries.clear();
       throw err;
     }
     this.delivery = delivery;
+  }
+
+  /** One durable part outbox per camera, delivered like rejects (stored first, one in flight, in order, removed on PUBACK). */
+  private async openPartOutboxes(): Promise<void> {
+    const connection = this.connection;
+    for (const camera of this.device.cameras) {
+      const outbox = await RejectOutbox.openKind(partOutboxDir(this.outboxDir, camera), partKind, { maxEntries: this.config.outboxMax, logger: this.log });
+      const delivery = new RejectDelivery<PartVerdictInput, PartVerdictPayload>(
+        outbox,
+        {
+          canSend: () => connection.connected && (connection.state === 'online' || connection.state === 'closing'),
+          shuttingDown: () => shuttingDown(connection.state),
+          send: (part) => this.sendSignal(this.encoding.part(part)),
+        },
+        { retryMs: this.config.reconnect.initialMs, log: this.log, timeOf: (part) => part.decidedTs },
+      );
+      delivery.on('acked', (ack) => this.emit('partAcked', ack));
+      this.partDeliveries.set(camera, delivery);
+    }
+  }
+
+  /** The preamble messages (if any) without waiting, then the last one at QoS 1 until its PUBACK. */
+  private sendSignal(messages: OutgoingMessage[]): Promise<void> {
+    const signal = messages.pop()!;
+    this.connection.send(messages, 'preamble');
+    return this.connection.publish(signal);
   }
 
   /** The reject's preamble (if the encoding has one) without waiting, then the reject itself at QoS 1 until its PUBACK. */
@@ -171,6 +216,37 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     const delivery = this.delivery;
     if (!delivery || this.connection.state === 'closed') throw new PublisherError(`cannot publish a reject: the MQTT publisher is ${delivery ? 'closed' : 'not started'}`);
     return delivery.store(parsePayload(rejectInputSchema, input, 'reject payload'));
+  }
+
+  /**
+   * Stores a part verdict durably in its camera's part outbox, which gives it
+   * the camera's next part `seq` (replacing the one it came with), then sends
+   * it at QoS 1 in order after the camera's older pending verdicts. Resolves
+   * with the stored payload once it is on disk; rejects with OutboxFullError
+   * when the part outbox is full.
+   */
+  async publishPart(input: PartVerdictInput): Promise<PartVerdictPayload> {
+    const delivery = this.partDeliveries.get(input.camera);
+    if (!this.delivery || this.connection.state === 'closed') throw new PublisherError(`cannot publish a part verdict: the MQTT publisher is ${this.delivery ? 'closed' : 'not started'}`);
+    if (!delivery) throw new PublisherError(`cannot publish a part verdict of camera ${JSON.stringify(input.camera)}: the device has no such camera`);
+    const { seq: _ignored, ...verdict } = input as PartVerdictInput & { seq?: number };
+    return delivery.store(verdict);
+  }
+
+  /** Publishes a camera's part counters (QoS 1, retained); the latest is re-published after each reconnect. False when offline. */
+  publishCounters(camera: string, payload: PartCountersPayload): boolean {
+    this.assertStarted('publish part counters');
+    validateTopicId('camera id', camera);
+    const checked = parsePayload(partCountersPayloadSchema, payload, `counters payload of camera ${camera}`);
+    const online = this.connection.state === 'online';
+    const messages = this.encoding.counters(camera, checked, online);
+    if (online) this.connection.send(messages, 'part counters');
+    return online;
+  }
+
+  /** Subscribes to `filter` now and after every reconnect; its messages come as `message` events. */
+  subscribe(filter: string): void {
+    this.connection.subscribe(filter);
   }
 
   /** Publishes one frame result (QoS mqtt.resultQos). Returns false when offline (the result is dropped and counted). */
@@ -207,9 +283,11 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     return this.delivery ? this.delivery.waitForReject(seq, timeoutMs) : Promise.resolve(true);
   }
 
-  /** Resolves once the outbox is empty (true) or after timeoutMs (false). */
-  waitForDrain(timeoutMs: number): Promise<boolean> {
-    return this.delivery ? this.delivery.waitForDrain(timeoutMs) : Promise.resolve(true);
+  /** Resolves once the reject outbox and every part outbox are empty (true) or after timeoutMs (false). */
+  async waitForDrain(timeoutMs: number): Promise<boolean> {
+    const all = [...(this.delivery ? [this.delivery] : []), ...this.partDeliveries.values()];
+    const drained = await Promise.all(all.map((d: { waitForDrain(ms: number): Promise<boolean> }) => d.waitForDrain(timeoutMs)));
+    return drained.every(Boolean);
   }
 
   /**
@@ -229,6 +307,8 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
       lastRejectSeq: outbox?.lastSeq ?? 0,
       sentRejects: this.delivery?.sent ?? 0,
       refusedRejects: this.delivery?.refused ?? 0,
+      pendingParts: [...this.partDeliveries.values()].reduce((n, d) => n + d.outbox.size, 0),
+      sentParts: [...this.partDeliveries.values()].reduce((n, d) => n + d.sent, 0),
       quarantinedRejects: outbox?.quarantined ?? 0,
       ...this.live.counters,
       reconnects: connection.reconnects,
@@ -257,19 +337,29 @@ export class MqttPublisher extends EventEmitter<PublisherEvents> {
     const left = () => Math.max(0, deadline - Date.now());
     const connection = this.connection;
     const delivery = this.delivery;
-    if (!connection.started || connection.state === 'closed') {
+    const parts = [...this.partDeliveries.values()];
+    const closeOutboxes = async () => {
       await delivery?.outbox.close();
+      for (const p of parts) await p.outbox.close();
+    };
+    if (!connection.started || connection.state === 'closed') {
+      await closeOutboxes();
       return;
     }
     connection.beginClose();
     delivery?.stopRetrying();
+    for (const p of parts) p.stopRetrying();
     if (delivery && connection.connected && !(await delivery.waitForDrain(left()))) {
       this.log.warn({ pending: delivery.outbox.size }, wording.rejectsLeftAtClose(delivery.outbox.size));
+    }
+    if (connection.connected && !(await Promise.all(parts.map((p) => p.waitForDrain(left())))).every(Boolean)) {
+      const pending = parts.reduce((n, p) => n + p.outbox.size, 0);
+      this.log.warn({ pending }, `${pending} part verdict(s) not acknowledged before closing; they stay in the part outboxes and are sent first at the next start`);
     }
     // The encoding's goodbye (status offline, or Sparkplug DDEATHs and NDEATH); waits for the acknowledged ones.
     await connection.sayGoodbye(left());
     await connection.end(left());
-    await delivery?.outbox.close();
+    await closeOutboxes();
     connection.finishClose();
   }
 }

@@ -15,6 +15,8 @@
  *
  * The connection is reached through a RejectLink, the queue through the
  * Outbox interface, so the rules can be tested without a broker or a disk.
+ * Part verdicts (one outbox per camera) are delivered by the same pump under
+ * the same rules.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../config/logger.ts';
@@ -33,13 +35,13 @@ export interface RejectAcked {
 }
 
 /** The connection, as reject delivery sees it. */
-export interface RejectLink {
+export interface RejectLink<P = RejectPayload> {
   /** True while a reject may be sent: connected and online, or connected and closing (the last flush). */
   canSend(): boolean;
   /** True once the publisher is closing: failures are expected and nothing is retried. */
   shuttingDown(): boolean;
   /** Sends one reject; resolves on the broker's PUBACK, rejects when it cannot be acknowledged. */
-  send(reject: RejectPayload): Promise<void>;
+  send(entry: P): Promise<void>;
 }
 
 export interface RejectDeliveryEvents {
@@ -50,13 +52,18 @@ export interface RejectDeliveryEvents {
   drained: [];
 }
 
-export interface RejectDeliveryOptions {
+export interface RejectDeliveryOptions<P = RejectPayload> {
   /** Wait before retrying after a failed send while the connection still looks up. */
   retryMs: number;
   log: Logger;
+  /** The time an acknowledgement's latency counts from (default: the entry's `ts`). */
+  timeOf?: (entry: P) => number;
 }
 
-export class RejectDelivery extends EventEmitter<RejectDeliveryEvents> {
+/** What every delivered entry carries. */
+type Deliverable = { seq: number; camera: string };
+
+export class RejectDelivery<I = RejectInput, P extends Deliverable = RejectPayload> extends EventEmitter<RejectDeliveryEvents> {
   /** Rejects acknowledged by the broker since start. */
   sent = 0;
   /** Rejects refused because the outbox was full. */
@@ -65,16 +72,16 @@ export class RejectDelivery extends EventEmitter<RejectDeliveryEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly outbox: Outbox,
-    private readonly link: RejectLink,
-    private readonly options: RejectDeliveryOptions,
+    readonly outbox: Outbox<I, P>,
+    private readonly link: RejectLink<P>,
+    private readonly options: RejectDeliveryOptions<P>,
   ) {
     super();
   }
 
   /** Stores a reject (resolving once stored) and starts sending; rethrows OutboxFullError after counting it. */
-  async store(input: RejectInput): Promise<RejectPayload> {
-    let stored: RejectPayload;
+  async store(input: I): Promise<P> {
+    let stored: P;
     try {
       stored = await this.outbox.append(input);
     } catch (err) {
@@ -121,6 +128,12 @@ export class RejectDelivery extends EventEmitter<RejectDeliveryEvents> {
     return drained === true;
   }
 
+  private timeOf(entry: P, fallback: number): number {
+    if (this.options.timeOf) return this.options.timeOf(entry);
+    const ts = (entry as { ts?: unknown }).ts;
+    return typeof ts === 'number' ? ts : fallback;
+  }
+
   /** Runs until the outbox is empty or the link is gone; one run at a time. */
   private async run(): Promise<void> {
     if (this.sending) return;
@@ -134,7 +147,7 @@ export class RejectDelivery extends EventEmitter<RejectDeliveryEvents> {
         const ackedAt = Date.now();
         await this.outbox.ack(next.seq);
         this.sent++;
-        this.emit('acked', { seq: next.seq, camera: next.camera, frameTs: next.ts, ackedAt });
+        this.emit('acked', { seq: next.seq, camera: next.camera, frameTs: this.timeOf(next, ackedAt), ackedAt });
       }
     } catch (err) {
       // The entry stays in the outbox and goes out again after the next (re)connect or retry.

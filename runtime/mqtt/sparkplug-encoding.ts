@@ -16,13 +16,17 @@
  *
  * A reject is a DDATA sent at QoS 1 (Sparkplug's DDATA is QoS 0; the reject
  * signal keeps linesight's at-least-once delivery): `reject` true and
- * `rejectSeq`, the outbox seq receivers de-duplicate by.
+ * `rejectSeq`, the outbox seq receivers de-duplicate by. A part verdict is a
+ * DDATA at QoS 1 too, with the `part` topic's fields as `part*` metrics
+ * (`partSeq` to de-duplicate by); the part counters are DDATA `parts*`,
+ * `triggerErrors`, `processing*Ms` and `rejectRate`, declared in each DBIRTH.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../config/logger.ts';
 import type { SparkplugIds } from '../../config/mqtt.ts';
 import type { DeviceDescription, MqttEncoding, OutgoingMessage } from './encoding.ts';
+import type { PartCountersPayload, PartVerdictPayload } from '../parts/payloads.ts';
 import type { HealthPayload, RejectPayload, ResultPayload } from './payloads.ts';
 import {
   decodeSparkplugPayload,
@@ -38,6 +42,8 @@ import {
   nodeBirthPayload,
   nodeDeathPayload,
   nodeTopic,
+  countersMetrics,
+  partMetrics,
   rejectMetrics,
   resultMetrics,
   SequenceCounter,
@@ -215,6 +221,18 @@ export class SparkplugEncoding implements MqttEncoding {
     const metrics = rejectMetrics(reject, count);
     Object.assign(state, { ...metrics, reject: false, rejectSeq: isNew ? reject.seq : state.rejectSeq });
     return [...this.birthIfNeeded(reject.camera), this.data(reject.camera, metrics, reject.ts, 1)];
+  }
+
+  part(part: PartVerdictPayload): OutgoingMessage[] {
+    const metrics = partMetrics(part);
+    Object.assign(this.camera(part.camera), metrics);
+    return [...this.birthIfNeeded(part.camera), this.data(part.camera, metrics, part.decidedTs, 1)];
+  }
+
+  counters(camera: string, counters: PartCountersPayload, online: boolean): OutgoingMessage[] {
+    const metrics = countersMetrics(counters);
+    Object.assign(this.camera(camera), metrics);
+    return online ? [...this.birthIfNeeded(camera), this.data(camera, metrics, counters.ts)] : [];
   }
 
   mask(): undefined {

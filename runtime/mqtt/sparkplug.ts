@@ -9,11 +9,12 @@
  *   spBv1.0/<group>/NDEATH/<edgeNode>            node death (the MQTT last will): bdSeq
  *   spBv1.0/<group>/NCMD/<edgeNode>              commands to the node (Node Control/Rebirth)
  *   spBv1.0/<group>/DBIRTH/<edgeNode>/<camera>   every camera metric with its current value
- *   spBv1.0/<group>/DDATA/<edgeNode>/<camera>    results, rejects, health
+ *   spBv1.0/<group>/DDATA/<edgeNode>/<camera>    results, rejects, part verdicts, part counters, health
  *   spBv1.0/<group>/DDEATH/<edgeNode>/<camera>   the camera stopped
  */
 import sparkplugPayload from 'sparkplug-payload';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
+import type { PartCountersPayload, PartVerdictPayload } from '../parts/payloads.ts';
 import type { HealthPayload, RejectPayload, ResultPayload } from './payloads.ts';
 import { validateSparkplugId } from '../../config/names.ts';
 
@@ -86,6 +87,22 @@ export const DEVICE_METRICS = {
   droppedFrames: 'UInt64',
   latencyP50Ms: 'Double',
   latencyP99Ms: 'Double',
+  partId: 'String',
+  partSeq: 'UInt64',
+  partVerdict: 'String',
+  partAction: 'String',
+  partScore: 'Double',
+  partReason: 'String',
+  partLatencyMs: 'Double',
+  partsTotal: 'UInt64',
+  partsOk: 'UInt64',
+  partsNg: 'UInt64',
+  partsNoVerdict: 'UInt64',
+  triggerErrors: 'UInt64',
+  processingMinMs: 'Double',
+  processingMeanMs: 'Double',
+  processingMaxMs: 'Double',
+  rejectRate: 'Double',
 } as const satisfies Record<string, SparkplugType>;
 
 export type DeviceMetricName = keyof typeof DEVICE_METRICS;
@@ -126,6 +143,37 @@ export function rejectMetrics(reject: RejectPayload, rejectCount: number): Parti
     frameId: reject.frameId,
     score: reject.score,
     threshold: reject.threshold,
+  };
+}
+
+/** Metrics of one part verdict (the `part` topic's fields); `partSeq` is the seq receivers de-duplicate by. */
+export function partMetrics(part: PartVerdictPayload): Partial<DeviceMetrics> {
+  return {
+    partId: part.partId,
+    partSeq: part.seq,
+    partVerdict: part.verdict,
+    partAction: part.action,
+    partScore: part.score,
+    partReason: part.reason,
+    partLatencyMs: part.latencyMs,
+    product: part.product,
+    modelVersion: part.modelVersion,
+    threshold: part.threshold,
+  };
+}
+
+/** Metrics of a camera's part counters. */
+export function countersMetrics(c: PartCountersPayload): Partial<DeviceMetrics> {
+  return {
+    partsTotal: c.parts,
+    partsOk: c.ok,
+    partsNg: c.ng,
+    partsNoVerdict: c.noVerdict,
+    triggerErrors: c.triggerErrors,
+    processingMinMs: c.processingMs?.min ?? null,
+    processingMeanMs: c.processingMs?.mean ?? null,
+    processingMaxMs: c.processingMs?.max ?? null,
+    rejectRate: c.rejectRate,
   };
 }
 

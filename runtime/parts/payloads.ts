@@ -1,7 +1,9 @@
 /**
  * The MQTT payloads of part-synchronous inspection: the contract with the PLC.
  * All timestamps are milliseconds since the Unix epoch; `seq` numbers a
- * camera's part verdicts from 1 in the order the parts passed.
+ * camera's part verdicts from 1 in the order the parts passed, and keeps
+ * counting across restarts (it is assigned by the camera's durable part
+ * outbox, so a verdict delivered twice carries the same seq).
  *
  *   <prefix>/<device>/<camera>/part            partVerdictPayloadSchema, QoS 1, every part (good ones too)
  *   <prefix>/<device>/<camera>/trigger         triggerPayloadSchema, from the PLC (trigger mode)
@@ -72,7 +74,7 @@ export const partReasonSchema = z.enum([
  * runs from the trigger (trigger mode) or from the part leaving the view
  * (presence mode) to `decidedTs`. A receiver de-duplicates by (camera, `seq`).
  */
-export const partVerdictPayloadSchema = z
+const partVerdictFields = z
   .object({
     partId: z.string().min(1).max(128),
     seq: z.number().int().positive(),
@@ -91,17 +93,28 @@ export const partVerdictPayloadSchema = z
     /** What the PLC should do with the part. */
     action: z.enum(['pass', 'reject']),
   })
-  .strict()
-  .superRefine((p, ctx) => {
-    const judged = p.verdict !== 'no_verdict';
-    if (judged !== (p.score !== null && p.threshold !== null)) {
-      ctx.addIssue({ code: 'custom', path: ['score'], message: 'score and threshold are set exactly when the part has a verdict' });
-    }
-    if (p.verdict === 'no_verdict' && p.reason === null) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'a part without a verdict says why' });
-    if (p.verdict !== 'no_verdict' && p.action !== (p.verdict === 'reject' ? 'reject' : 'pass')) {
-      ctx.addIssue({ code: 'custom', path: ['action'], message: `a ${p.verdict} part's action is ${p.verdict === 'reject' ? 'reject' : 'pass'}` });
-    }
-  });
+  .strict();
+
+/** The rules tying verdict, score, reason and action together. */
+function checkVerdict(p: Pick<z.infer<typeof partVerdictFields>, 'verdict' | 'score' | 'threshold' | 'reason' | 'action'>, ctx: z.RefinementCtx): void {
+  const judged = p.verdict !== 'no_verdict';
+  if (judged !== (p.score !== null && p.threshold !== null)) {
+    ctx.addIssue({ code: 'custom', path: ['score'], message: 'score and threshold are set exactly when the part has a verdict' });
+  }
+  if (p.verdict === 'no_verdict' && p.reason === null) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'a part without a verdict says why' });
+  if (p.verdict !== 'no_verdict' && p.action !== (p.verdict === 'reject' ? 'reject' : 'pass')) {
+    ctx.addIssue({ code: 'custom', path: ['action'], message: `a ${p.verdict} part's action is ${p.verdict === 'reject' ? 'reject' : 'pass'}` });
+  }
+}
+
+export const partVerdictPayloadSchema = partVerdictFields.superRefine(checkVerdict);
+/**
+ * A part verdict before the camera's durable part outbox has given it its
+ * `seq` (runtime/mqtt/publisher.ts `publishPart`): the seq survives restarts,
+ * so a verdict sent again after a crash carries the same seq.
+ */
+export const partVerdictInputSchema = partVerdictFields.omit({ seq: true }).superRefine(checkVerdict);
+export type PartVerdictInput = z.infer<typeof partVerdictInputSchema>;
 export type PartVerdictPayload = z.infer<typeof partVerdictPayloadSchema>;
 
 /** `<prefix>/<device>/<camera>/counters`, QoS 1, retained: the counters since the last reset. */

@@ -135,6 +135,11 @@ export function fullyInView(obs: Pick<PresenceObservation, 'occupancy' | 'touche
   return obs.box !== null && !obs.touchesBorder && obs.occupancy > 0 && obs.occupancy >= inViewBand * passageMaxOccupancy;
 }
 
+/** The necessary part of the fully-in-view rule that one frame can tell: some foreground, not cut by the border. */
+function mayBeWhole(fg: { box: CellBox | null; touchesBorder: boolean }): boolean {
+  return fg.box !== null && !fg.touchesBorder;
+}
+
 /** Learns the empty belt, then reports occupancy and part passages frame by frame. */
 export class PresenceDetector {
   private learningFrames: Thumbnail[] = [];
@@ -146,6 +151,27 @@ export class PresenceDetector {
   /** The empty-belt reference has been learned. */
   get hasReference(): boolean {
     return this.reference !== null;
+  }
+
+  /**
+   * Whether the next frame, `thumb`, may belong to a part: a part is in view,
+   * or the frame would make one enter. Changes nothing (the frame is observed
+   * later, with its score); frames of the empty belt need no scoring.
+   */
+  mayShowPart(thumb: Thumbnail): boolean {
+    if (!this.reference) return false;
+    const fg = foreground(thumb, this.reference, this.settings);
+    return (this.present || fg.occupancy > this.settings.enterLevel) && mayBeWhole(fg);
+  }
+
+  /**
+   * Whether `thumb` can be a fully-in-view frame (`fullyInView`): once the
+   * reference is learned, a frame whose foreground is empty or touches the ROI
+   * border never is, so it need not be scored. True while learning (every
+   * frame may count then).
+   */
+  mayBeWhole(thumb: Thumbnail): boolean {
+    return !this.reference || mayBeWhole(foreground(thumb, this.reference, this.settings));
   }
 
   observe(thumb: Thumbnail): PresenceObservation {

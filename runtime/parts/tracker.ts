@@ -71,8 +71,11 @@ export interface TrackedFrame {
   score: number | null;
   threshold?: number;
   modelVersion?: string;
-  /** Why `score` is null (`not_needed`: no part wanted the frame, see `needsScore`). */
-  unscored?: 'not_enrolled' | 'error' | 'not_needed';
+  /**
+   * Why `score` is null (`not_needed`: no part wanted the frame, see
+   * `needsScore`; `too_late`: the frame waited for scoring past the deadline).
+   */
+  unscored?: 'not_enrolled' | 'error' | 'not_needed' | 'too_late';
   /** Grey thumbnail (runtime/parts/presence.ts `makeThumbnail`); required in presence mode. */
   thumbnail?: Thumbnail;
 }
@@ -202,11 +205,17 @@ export class PartTracker {
    * Whether a frame arriving at `ts` is worth scoring. In trigger mode only
    * frames inside a waiting part's window are: the others are still passed to
    * `onFrame` (unscored, `not_needed`), since they close windows and keep the
-   * empty-belt reference fresh, but cost no CPU. Presence and frames modes
-   * score every frame.
+   * empty-belt reference fresh, but cost no CPU. Given the frame's
+   * thumbnail, a frame that cannot be fully in view (empty, or cut by the
+   * ROI border: see presence.ts) is not worth scoring either, in presence
+   * mode nor in trigger mode once the empty belt is learned: it would never
+   * count. Which frames are scored thus depends only on the frames and the
+   * triggers, never on timing. Frames mode scores every frame.
    */
-  needsScore(ts: number): boolean {
+  needsScore(ts: number, thumbnail?: Thumbnail): boolean {
+    if (this.settings.mode === 'presence' && thumbnail) return this.detector.mayShowPart(thumbnail);
     if (this.settings.mode !== 'trigger') return true;
+    if (thumbnail && !this.detector.mayBeWhole(thumbnail)) return false;
     for (const part of this.pending) {
       const w = part.window;
       if (part.decided || !w || w.complete) continue;
@@ -340,6 +349,7 @@ export function usableFrames(records: readonly FrameRecord[], inViewBand: number
 function emptyReason(records: readonly FrameRecord[]): PartReason {
   if (records.length === 0) return 'no_frames';
   if (records.every((r) => r.frame.unscored === 'not_enrolled')) return 'product_not_enrolled';
+  if (records.some((r) => r.frame.unscored === 'too_late')) return 'scoring_too_slow';
   if (records.every((r) => r.frame.score === null)) return 'scoring_failed';
   return 'no_usable_frame';
 }

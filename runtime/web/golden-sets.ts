@@ -15,6 +15,7 @@ import { constants } from 'node:fs';
 import { copyFile, link, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
+import { MAX_SAMPLES_PER_SET } from '../capture/golden-capture.ts';
 import { IMAGE_EXTENSIONS, imageFileNames, MAX_INPUT_PIXELS, pixelLimitProblem } from '../../product/image-io.ts';
 import { ApiError } from './http-util.ts';
 
@@ -116,9 +117,14 @@ async function writeNewFile(dir: string, file: string, bytes: Buffer): Promise<v
   const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
     await handle.writeFile(bytes);
-  } finally {
+  } catch (err) {
+    // A full disk: no half-written temporary stays in the set.
     await handle.close();
+    await unlink(temp).catch(() => undefined);
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new ApiError(507, `the device's disk is full; "${file}" was not saved`);
+    throw err;
   }
+  await handle.close();
   const target = join(dir, file);
   try {
     await link(temp, target).catch(async (err: NodeJS.ErrnoException) => {
@@ -140,6 +146,8 @@ export async function saveUpload(dataDir: string, product: string, set: string, 
   const file = uploadName(name);
   const size = await checkUploadImage(file, bytes);
   await requirePlainFolders(dataDir, ['golden', product, set]);
+  const held = (await imageFiles(dir)).length;
+  if (held >= MAX_SAMPLES_PER_SET) throw new ApiError(409, `the set already holds ${held} images, the most one set may hold (${MAX_SAMPLES_PER_SET}); start a new set. Nothing was saved`);
   await writeNewFile(dir, file, bytes);
   return { file, ...size };
 }

@@ -17,11 +17,14 @@
  *   GET  /api/products                              products with their active version
  *   GET  /api/products/:id/versions                 versions with metrics, oldest first
  *   GET  /api/products/:id/versions/:v/files/:name  contact sheets of a version
+ *   GET  /api/products/:id/versions/:v/bundle       the version as one signed bundle, for the other devices
  *   POST /api/products/:id/activate {version}       POST /api/products/:id/rollback
  *   GET  /api/products/:id/golden                   golden-sample sets; POST creates one
  *   PUT  /api/products/:id/golden/:set/:file        upload one image (raw body, Content-Type image/* or application/octet-stream)
  *   GET|POST /api/capture {camera, product, count}  POST /api/capture/cancel
  *   GET|POST /api/enrollment {product, set}         POST /api/enrollment/cancel
+ *   GET  /api/records?...  GET /api/records/:id/image|map|mask  POST /api/records/:id/review {label, type}
+ *   GET|POST /api/products/:id/defect-types         GET /api/statistics?format=json|csv (routes/records.ts)
  * POST bodies are `Content-Type: application/json`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -32,12 +35,15 @@ import { ApiError, sendError } from './http-util.ts';
 import { allowedHostNames, crossSiteProblem, hostProblem, SECURITY_HEADERS } from './request-guard.ts';
 import { matchRoute, pathSegments, type Route } from './router.ts';
 import { authRoutes, checkAccess } from './routes/auth.ts';
+import { bundleRoutes } from './routes/bundles.ts';
 import { captureRoutes } from './routes/capture.ts';
 import { enrollRoutes, logFinishedEnrollments } from './routes/enroll.ts';
 import { goldenSetRoutes } from './routes/golden-sets.ts';
 import { liveRoutes } from './routes/live.ts';
 import { pageRoutes } from './routes/pages.ts';
+import { partRoutes } from './routes/parts.ts';
 import { productRoutes } from './routes/products.ts';
+import { recordRoutes } from './routes/records.ts';
 import { createWebContext, DEFAULT_WEB_LIMITS, type WebContext, type WebDevice, type WebLimits } from './web-context.ts';
 
 export type { WebCamera, WebDevice } from './web-context.ts';
@@ -58,7 +64,7 @@ export interface WebAppOptions {
   limits?: Partial<WebLimits>;
 }
 
-export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...productRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes];
+export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...partRoutes, ...productRoutes, ...bundleRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes, ...recordRoutes];
 
 /** The path of a request target; a target that is not a URL path is a 400. */
 function requestPath(target: string | undefined): string {

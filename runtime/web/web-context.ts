@@ -3,6 +3,8 @@
  * live view, the capture and enrollment runners, sign-in, and the limits on
  * work clients start at will (event streams, uploads, failed sign-ins).
  */
+import type { TriggerResult } from '../parts/part-line.ts';
+import type { PartCountersPayload } from '../parts/payloads.ts';
 import type { Logger } from 'pino';
 import type { DeviceConfig } from '../../config/device.ts';
 import { listProductSummaries } from '../../product/versions.ts';
@@ -20,10 +22,18 @@ export interface WebCamera extends LiveCamera {
   product: string;
 }
 
+/** The device's part logic as the web API uses it (absent on a device that does not judge parts). */
+export interface WebParts {
+  trigger(camera: string, payload: unknown): TriggerResult;
+  resetCounters(camera: string): boolean;
+  counters(): Record<string, PartCountersPayload>;
+}
+
 export interface WebDevice {
   config: DeviceConfig;
   health(): DeviceHealth;
   cameras: WebCamera[];
+  parts?: WebParts;
 }
 
 export interface WebLimits {

@@ -117,3 +117,18 @@ t.test('bad options are refused by name', async (t) => {
   await writeFile(file, 'x');
   await t.rejects(captureGoldenSamples(camera, { count: 2, outDir: join(file, 'sub') }), /cannot use .*a-file\/sub for golden samples: ENOTDIR/);
 });
+
+t.test('a set holds at most maxPerSet samples: a capture that would pass it is refused before it starts', async (t) => {
+  const dir = t.testdir({ '000.png': 'x', '001.png': 'x', '002.png': 'x', 'notes.txt': 'x' });
+  const camera = new EventEmitter();
+  await t.rejects(captureGoldenSamples(camera, { count: 2, outDir: dir, maxPerSet: 4 }), {
+    name: 'CaptureError',
+    message: `${dir} holds 3 golden samples; capturing 2 more would pass the limit of 4 per set (ask for at most 1, or delete samples first)`,
+  });
+  t.equal(camera.listenerCount('frame'), 0, 'the refused capture never listened to the camera');
+  const done = captureGoldenSamples(camera, { count: 1, outDir: dir, maxPerSet: 4, minIntervalMs: 0 });
+  await settle();
+  camera.emit('frame', frame(90, 0));
+  t.equal((await done).files.length, 1, 'up to the limit is allowed');
+  t.equal((await readdir(dir)).filter((f) => f.endsWith('.png')).length, 4);
+});

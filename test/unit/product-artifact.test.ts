@@ -9,6 +9,7 @@ import {
   readActiveVersion,
   writeProductArtifact,
 } from '../../product/artifact.ts';
+import { currentBootId, tempEntryName } from '../../product/artifact-temp.ts';
 import { localisationShape } from '../../models/stn/localisation-net.ts';
 import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
 
@@ -150,6 +151,38 @@ t.test('attachments are written next to the manifest; a path or a reserved name 
   await t.rejects(writeProductArtifact(dataDir, draft(), bank, { attachments: { '../escape.png': png } }), /not a plain file name/);
   await t.rejects(writeProductArtifact(dataDir, draft(), bank, { attachments: { 'manifest.json': png } }), /not a plain file name/);
   t.same((await readdir(join(dataDir, 'products', 'bracket'))).sort(), ['active', 'v1'], 'a refused write leaves no version behind');
+});
+
+t.test('two enrollments of one product at once both succeed; only the leftovers of a writer that is gone are removed', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const written = await Promise.all([1, 2, 3, 4].map(() => writeProductArtifact(dataDir, draft(), bank, { activate: false })));
+  t.same(written.map((w) => w.version).sort(), ['v1', 'v2', 'v3', 'v4'], 'each write got its own version');
+  for (const w of written) await loadProductArtifact(dataDir, 'bracket', w.version);
+  const pdir = join(dataDir, 'products', 'bracket');
+  // A running writer's folder (this process), a crashed one (no such pid), one from before a reboot, one from an older release.
+  const running = tempEntryName('tmp', { pid: process.pid, bootId: currentBootId() }, 'v9', 'aaaa');
+  const crashed = tempEntryName('tmp', { pid: 2 ** 22 + 17, bootId: currentBootId() }, 'v9', 'bbbb');
+  const beforeBoot = tempEntryName('active', { pid: process.pid, bootId: 'fffffffffff0' }, 'v1', 'cccc');
+  for (const name of [running, crashed, beforeBoot, '.tmp-v7-dddd']) await mkdir(join(pdir, name));
+  await writeProductArtifact(dataDir, draft(), bank);
+  t.same((await readdir(pdir)).filter((e) => e.startsWith('.')), [running], "a running writer's folder stays, stale ones are removed");
+});
+
+t.test('an active pointer or a manifest file name that leaves the version folder is refused', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  await writeProductArtifact(dataDir, draft(), bank);
+  const pdir = join(dataDir, 'products', 'bracket');
+  await writeFile(join(pdir, 'active'), '../../etc\n');
+  await t.rejects(readActiveVersion(dataDir, 'bracket'), { name: 'ArtifactError', message: /active holds "..\/..\/etc", not a version name like v3/ });
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), { name: 'ArtifactError', message: /not a version name/ });
+  await t.rejects(loadProductArtifact(dataDir, 'bracket', '../other'), { name: 'ArtifactError', message: /"..\/other" is not a version name/ });
+  await writeFile(join(pdir, 'active'), 'v1\n');
+  const manifestPath = join(pdir, 'v1', 'manifest.json');
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+  for (const key of ['../../etc/passwd', 'sub/memory-bank.safetensors', '..', '/etc/hostname']) {
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, files: { ...manifest.files, [key]: 'a'.repeat(64) } }));
+    await t.rejects(loadProductArtifact(dataDir, 'bracket'), { name: 'ArtifactError', message: /which is not a plain file name inside the version folder/ }, key);
+  }
 });
 
 t.test('an int8 product keeps its precision and calibrated activation ranges through write and load', async (t) => {

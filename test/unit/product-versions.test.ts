@@ -1,16 +1,19 @@
 import t from 'tap';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactError, readActiveVersion, writeProductArtifact, type ManifestDraft } from '../../product/artifact.ts';
+import { ArtifactError, listVersions, loadProductArtifact, readActiveVersion, writeProductArtifact, type ManifestDraft } from '../../product/artifact.ts';
 import {
   ProductVersionError,
   activateProductVersion,
   listProductSummaries,
   listProductVersions,
   normalizeVersion,
+  pruneProductVersions,
   rollbackCandidates,
   rollbackProduct,
   versionAttachments,
+  versionsToPrune,
 } from '../../product/versions.ts';
 import { tinyManifestDraft, TINY_BANK } from '../helpers/manifest-draft.ts';
 
@@ -123,4 +126,18 @@ t.test('activate: verifies first; unknown versions are named with the ones that 
   await t.rejects(activateProductVersion(dataDir, 'bracket', 'v9'), /product "bracket" has no version "v9"; its versions are v1, v2, v3/);
   await t.rejects(activateProductVersion(dataDir, 'ghost', 'v1'), /product "ghost" is not enrolled/);
   await t.rejects(rollbackProduct(dataDir, 'ghost'), /product "ghost" is not enrolled/);
+});
+
+t.test('retention: versions beyond keep are pruned, never the active one nor the rollback target', async (t) => {
+  const vs = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
+  t.same(versionsToPrune(vs, 'v6', 3), ['v1', 'v2', 'v3']);
+  t.same(versionsToPrune(vs, 'v2', 2), ['v3', 'v4'], 'active v2 and its rollback target v1 stay');
+  t.same(versionsToPrune(vs, undefined, 1), ['v1', 'v2', 'v3', 'v4', 'v5']);
+  t.same(versionsToPrune(vs, 'v6', 0), [], '0 keeps every version');
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-prune-'));
+  for (let i = 0; i < 5; i++) await writeProductArtifact(dataDir, tinyManifestDraft(), TINY_BANK, { activate: i < 2 });
+  t.same(await pruneProductVersions(dataDir, 'bracket', 2), ['v3']);
+  t.same(await listVersions(dataDir, 'bracket'), ['v1', 'v2', 'v4', 'v5']);
+  await loadProductArtifact(dataDir, 'bracket');
+  t.same((await readdir(join(dataDir, 'products', 'bracket'))).filter((e) => e.startsWith('.')), [], 'no temporaries remain');
 });

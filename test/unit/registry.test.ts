@@ -12,7 +12,7 @@ import { backboneWeightsPath, DEFAULT_BACKBONE, loadBackbone, MOBILENET_DEFAULT_
 import { loadMobileNetV2 } from '../../models/backbones/mobilenet-v2.ts';
 import { GraphBuilder, type Dim } from '../../models/onnx/graph-builder.ts';
 import { encodeSafetensors, type TensorData } from '../../models/safetensors.ts';
-import { fetchBackbone } from '../../scripts/fetch-backbone.ts';
+import { downloadSource, fetchBackbone, PINNED_WEIGHTS } from '../../scripts/fetch-backbone.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -237,22 +237,34 @@ t.test('fetch-backbone validates a download before installing it, and never leav
   const installed = join(dataDir, 'backbones', 'resnet18.safetensors');
 
   let progress = 0;
-  const result = await fetchBackbone('resnet18', { dataDir, url: `${base}/good`, onProgress: (received) => (progress = received) });
+  const hash = sha256(good);
+  const result = await fetchBackbone('resnet18', { dataDir, url: `${base}/good`, sha256: hash, onProgress: (received) => (progress = received) });
   t.same(result, { path: installed, sha256: sha256(good) });
   t.equal(progress, good.length, 'progress reaches the file size');
   t.equal((await loadBackbone('resnet18', { dataDir })).sha256, sha256(good), 'the registry finds the installed weights');
 
-  await t.rejects(fetchBackbone('resnet18', { dataDir, url: `${base}/truncated` }), /not usable resnet18 weights, nothing was installed: .*truncated file/);
-  await t.rejects(fetchBackbone('resnet18', { dataDir, url: `${base}/cut` }), /download of .*\/cut (broke off|is incomplete).*nothing was installed/);
-  await t.rejects(fetchBackbone('resnet18', { dataDir, url: `${base}/missing` }), /cannot download .*\/missing: HTTP 404/);
+  await t.rejects(fetchBackbone('resnet18', { dataDir, url: `${base}/truncated`, sha256: sha256(good.subarray(0, good.length >> 1)) }), /not usable resnet18 weights, nothing was installed: .*truncated file/);
+  await t.rejects(fetchBackbone('resnet18', { dataDir, url: `${base}/cut`, sha256: hash }), /download of .*\/cut (broke off|is incomplete).*nothing was installed/);
+  await t.rejects(fetchBackbone('resnet18', { dataDir, url: `${base}/missing`, sha256: hash }), /cannot download .*\/missing: HTTP 404/);
+  // Pinned: a file with another hash (a changed upstream, a tampering mirror) is never installed; without a hash nothing is downloaded.
+  await t.rejects(fetchBackbone('resnet18', { dataDir, url: `${base}/good`, sha256: 'ab'.repeat(32) }), new RegExp(`sha256 ${hash}, expected ${'ab'.repeat(32)}; nothing was installed`));
+  await t.rejects(fetchBackbone('resnet18', { dataDir, url: `${base}/good`, sha256: 'xyz' }), /--sha256 "xyz" is not a sha256/);
+  await t.rejects(
+    fetchBackbone('resnet18', { dataDir, url: `${base}/good`, ...(PINNED_WEIGHTS.resnet18.sha256 ? { sha256: 'cd'.repeat(32) } : {}) }),
+    PINNED_WEIGHTS.resnet18.sha256 ? /expected cdcd/ : /no pinned revision and sha256 for timm\/resnet18.tv_in1k; download from a source you trust with --url <url> --sha256/,
+  );
+  const pins = { resnet18: { repo: 'timm/resnet18.tv_in1k', revision: 'f'.repeat(40), sha256: 'e'.repeat(64) }, wide_resnet50_2: { repo: 'w', revision: null, sha256: null } };
+  t.same(downloadSource('resnet18', {}, pins), { url: `https://huggingface.co/timm/resnet18.tv_in1k/resolve/${'f'.repeat(40)}/model.safetensors`, sha256: 'e'.repeat(64) }, 'a pinned entry downloads its revision and checks its hash');
+  t.throws(() => downloadSource('wide_resnet50_2', {}, pins), /no pinned revision/);
   await t.rejects(fetchBackbone('vgg16', { dataDir }), /no downloadable weights for backbone "vgg16" \(downloadable: resnet18, wide_resnet50_2\)/);
   t.same(await readdir(join(dataDir, 'backbones')), ['resnet18.safetensors'], 'failed downloads left no files');
   t.equal(sha256(await readFile(installed)), sha256(good), 'failed downloads did not touch the installed weights');
 
   // The command line, as a user runs it (through the tsx loader, like npm run fetch-backbone).
   const cli = (...args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../scripts/fetch-backbone.ts'), ...args]);
-  const out = await cli('resnet18', '--data-dir', join(dir, 'cli'), '--url', `${base}/good`);
+  const out = await cli('resnet18', '--data-dir', join(dir, 'cli'), '--url', `${base}/good`, '--sha256', hash);
   t.match(out.stdout, `installed resnet18 at ${join(dir, 'cli', 'backbones', 'resnet18.safetensors')}\nsha256 ${sha256(good)}`);
   await t.rejects(cli('resnet34'), { code: 2, stderr: /usage: npm run fetch-backbone -- <resnet18\|wide_resnet50_2>/ });
-  await t.rejects(cli('resnet18', '--data-dir', join(dir, 'cli2'), '--url', `${base}/missing`), { code: 1, stderr: /cannot download .*HTTP 404/ });
+  await t.rejects(cli('resnet18', '--data-dir', join(dir, 'cli2'), '--url', `${base}/missing`, '--sha256', hash), { code: 1, stderr: /cannot download .*HTTP 404/ });
+  await t.rejects(cli('resnet18', '--data-dir', join(dir, 'cli3'), '--url', `${base}/good`, '--sha256', 'ab'.repeat(32)), { code: 1, stderr: /expected abab.*nothing was installed/ });
 });

@@ -107,7 +107,7 @@ t.test('encoding: bdSeq per CONNECT, kept on disk; births with seq 0, 1, 2; one 
   t.ok(births.every((b) => b.qos === 0 && !b.retain));
   t.equal(metricsByName(decodeSparkplug(births[0]!.payload)).bdSeq?.value, 0, 'NBIRTH carries the bdSeq of the will');
   const dbirth = decodeSparkplug(births[1]!.payload);
-  t.equal(dbirth.metrics.length, 18, 'DBIRTH declares every camera metric');
+  t.equal(dbirth.metrics.length, 34, 'DBIRTH declares every camera metric (frames, rejects, health, parts and part counters)');
 
   const [data] = first.result('cam1', result);
   t.equal(data!.topic, 'spBv1.0/plant2/DDATA/line3/cam1');

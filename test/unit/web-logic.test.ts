@@ -1,7 +1,10 @@
 import t from 'tap';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import sharp from 'sharp';
 import { enrollmentStages, parseEnrollLine, plannedStages } from '../../product/enrollment-progress.ts';
 import type { VersionSummary } from '../../product/versions.ts';
-import { goldenSetDir, goldenSetName, uploadName } from '../../runtime/web/golden-sets.ts';
+import { MAX_SAMPLES_PER_SET } from '../../runtime/capture/golden-capture.ts';
+import { goldenSetDir, goldenSetName, saveUpload, uploadName } from '../../runtime/web/golden-sets.ts';
 import { advanceStages, etaSeconds, type StageProgress } from '../../runtime/web/job-progress.ts';
 import { pushRecent } from '../../runtime/web/live-view.ts';
 import { rollbackHint, servableAttachment } from '../../runtime/web/product-actions.ts';
@@ -88,4 +91,14 @@ t.test('recent rejects: newest first, bounded', async (t) => {
   let list: number[] = [];
   for (let i = 1; i <= 5; i++) list = pushRecent(list, i, 3);
   t.same(list, [5, 4, 3]);
+});
+
+t.test('an upload into a set that holds the most images a set may hold is refused; nothing is saved', async (t) => {
+  const dataDir = t.testdir();
+  const dir = goldenSetDir(dataDir, 'washer', '20261123-130512');
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < MAX_SAMPLES_PER_SET; i++) await writeFile(`${dir}/${String(i).padStart(4, '0')}.png`, '');
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();
+  await t.rejects(saveUpload(dataDir, 'washer', '20261123-130512', 'new.png', png), { status: 409, message: new RegExp(`holds ${MAX_SAMPLES_PER_SET} images, the most one set may hold`) });
+  t.equal((await readdir(dir)).length, MAX_SAMPLES_PER_SET, 'nothing was added');
 });

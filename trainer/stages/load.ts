@@ -4,7 +4,7 @@
  * the memory bank learns from and samples held out for calibration.
  */
 import { performance } from 'node:perf_hooks';
-import { loadBackbone } from '../../models/backbones/registry.ts';
+import { assertBackboneAvailable, loadBackbone } from '../../models/backbones/registry.ts';
 import { calibrateActivationRanges } from '../../models/features/calibrate-ranges.ts';
 import { FeatureExtractor } from '../../models/features/extractor.ts';
 import { seededRandom } from '../../models/components/random.ts';
@@ -15,6 +15,8 @@ import { since, type EnrollContext, type EnrollModels, type StageProgress } from
 
 export async function loadStage(ctx: EnrollContext, progress: StageProgress): Promise<void> {
   const { settings, size, session } = ctx;
+  // A missing backbone is refused before any golden sample is read.
+  await assertBackboneAvailable(settings.backbone, { dataDir: ctx.opts.dataDir });
   const start = performance.now();
   const golden = await loadGoldenSamples(ctx.opts.imagesDir, size, settings.minGoldenSamples, progress);
   ctx.timings.loadMs = since(start);

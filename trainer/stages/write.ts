@@ -1,10 +1,12 @@
 /**
  * Enrollment's last stage: F2PAD's mask-refinement model, the
  * synthetic-negatives contact sheet, the manifest, and the product artifact
- * written (and activated unless told not to).
+ * written (and activated unless told not to), then versions beyond
+ * `enroll.keepVersions` pruned.
  */
 import { performance } from 'node:perf_hooks';
 import { writeProductArtifact } from '../../product/artifact.ts';
+import { pruneProductVersions } from '../../product/versions.ts';
 import { seededRandom } from '../../models/components/random.ts';
 import { fitPixelPrior, samplePixels } from '../../models/refine/pixel-prior.ts';
 import type { RefineModel } from '../../models/refine/f2pad-model.ts';
@@ -43,6 +45,8 @@ export async function writeStage(ctx: EnrollContext, progress: StageProgress): P
   const draft = manifestDraft(ctx, refine);
   progress(0, 1);
   const written = await writeProductArtifact(opts.dataDir, draft, model.bank.rows, { activate: opts.activate, reduction: model.reduction, refine, stn: ctx.stn, padim: model.padim, attachments });
+  // Retention (enroll.keepVersions): the new version, the active one and the rollback target always stay.
+  await pruneProductVersions(opts.dataDir, draft.productId, settings.keepVersions);
   progress(1, 1);
   ctx.result = { ...written, manifest: draft };
 }

@@ -17,6 +17,7 @@ export function cameraProblems(problems: string[], id: string): string[] {
 
 export function camerasState(app: WebContext) {
   const h = app.device.health();
+  const parts = app.device.parts?.counters() ?? {};
   return {
     status: h.status,
     problems: h.problems,
@@ -38,6 +39,7 @@ export function camerasState(app: WebContext) {
       lastResult: app.live.lastResult(c.id),
       frameSeq: app.live.frameSeq(c.id),
       problems: cameraProblems(h.problems, c.id),
+      parts: parts[c.id] ?? null,
     })),
   };
 }

@@ -1,14 +1,18 @@
-// The page's frame: tabs (Live, Products, Enroll) chosen by the URL's hash,
+// The page's frame: tabs (Live, Products, Enroll, Review, Statistics) chosen by the URL's hash,
 // one stream of device state shared by the pages.
 import { byTestId, showMessage, subscribe } from './api.js';
 import { LivePage } from './live.js';
 import { ProductsPage } from './products.js';
 import { EnrollPage } from './enroll.js';
+import { ReviewPage } from './review.js';
+import { StatisticsPage } from './statistics.js';
 
 const pages = {
   live: new LivePage(document.getElementById('live')),
   products: new ProductsPage(document.getElementById('products')),
   enroll: new EnrollPage(document.getElementById('enroll')),
+  review: new ReviewPage(document.getElementById('review')),
+  statistics: new StatisticsPage(document.getElementById('statistics')),
 };
 
 function show() {

@@ -24,6 +24,13 @@ export class LivePage {
   }
 }
 
+/** A camera's part counters as one line: what a shift lead reads off the line. */
+function partsLine(p) {
+  const rate = p.rejectRate === null ? '-' : `${number(p.rejectRate * 100, 1)} %`;
+  const time = p.processingMs ? ` · processing ${Math.round(p.processingMs.mean)} ms (${Math.round(p.processingMs.min)}-${Math.round(p.processingMs.max)})` : '';
+  return `parts ${p.parts} · OK ${p.ok} · NG ${p.ng} · no verdict ${p.noVerdict} · trigger errors ${p.triggerErrors} · reject rate ${rate}${time}`;
+}
+
 class CameraCard {
   constructor(id) {
     this.id = id;
@@ -38,6 +45,7 @@ class CameraCard {
     this.marker = el('div', { class: 'marker' });
     this.score = el('span', { dataset: { testid: t('score') } });
     this.stats = el('span', { class: 'stats', dataset: { testid: t('stats') } });
+    this.parts = el('span', { class: 'stats', dataset: { testid: t('parts') } });
     this.problems = el('div', { dataset: { testid: t('problems') } });
     this.strip = el('div', { class: 'strip', dataset: { testid: t('rejects') } });
     this.root = el(
@@ -48,6 +56,7 @@ class CameraCard {
       el('p', { class: 'verdict' }, this.verdict, ' ', this.score),
       el('div', { class: 'scorebar', title: 'score against the reject threshold (the line)' }, this.bar, this.marker),
       el('p', {}, this.stats),
+      el('p', {}, this.parts),
       this.problems,
       el('h4', {}, 'Recent rejects'),
       this.strip,
@@ -75,6 +84,7 @@ class CameraCard {
       this.marker.style.left = `${(100 * r.threshold) / scale}%`;
     }
     this.stats.textContent = `${c.state}${c.reason ? ` (${c.reason})` : ''} · ${number(c.fps, 1)} fps · ${c.scored} scored · ${c.rejects} rejects${c.p50Ms !== null ? ` · ${Math.round(c.p50Ms)} ms` : ''}`;
+    this.parts.textContent = c.parts ? partsLine(c.parts) : '';
     this.problems.replaceChildren(...c.problems.map((p) => el('p', { class: 'warning' }, p)));
     if (c.frameSeq !== null && c.frameSeq !== this.frameSeq && !this.loading) {
       this.frameSeq = c.frameSeq;
