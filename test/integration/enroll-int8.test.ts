@@ -31,7 +31,8 @@ t.test('enroll --precision int8, then score', async (t) => {
   const bad = await writePng(join(root, 'bad.png'), partPixels(64, 64, 41, { x: 40, y: 26, r: 5 }), 64, 64);
   const scored = await linesight(['score', '--product', 'disc', '--data-dir', dataDir, '--json', good, bad]);
   t.equal(scored.code, 0, scored.stderr);
-  const [g, b] = scored.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  // One JSON object per image; other lines (library notices) are not ours to parse.
+  const [g, b] = scored.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   t.equal(g.verdict, 'ok', `good part scores ${g.score} under ${g.threshold}`);
   t.equal(b.verdict, 'reject', `defective part scores ${b.score} over ${b.threshold}`);
 
