@@ -9,6 +9,10 @@ import { z } from 'zod';
 export const STN_LOSSES = ['image', 'siamese'] as const;
 export type StnLoss = (typeof STN_LOSSES)[number];
 
+/** Arithmetic of the backbone (models/onnx/emit-int8.ts for int8). */
+export const BACKBONE_PRECISIONS = ['float32', 'int8'] as const;
+export type BackbonePrecision = (typeof BACKBONE_PRECISIONS)[number];
+
 /** Ways of choosing the image (reject) threshold (trainer/calibrate.ts). */
 export const CALIBRATION_METHODS = ['maxnormal', 'f1synthetic', 'cutswap'] as const;
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
@@ -70,6 +74,8 @@ export const enrollSettingsSchema = z
     layers: z.array(z.string().min(1)).min(1).max(4).optional(),
     /** Square input size in pixels the images are resized to. */
     inputSize: z.number().int().min(32).max(1024).default(224),
+    /** Backbone arithmetic: float32, or int8 (QDQ from the same layer IR, activation ranges calibrated on the golden samples). */
+    precision: z.enum(BACKBONE_PRECISIONS).default('float32'),
     aggregation: z.enum(['patchcore', 'sppm']).default('patchcore'),
     /** Share of all golden-sample patch features kept in the memory bank. */
     coresetRatio: z.number().gt(0).max(1).default(0.1),
@@ -167,6 +173,7 @@ export const ENROLL_SETTING_FLAGS: readonly EnrollSettingFlag[] = [
   { flag: '--backbone <id>', setting: ['backbone'], help: 'backbone: mobilenet_v2 (default), resnet18, wide_resnet50_2, onnx:<file>' },
   { flag: '--layers <a,b>', setting: ['layers'], help: 'backbone layers to combine, comma separated' },
   { flag: '--input-size <px>', setting: ['inputSize'], help: 'square input size in pixels' },
+  { flag: '--precision <p>', setting: ['precision'], help: 'backbone arithmetic: float32, or int8 calibrated on the golden samples' },
   { flag: '--aggregation <kind>', setting: ['aggregation'], help: 'patch aggregation' },
   { flag: '--coreset <ratio>', setting: ['coresetRatio'], help: 'share of patch features kept in the memory bank (0-1)' },
   { flag: '--sigma <px>', setting: ['sigma'], help: 'Gaussian smoothing of the anomaly map' },

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { productIdSchema } from '../config/names.ts';
-import { CALIBRATION_METHODS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
+import { BACKBONE_PRECISIONS, CALIBRATION_METHODS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -26,6 +26,21 @@ export const manifestSchema = z
     createdAt: z.string(),
     trainerVersion: z.string(),
     backbone: z.object({ id: z.string(), sha256 }).strict(),
+    /** Backbone arithmetic; absent: float32 (products enrolled before int8). */
+    precision: z.enum(BACKBONE_PRECISIONS).optional(),
+    /**
+     * int8 only: calibrated [min, max] of every quantized tensor (by layer IR
+     * value name), from which the QDQ graph is emitted at load; the sha256
+     * above is still that of the float source weights.
+     */
+    int8: z
+      .object({
+        calibration: z.literal('minmax'),
+        samples: z.number().int().positive(),
+        ranges: z.record(z.string(), z.tuple([z.number(), z.number()])),
+      })
+      .strict()
+      .optional(),
     inputSize: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).strict(),
     layers: z.array(featureLayerSchema).min(1),
     aggregation: z.enum(['patchcore', 'sppm']),

@@ -104,7 +104,9 @@ export class ProductScorer {
         `product "${productId}" ${manifest.version} was enrolled with other ${manifest.backbone.id} weights (sha256 ${manifest.backbone.sha256.slice(0, 12)}…, installed ${backbone.sha256.slice(0, 12)}…); enroll it again`,
       );
     }
-    const extractor = await models.extractor(manifest.backbone.id, manifest.layers.map((l) => l.name), manifest.inputSize, manifest.aggregation);
+    const int8Ranges = manifest.precision === 'int8' ? manifest.int8?.ranges : undefined;
+    if (manifest.precision === 'int8' && !int8Ranges) throw new ArtifactError(`product "${productId}" ${manifest.version} is int8 but its manifest has no calibrated ranges; enroll it again`);
+    const extractor = await models.extractor(manifest.backbone.id, manifest.layers.map((l) => l.name), manifest.inputSize, manifest.aggregation, int8Ranges);
     const expected = manifest.reduction?.from ?? manifest.featureDim;
     if (extractor.shape.channels !== expected) {
       throw new ArtifactError(`product "${productId}" ${manifest.version}: features have ${extractor.shape.channels} channels, the artifact expects ${expected}`);

@@ -1,11 +1,13 @@
 /**
  * Models shared by every camera of a device: one loaded backbone per id and
  * one feature-extractor session per (backbone, layers, input size,
- * aggregation). Products enrolled with the same settings, and every camera
+ * aggregation, precision). Products enrolled with the same settings, and every camera
  * scoring them, use the same ONNX sessions; only each product's memory bank
  * has sessions of its own.
  */
+import { createHash } from 'node:crypto';
 import type { InferenceSettings } from '../config/enroll.ts';
+import type { ActivationRanges } from '../models/onnx/emit-int8.ts';
 import { loadBackbone, type Backbone } from '../models/backbones/registry.ts';
 import { FeatureExtractor, type InputSize } from '../models/features/extractor.ts';
 import type { Aggregation } from '../models/features/aggregation.ts';
@@ -24,10 +26,12 @@ export class SharedModels {
     return cached(this.backbones, id, () => loadBackbone(id, { dataDir: this.dataDir }));
   }
 
-  async extractor(backboneId: string, layers: string[], inputSize: InputSize, aggregation: Aggregation): Promise<FeatureExtractor> {
+  /** `int8Ranges`: the product's calibrated activation ranges for an int8 backbone (its own session); absent: float32. */
+  async extractor(backboneId: string, layers: string[], inputSize: InputSize, aggregation: Aggregation, int8Ranges?: ActivationRanges): Promise<FeatureExtractor> {
     const backbone = await this.backbone(backboneId);
-    const key = [backbone.id, backbone.sha256, layers.join('+'), `${inputSize.width}x${inputSize.height}`, aggregation].join('|');
-    return cached(this.extractors, key, () => FeatureExtractor.create(backbone, layers, inputSize, aggregation, sessionOptions(this.inference)));
+    const precision = int8Ranges ? `int8:${createHash('sha256').update(JSON.stringify(int8Ranges)).digest('hex')}` : 'float32';
+    const key = [backbone.id, backbone.sha256, layers.join('+'), `${inputSize.width}x${inputSize.height}`, aggregation, precision].join('|');
+    return cached(this.extractors, key, () => FeatureExtractor.create(backbone, layers, inputSize, aggregation, sessionOptions(this.inference), int8Ranges));
   }
 
   /** Distinct feature-extractor sessions loaded so far. */

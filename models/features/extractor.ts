@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
 import type { Backbone } from '../backbones/registry.ts';
+import { emitInt8Forward, type ActivationRanges } from '../onnx/emit-int8.ts';
 import { createSession, type SessionOptions } from '../session.ts';
 import { aggregatedShape, aggregationGraph, type Aggregation, type AggregatedShape, type FeatureLayerShape } from './aggregation.ts';
 
@@ -36,6 +37,14 @@ function inputTensor(images: { data: Float32Array }[], size: InputSize): ort.Ten
   return new ort.Tensor('float32', data, [images.length, size.height, size.width, 3]);
 }
 
+/** The float backbone graph, or the int8 one (QDQ, from the same layer IR) when activation ranges are given. */
+export function backboneGraph(backbone: Backbone, layers: string[], inputSize: InputSize, int8Ranges?: ActivationRanges): Uint8Array {
+  const size: [number, number] = [inputSize.height, inputSize.width];
+  if (!int8Ranges) return backbone.buildGraph(layers, size);
+  if (!backbone.ir) throw new Error(`backbone ${backbone.id} has no layer description, so it has no int8 version; use precision float32`);
+  return emitInt8Forward(backbone.ir, { outputs: layers, inputSize: size, ranges: int8Ranges });
+}
+
 export class FeatureExtractor {
   private constructor(
     readonly backbone: Backbone,
@@ -53,8 +62,9 @@ export class FeatureExtractor {
     inputSize: InputSize,
     aggregation: Aggregation,
     sessionOptions: SessionOptions = {},
+    int8Ranges?: ActivationRanges,
   ): Promise<FeatureExtractor> {
-    const backboneSession = await createSession(backbone.buildGraph(layerNames, [inputSize.height, inputSize.width]), sessionOptions);
+    const backboneSession = await createSession(backboneGraph(backbone, layerNames, inputSize, int8Ranges), sessionOptions);
     // Layer shapes are read off one real forward pass, so any backbone (including
     // a user-supplied ONNX extractor) reports its true output sizes.
     const probe = await backboneSession.run({ image: new ort.Tensor('float32', new Float32Array(inputSize.width * inputSize.height * 3), [1, inputSize.height, inputSize.width, 3]) });

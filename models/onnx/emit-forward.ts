@@ -4,7 +4,7 @@
  * requested layers out (NCHW, named like the layers).
  */
 import { GraphBuilder } from './graph-builder.ts';
-import { truncate, nodeInputs, type BackboneIR, type LayerNode } from '../ir.ts';
+import { truncate, nodeInputs, type BackboneIR, type ConvNode, type LayerNode } from '../ir.ts';
 
 export interface EmitOptions {
   outputs: string[];
@@ -83,6 +83,27 @@ export function emitPreprocess(g: GraphBuilder, image: string, preprocess: Backb
 }
 
 /**
+ * Where the int8 emitter (emit-int8.ts) puts quantize/dequantize pairs: the
+ * value a convolution reads, its weight and bias operands, and the value every
+ * consumer of a node's output reads. Without hooks the graph stays float.
+ */
+export interface QuantizeHooks {
+  /** The value a convolution reads for IR value `name`, emitted as `value`. */
+  convInput(g: GraphBuilder, name: string, value: string): string;
+  /** Weight (and bias) operands of `conv`, which reads IR value `inputName`. */
+  convParams(g: GraphBuilder, conv: ConvNode, inputName: string): string[];
+  /** The value the consumers of node `name` read, emitted as `value`. */
+  produced(g: GraphBuilder, name: string, value: string): string;
+}
+
+/** A convolution's float weight and bias initializers. */
+export function floatConvParams(g: GraphBuilder, conv: ConvNode): string[] {
+  const params = [g.initializer(`${conv.name}_w`, conv.weight, conv.weightShape)];
+  if (conv.bias) params.push(g.initializer(`${conv.name}_b`, conv.bias, [conv.bias.length]));
+  return params;
+}
+
+/**
  * Emits the nodes of `net` reading `input` (NCHW). Zero pads feeding only a
  * convolution are folded into the convolution's own pads unless `keep` names
  * them. `withPoolIndices` also emits max pools' argmax indices (for gradients).
@@ -92,7 +113,7 @@ export function emitLayers(
   net: BackboneIR,
   input: string,
   shapes: Map<string, [number, number, number]>,
-  opts: { keep?: string[]; withPoolIndices?: boolean } = {},
+  opts: { keep?: string[]; withPoolIndices?: boolean; quantize?: QuantizeHooks } = {},
 ): EmittedLayers {
   const keep = new Set(opts.keep ?? []);
   const values = new Map<string, string>([[net.input, input]]);
@@ -118,8 +139,9 @@ export function emitLayers(
         const source = pad ? pad.input : n.input;
         const pads = (pad ? n.pads.map((p, i) => p + pad.pads[i]!) : [...n.pads]) as [number, number, number, number];
         convInputs.set(n.name, { input: source, pads });
-        const inputs = [value(source), g.initializer(`${n.name}_w`, n.weight, n.weightShape)];
-        if (n.bias) inputs.push(g.initializer(`${n.name}_b`, n.bias, [n.bias.length]));
+        const q = opts.quantize;
+        const x = q ? q.convInput(g, source, value(source)) : value(source);
+        const inputs = [x, ...(q ? q.convParams(g, n, source) : floatConvParams(g, n))];
         out = g.op('Conv', inputs, { kernel_shape: [n.weightShape[2], n.weightShape[3]], strides: n.stride, pads, dilations: n.dilation, group: n.group }, n.name);
         break;
       }
@@ -160,7 +182,7 @@ export function emitLayers(
         break;
       }
     }
-    values.set(n.name, out);
+    values.set(n.name, opts.quantize ? opts.quantize.produced(g, n.name, out) : out);
   }
   return { values, convInputs, poolIndices };
 }

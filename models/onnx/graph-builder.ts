@@ -92,12 +92,20 @@ export class GraphBuilder {
   }
 
   /** A constant tensor stored in the graph. */
-  initializer(hint: string, data: Float32Array | BigInt64Array | Int32Array, dims: number[]): string {
+  initializer(hint: string, data: Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array, dims: number[]): string {
     const name = this.fresh(hint);
     const count = dims.reduce((a, b) => a * b, 1);
     if (count !== data.length) throw new Error(`initializer ${hint}: ${data.length} values for shape [${dims}]`);
     const dataType =
-      data instanceof Float32Array ? DataType.FLOAT : data instanceof BigInt64Array ? DataType.INT64 : DataType.INT32;
+      data instanceof Float32Array
+        ? DataType.FLOAT
+        : data instanceof BigInt64Array
+          ? DataType.INT64
+          : data instanceof Int8Array
+            ? DataType.INT8
+            : data instanceof Uint8Array
+              ? DataType.UINT8
+              : DataType.INT32;
     this.inits.push(
       onnx.TensorProto.create({
         name,

@@ -184,3 +184,17 @@ t.test('an active pointer or a manifest file name that leaves the version folder
     await t.rejects(loadProductArtifact(dataDir, 'bracket'), { name: 'ArtifactError', message: /which is not a plain file name inside the version folder/ }, key);
   }
 });
+
+t.test('an int8 product keeps its precision and calibrated activation ranges through write and load', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const int8 = { calibration: 'minmax' as const, samples: 12, ranges: { input_1: [-1, 1] as [number, number], Conv1_relu: [0, 5.75] as [number, number] } };
+  await writeProductArtifact(dataDir, draft('bracket', { precision: 'int8', int8 }), bank);
+  const loaded = await loadProductArtifact(dataDir, 'bracket');
+  t.equal(loaded.manifest.precision, 'int8');
+  t.same(loaded.manifest.int8, int8);
+  const m = JSON.parse(await readFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), 'utf8'));
+  await writeFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), JSON.stringify({ ...m, int8: { ...int8, ranges: { input_1: [-1] } } }));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /int8/, 'a range that is not [min, max] is refused');
+  await writeFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), JSON.stringify({ ...m, precision: 'int4' }));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /precision/);
+});

@@ -4,6 +4,7 @@
  * what earlier stages left through `need`, so a stage run out of order says
  * what it is missing instead of working on nothing.
  */
+import type { ActivationRanges } from '../../models/onnx/emit-int8.ts';
 import { performance } from 'node:perf_hooks';
 import type { EnrollSettings, InferenceSettings } from '../../config/enroll.ts';
 import type { ManifestDraft } from '../../product/artifact.ts';
@@ -42,6 +43,8 @@ export interface EnrollModels {
   saliency?: SaliencyExtractor;
   /** How calibration makes its synthetic negatives: CutSwap when saliency maps exist. */
   calibrationMethod: NegativeMethod;
+  /** int8 backbone: activation ranges calibrated on the bank samples (absent: float32). */
+  int8?: { samples: number; ranges: ActivationRanges };
 }
 
 /** Patch features of the bank samples, then of the posed views (PaDiM's Gaussians only). */
