@@ -25,7 +25,6 @@ import {
   type RecordFilter,
   type RecordPage,
   type RecordRow,
-  type RecordVerdict,
   type ReviewLabel,
   recordsDir,
   recordsIndexPath,
@@ -34,17 +33,9 @@ import {
 export type RecordFileKind = keyof typeof RECORD_FILES;
 
 /** A record to keep; its files are PNG bytes, absent when there was no frame to show. */
-export interface NewRecord {
-  ts: number;
-  camera: string;
-  product: string;
-  version: string | null;
-  verdict: RecordVerdict;
-  score: number | null;
-  threshold: number | null;
-  partId: string | null;
+export type NewRecord = Pick<RecordRow, 'ts' | 'camera' | 'product' | 'version' | 'verdict' | 'score' | 'threshold' | 'partId'> & {
   files: Partial<Record<RecordFileKind, Buffer>>;
-}
+};
 
 /** One entry of the append-only review log. */
 export interface ReviewEntry {

@@ -6,13 +6,13 @@
  * Statistics page shows the counts per shift and hour. Screenshots of both
  * pages are written to docs/.
  */
+import { okHealth } from '../helpers/device-health.ts';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
 import { deviceConfigSchema } from '../../config/device.ts';
 import { recordsSettingsSchema } from '../../config/records.ts';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
-import type { DeviceHealth } from '../../runtime/health.ts';
 import { startHealthServer } from '../../runtime/health-server.ts';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { EvidenceRecorder } from '../../runtime/records/evidence-recorder.ts';
@@ -70,16 +70,7 @@ for (let m = 0; m < 24 * 60; m += 3) {
 log.flush();
 
 const config = deviceConfigSchema.parse({ dataDir, mqtt: { deviceId: 'line9' }, http: { port: 0 }, cameras: [{ id: 'cam1', url: 'rtsp://127.0.0.1:9/none', product: 'washer' }] });
-const health = (): DeviceHealth => ({
-  status: 'ok',
-  problems: [],
-  device: 'line9',
-  version: 'test',
-  uptimeS: 1,
-  mqtt: { state: 'online', pendingRejects: 0, sentRejects: 0, refusedRejects: 0, quarantinedRejects: 0, reconnects: 0 },
-  products: {},
-  cameras: [],
-});
+const health = okHealth;
 const web = createWebApp({ config, health, cameras: [{ id: 'cam1', product: 'washer', source: new EventEmitter(), pipeline: new EventEmitter() }] as never }, { host: '127.0.0.1' });
 const server = await startHealthServer({ host: '127.0.0.1', port: 0, health, metrics: new RuntimeMetrics(health), handle: web.handle });
 const browser = await launchChromium();

@@ -5,6 +5,7 @@
  * Origin. Each request must be answered — never a 5xx, never a hang, never a
  * stack trace — and an API error must be JSON with an `error`.
  */
+import { okHealth } from '../helpers/device-health.ts';
 import { EventEmitter } from 'node:events';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
@@ -12,7 +13,6 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import t from 'tap';
 import { deviceConfigSchema } from '../../config/device.ts';
-import type { DeviceHealth } from '../../runtime/health.ts';
 import { startHealthServer } from '../../runtime/health-server.ts';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { createWebApp, WEB_ROUTES } from '../../runtime/web/web-app.ts';
@@ -21,16 +21,7 @@ import { runs, STACK_TRACE } from './budget.ts';
 const dir = t.testdir();
 const logLines: string[] = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
-const health = (): DeviceHealth => ({
-  status: 'ok',
-  problems: [],
-  device: 'line9',
-  version: 'test',
-  uptimeS: 1,
-  mqtt: { state: 'online', pendingRejects: 0, sentRejects: 0, refusedRejects: 0, quarantinedRejects: 0, reconnects: 0 },
-  products: {},
-  cameras: [],
-});
+const health = okHealth;
 
 interface Reply {
   status: number;

@@ -5,6 +5,7 @@
  * percent-encoding, uploads aimed at symbolic links or existing files, a
  * decompression bomb, and more event streams than the device keeps open.
  */
+import { okHealth } from '../helpers/device-health.ts';
 import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
@@ -15,7 +16,6 @@ import { pino } from 'pino';
 import sharp from 'sharp';
 import t from 'tap';
 import { deviceConfigSchema } from '../../config/device.ts';
-import type { DeviceHealth } from '../../runtime/health.ts';
 import { startHealthServer, type TlsFiles } from '../../runtime/health-server.ts';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { createWebApp, type WebAppOptions } from '../../runtime/web/web-app.ts';
@@ -29,16 +29,7 @@ await mkdir(outside, { recursive: true });
 const logLines: string[] = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
 
-const health = (): DeviceHealth => ({
-  status: 'ok',
-  problems: [],
-  device: 'line9',
-  version: 'test',
-  uptimeS: 1,
-  mqtt: { state: 'online', pendingRejects: 0, sentRejects: 0, refusedRejects: 0, quarantinedRejects: 0, reconnects: 0 },
-  products: {},
-  cameras: [],
-});
+const health = okHealth;
 
 /** Starts the web app behind the health server on 127.0.0.1, port 0. */
 async function serve(opts: { token?: string; tls?: TlsFiles; web?: WebAppOptions } = {}): Promise<string> {

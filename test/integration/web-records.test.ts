@@ -5,6 +5,7 @@
  * same-origin JSON, and is logged under the signed-in user), defect types,
  * statistics as JSON and CSV, and the charting library's file.
  */
+import { okHealth } from '../helpers/device-health.ts';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -14,7 +15,6 @@ import t from 'tap';
 import { deviceConfigSchema } from '../../config/device.ts';
 import { recordsSettingsSchema } from '../../config/records.ts';
 import type { ScoredFrame } from '../../runtime/camera-pipeline.ts';
-import type { DeviceHealth } from '../../runtime/health.ts';
 import { startHealthServer } from '../../runtime/health-server.ts';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { EvidenceRecorder } from '../../runtime/records/evidence-recorder.ts';
@@ -22,16 +22,7 @@ import { openRecordStore } from '../../runtime/records/open-store.ts';
 import { createWebApp } from '../../runtime/web/web-app.ts';
 
 const dataDir = join(t.testdir(), 'device');
-const health = (): DeviceHealth => ({
-  status: 'ok',
-  problems: [],
-  device: 'line9',
-  version: 'test',
-  uptimeS: 1,
-  mqtt: { state: 'online', pendingRejects: 0, sentRejects: 0, refusedRejects: 0, quarantinedRejects: 0, reconnects: 0 },
-  products: {},
-  cameras: [],
-});
+const health = okHealth;
 
 const START = Date.now() - 600_000;
 const W = 16;
