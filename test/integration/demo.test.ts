@@ -29,7 +29,8 @@ t.test('the demo runs end to end and rejects exactly the defective parts', async
       stderr += d;
       // A second MQTT client, as a technician's terminal, once the broker is up.
       if (!collector && stderr.includes('watch the reject signals')) {
-        void MqttCollector.connect(`mqtt://127.0.0.1:${port}`, ['linesight/demo/+/reject']).then((c) => {
+        // No reconnects: the demo's broker goes away with the demo, and a reconnect timer would hold this process open.
+        void MqttCollector.connect(`mqtt://127.0.0.1:${port}`, ['linesight/demo/+/reject'], { reconnectPeriod: 0 }).then((c) => {
           collector = c;
           resolve();
         });
