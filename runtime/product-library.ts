@@ -46,6 +46,18 @@ const RETIRE_AFTER_MS = 5000;
 /** Stands for an `active` pointer that names no version (see readActiveVersion). */
 const UNREADABLE_POINTER = '(unreadable active pointer)';
 
+/**
+ * Scores one grey frame with a freshly loaded version before cameras use it:
+ * ONNX Runtime's first run of a session allocates and plans (hundreds of ms),
+ * which would otherwise fall on the first part after start-up or a swap and
+ * could push it past its deadline.
+ */
+async function warmedUp(scorer: ProductScorer): Promise<ProductScorer> {
+  const { width, height } = scorer.inputSize;
+  await scorer.score({ data: new Float32Array(width * height * 3).fill(128) });
+  return scorer;
+}
+
 export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
   private readonly products = new Map<string, ProductScorer>();
   /** Products with no active version yet, loaded as soon as one is activated. */
@@ -78,7 +90,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
         this.logger?.warn({ product: id }, `product ${id} is not enrolled yet: its cameras stream without scoring until a version is activated`);
         continue;
       }
-      const scorer = await this.loadUsable(id);
+      const scorer = await warmedUp(await this.loadUsable(id));
       this.products.set(id, scorer);
       this.logger?.info({ product: id, version: scorer.manifest.version }, `product ${id} ${scorer.manifest.version} loaded`);
     }
@@ -161,7 +173,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
       }
       if (!active || active === current.manifest.version || this.failed.get(id) === active) continue;
       try {
-        const next = await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models);
+        const next = await warmedUp(await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models));
         this.products.set(id, next);
         this.failed.delete(id);
         this.retire(current);
@@ -194,7 +206,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     const active = await this.activeVersion(id);
     if (!active || this.failed.get(id) === active) return;
     try {
-      const scorer = await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models);
+      const scorer = await warmedUp(await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models));
       this.waiting.delete(id);
       this.failed.delete(id);
       this.products.set(id, scorer);
