@@ -3,23 +3,13 @@
  * ribs and pixel noise) with a bright square part at a given horizontal
  * position, which may be partly or wholly outside the frame.
  */
+import { seededRandom } from '../../models/components/random.ts';
 
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** RGB24 frame: belt, plus a square part of side `side` whose left edge is at `partX` (null: empty belt). */
 export function beltFrame(width: number, height: number, partX: number | null, opts: { side?: number; seed?: number } = {}): Uint8Array {
   const side = opts.side ?? Math.round(height * 0.4);
-  const random = rng(opts.seed ?? 1);
+  const random = seededRandom(opts.seed ?? 1);
   const data = new Uint8Array(width * height * 3);
   const top = Math.round((height - side) / 2);
   for (let y = 0; y < height; y++) {
