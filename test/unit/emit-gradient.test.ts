@@ -9,7 +9,7 @@
 import t, { type Test } from 'tap';
 import ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
-import { kerasMobileNetV2Probe } from '../helpers/keras-mobilenet.ts';
+import { kerasMobileNetV2Probe } from '../helpers/nsfwjs-reference.ts';
 import { emitForward, layerShapes } from '../../models/onnx/emit-forward.ts';
 import { emitInputGradient, resizeMatrix } from '../../models/onnx/emit-gradient.ts';
 import type { BackboneIR } from '../../models/ir.ts';

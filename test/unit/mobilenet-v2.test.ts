@@ -1,7 +1,7 @@
 import t from 'tap';
 import ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
-import { kerasMobileNetV2Probe } from '../helpers/keras-mobilenet.ts';
+import { kerasMobileNetV2Probe } from '../helpers/nsfwjs-reference.ts';
 import { loadMobileNetV2 } from '../../models/backbones/mobilenet-v2.ts';
 import { emitForward } from '../../models/onnx/emit-forward.ts';
 
