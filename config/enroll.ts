@@ -170,7 +170,7 @@ export interface EnrollSettingFlag {
 
 /** The enroll settings a technician can set on the command line, in the order the help lists them. */
 export const ENROLL_SETTING_FLAGS: readonly EnrollSettingFlag[] = [
-  { flag: '--backbone <id>', setting: ['backbone'], help: 'backbone: mobilenet_v2 (default), resnet18, wide_resnet50_2, onnx:<file>' },
+  { flag: '--backbone <id>', setting: ['backbone'], help: 'backbone: mobilenet_v2 (default), mobilenet_v2_mid, inception_v3, resnet18, wide_resnet50_2, onnx:<file>' },
   { flag: '--layers <a,b>', setting: ['layers'], help: 'backbone layers to combine, comma separated' },
   { flag: '--input-size <px>', setting: ['inputSize'], help: 'square input size in pixels' },
   { flag: '--precision <p>', setting: ['precision'], help: 'backbone arithmetic: float32, or int8 calibrated on the golden samples' },

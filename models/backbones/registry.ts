@@ -2,6 +2,8 @@
  * The one place that turns a backbone id into something runnable:
  * - `mobilenet_v2` (default): the ImageNet-initialised MobileNetV2 shipped in
  *   the nsfwjs npm package;
+ * - `mobilenet_v2_mid`, `inception_v3`: the package's other two networks, a
+ *   MobileNetV2 at width 1.4 and an InceptionV3 (native input 299x299);
  * - `resnet18`, `wide_resnet50_2`: torchvision-trained weights in safetensors
  *   at `<dataDir>/backbones/<id>.safetensors` (or `opts.path`), installed by
  *   `npm run fetch-backbone -- <id>` on a machine with internet;
@@ -21,7 +23,10 @@ import { ConfigError, parseOrThrow } from '../../config/errors.ts';
 import type { BackboneIR, LayerInfo } from '../ir.ts';
 import { emitForward } from '../onnx/emit-forward.ts';
 import { decodeSafetensors, SafetensorsError } from '../safetensors.ts';
+import { loadInceptionV3 } from './inception-v3.ts';
 import { loadMobileNetV2 } from './mobilenet-v2.ts';
+import { loadMobileNetV2Mid } from './mobilenet-v2-mid.ts';
+import { isNsfwjsModel, NSFWJS_MODELS, type NsfwjsModel } from './nsfwjs.ts';
 import { isResnetId, resnetFromSafetensors, RESNET_IDS, type ResnetId } from './resnet.ts';
 
 export interface Backbone {
@@ -38,7 +43,7 @@ export interface Backbone {
 }
 
 export const DEFAULT_BACKBONE = 'mobilenet_v2';
-export const BACKBONE_IDS = ['mobilenet_v2', ...RESNET_IDS, 'onnx:<file>'];
+export const BACKBONE_IDS = [...NSFWJS_MODELS, ...RESNET_IDS, 'onnx:<file>'];
 const DEFAULT_DATA_DIR = '.linesight';
 
 /**
@@ -58,6 +63,17 @@ export class BackboneError extends ConfigError {
  * block_12_add (96 channels, stride 16).
  */
 export const MOBILENET_DEFAULT_LAYERS = ['block_5_add', 'block_12_add'];
+/**
+ * Default layers of the width-1.4 MobileNetV2: the same places as the default
+ * MobileNetV2's, block_5_add (48 channels, stride 8) and block_12_add (136
+ * channels, stride 16).
+ */
+export const MOBILENET_MID_DEFAULT_LAYERS = ['block_5_add', 'block_12_add'];
+/**
+ * Default layers of InceptionV3: the last mixed block at stride 8 (mixed2,
+ * 288 channels, 35x35 at 299) and a stride-16 one (mixed5, 768 channels, 17x17).
+ */
+export const INCEPTION_DEFAULT_LAYERS = ['mixed2', 'mixed5'];
 /** Default layers of the ResNets: the middle stages, as in PatchCore. */
 export const RESNET_DEFAULT_LAYERS = ['layer2', 'layer3'];
 
@@ -233,12 +249,27 @@ async function onnxBackbone(path: string): Promise<Backbone> {
   };
 }
 
+/** A network of the nsfwjs package with its measured default layers (its IR is read once per process). */
+async function nsfwjsBackbone(id: NsfwjsModel): Promise<Backbone> {
+  switch (id) {
+    case 'mobilenet_v2': {
+      const { ir, sha256 } = await loadMobileNetV2();
+      return fromIr(ir, sha256, MOBILENET_DEFAULT_LAYERS);
+    }
+    case 'mobilenet_v2_mid': {
+      const { ir, sha256 } = await loadMobileNetV2Mid();
+      return fromIr(ir, sha256, MOBILENET_MID_DEFAULT_LAYERS);
+    }
+    case 'inception_v3': {
+      const { ir, sha256 } = await loadInceptionV3();
+      return fromIr(ir, sha256, INCEPTION_DEFAULT_LAYERS);
+    }
+  }
+}
+
 /** Loads a backbone by id; `dataDir` (default `.linesight`) or `path` locate ResNet weights. */
 export async function loadBackbone(id: string, opts: { dataDir?: string; path?: string } = {}): Promise<Backbone> {
-  if (id === 'mobilenet_v2') {
-    const { ir, sha256 } = await loadMobileNetV2();
-    return fromIr(ir, sha256, MOBILENET_DEFAULT_LAYERS);
-  }
+  if (isNsfwjsModel(id)) return nsfwjsBackbone(id);
   if (isResnetId(id)) return resnetBackbone(id, opts);
   if (id.startsWith('onnx:') && id.length > 5) return onnxBackbone(id.slice(5));
   throw new BackboneError(`unknown backbone "${id}" (known: ${BACKBONE_IDS.join(', ')})`);
@@ -253,7 +284,7 @@ const isFile = (path: string) => stat(path).then((s) => s.isFile(), () => false)
  * missing backbone ends it at once. The files' contents are checked on load.
  */
 export async function assertBackboneAvailable(id: string, opts: { dataDir?: string; path?: string } = {}): Promise<void> {
-  if (id === 'mobilenet_v2') return; // ships with the nsfwjs npm package
+  if (isNsfwjsModel(id)) return; // ships with the nsfwjs npm package
   if (isResnetId(id)) {
     const path = opts.path ?? backboneWeightsPath(id, opts.dataDir);
     if (!(await stat(path).then(() => true, () => false))) throw new BackboneError(notInstalledMessage(id, path));

@@ -103,6 +103,8 @@ function recordingHooks(net: BackboneIR, featureOutputs: string[], recorded: Map
 function quantizeHooks(net: BackboneIR, featureOutputs: string[], ranges: ActivationRanges): QuantizeHooks {
   const outputs = convOutputs(net, featureOutputs);
   const scales = new Map<string, number>();
+  /** Values quantized where a convolution reads them (not at their producer): IR name -> dequantized value. */
+  const dequantized = new Map<string, string>();
   const qdq = (g: GraphBuilder, name: string, value: string) => {
     const range = ranges[name];
     if (!range) throw new Error(`int8 backbone ${net.id}: no calibrated range for "${name}"; enroll the product again`);
@@ -114,7 +116,11 @@ function quantizeHooks(net: BackboneIR, featureOutputs: string[], ranges: Activa
     return g.op('DequantizeLinear', [q, s, z], {}, `${name}_dq`);
   };
   return {
-    convInput: (g, name, value) => (scales.has(name) ? value : qdq(g, name, value)),
+    // A value several convolutions read (a block input, a concatenation) is quantized once, for all of them.
+    convInput(g, name, value) {
+      if (!scales.has(name)) dequantized.set(name, qdq(g, name, value));
+      return dequantized.get(name) ?? value;
+    },
     convParams(g: GraphBuilder, conv: ConvNode, inputName: string) {
       const out = conv.weightShape[0];
       const w = quantizeWeightsPerChannel(conv.weight, out);

@@ -132,6 +132,29 @@ t.test('a tiny network: calibration outputs, fused QLinearConv, float outputs cl
   t.throws(() => emitInt8Forward(ir, { ...opts, ranges: { x: [0, 1] } }), /no calibrated range for "a1"/);
 });
 
+t.test('a concatenation read by two convolutions is quantized once and both run as QLinearConv', async (t) => {
+  const rnd = lcg(3);
+  const ir = net([
+    conv('c1', 'x', 3, 4, 3, rnd),
+    { op: 'relu', name: 'a1', input: 'c1' },
+    conv('c2', 'x', 3, 4, 1, rnd),
+    { op: 'relu', name: 'a2', input: 'c2' },
+    { op: 'concat', name: 'cat', inputs: ['a1', 'a2'] },
+    conv('b1', 'cat', 8, 4, 1, rnd),
+    conv('b2', 'cat', 8, 4, 3, rnd),
+    { op: 'add', name: 'out', inputs: ['b1', 'b2'] },
+  ]);
+  const opts = { outputs: ['out'], inputSize: [16, 16] as [number, number], batch: 1 };
+  const ranges = await calibrateActivationRanges(ir, opts.outputs, { width: 16, height: 16 }, [0, 1, 2].map((v) => image(16, v)));
+  t.ok(ranges.cat, 'the concatenation is calibrated as a convolution input');
+  const int8 = emitInt8Forward(ir, { ...opts, ranges });
+  const quantizers = onnxProto.onnx.ModelProto.decode(int8).graph!.node!.filter((n) => n.opType === 'QuantizeLinear' && n.input![0]!.startsWith('cat'));
+  t.equal(quantizers.length, 1, 'one quantizer for the concatenation');
+  const ops = await opTypesAfterOptimisation(int8);
+  t.equal(ops.get('QLinearConv'), 4, `every convolution runs as QLinearConv (${[...ops].map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  t.notOk(ops.has('Conv'), 'no float convolution is left');
+});
+
 t.test('MobileNetV2 int8 features are close to float32 on a test image', async (t) => {
   const backbone = await loadBackbone('mobilenet_v2');
   const layers = backbone.defaultLayers;
@@ -141,6 +164,27 @@ t.test('MobileNetV2 int8 features are close to float32 on a test image', async (
   const ops = await opTypesAfterOptimisation(int8);
   t.notOk(ops.has('Conv') || ops.has('FusedConv'), 'no float convolution is left');
   t.ok((ops.get('QLinearConv') ?? 0) > 30, `${ops.get('QLinearConv')} QLinearConv`);
+  const feed = { image: new ort.Tensor('float32', image(size, 9, { x: 120, y: 100, r: 12 }), [1, size, size, 3]) };
+  const f = await (await ort.InferenceSession.create(backbone.buildGraph(layers, [size, size]))).run(feed);
+  const q = await (await ort.InferenceSession.create(int8)).run(feed);
+  for (const layer of layers) {
+    const a = f[layer]!.data as Float32Array;
+    const b = q[layer]!.data as Float32Array;
+    const cos = cosine(a, b);
+    const rel = relativeError(a, b);
+    t.ok(cos > 0.99, `${layer}: cosine ${cos.toFixed(4)} > 0.99`);
+    t.ok(rel < 0.15, `${layer}: relative error ${rel.toFixed(4)} < 0.15`);
+  }
+});
+
+t.test('InceptionV3 int8: every convolution quantized, features close to float32', async (t) => {
+  const backbone = await loadBackbone('inception_v3');
+  const layers = backbone.defaultLayers;
+  const size = 224;
+  const ranges = await calibrateActivationRanges(backbone.ir!, layers, { width: size, height: size }, [0, 1, 2, 3].map((v) => image(size, v)));
+  const int8 = emitInt8Forward(backbone.ir!, { outputs: layers, inputSize: [size, size], ranges });
+  const ops = await opTypesAfterOptimisation(int8);
+  t.notOk(ops.has('Conv') || ops.has('FusedConv'), 'no float convolution is left, also where a concatenation feeds several branches');
   const feed = { image: new ort.Tensor('float32', image(size, 9, { x: 120, y: 100, r: 12 }), [1, size, size, 3]) };
   const f = await (await ort.InferenceSession.create(backbone.buildGraph(layers, [size, size]))).run(feed);
   const q = await (await ort.InferenceSession.create(int8)).run(feed);

@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ort from 'onnxruntime-node';
-import { backboneWeightsPath, DEFAULT_BACKBONE, loadBackbone, MOBILENET_DEFAULT_LAYERS } from '../../models/backbones/registry.ts';
+import {
+  assertBackboneAvailable,
+  backboneWeightsPath,
+  DEFAULT_BACKBONE,
+  INCEPTION_DEFAULT_LAYERS,
+  loadBackbone,
+  MOBILENET_DEFAULT_LAYERS,
+  MOBILENET_MID_DEFAULT_LAYERS,
+} from '../../models/backbones/registry.ts';
 import { loadMobileNetV2 } from '../../models/backbones/mobilenet-v2.ts';
 import { GraphBuilder, type Dim } from '../../models/onnx/graph-builder.ts';
 import { encodeSafetensors, type TensorData } from '../../models/safetensors.ts';
@@ -107,6 +115,29 @@ t.test('mobilenet_v2 is the default and runs from the installed npm package', as
   t.same(out.block_12_add!.dims, [1, 96, 4, 4]);
 });
 
+t.test('mobilenet_v2_mid and inception_v3 run from the installed npm package with their own default layers', async (t) => {
+  const shas = new Set([(await loadBackbone('mobilenet_v2')).sha256]);
+  for (const [id, defaults, size, dims] of [
+    ['mobilenet_v2_mid', MOBILENET_MID_DEFAULT_LAYERS, 64, [[1, 48, 8, 8], [1, 136, 4, 4]]],
+    ['inception_v3', INCEPTION_DEFAULT_LAYERS, 75, [[1, 288, 7, 7], [1, 768, 3, 3]]],
+  ] as const) {
+    await assertBackboneAvailable(id, { dataDir: '/nonexistent' });
+    const backbone = await loadBackbone(id, { dataDir: '/nonexistent' });
+    t.equal(backbone.id, id);
+    t.match(backbone.sha256, /^[0-9a-f]{64}$/);
+    shas.add(backbone.sha256);
+    t.same(backbone.defaultLayers, defaults);
+    const names = backbone.layers.map((l) => l.name);
+    t.ok(backbone.defaultLayers.every((l) => names.includes(l)), `${id}: default layers are feature layers`);
+    t.same(backbone.layers.find((l) => l.name === defaults[0])?.stride, 8, `${id}: first default layer at stride 8`);
+    t.same(backbone.layers.find((l) => l.name === defaults[1])?.stride, 16, `${id}: second default layer at stride 16`);
+    t.ok(backbone.ir, `${id} is described by the layer IR (int8, batching, gradients)`);
+    const { out } = await run(backbone.buildGraph([...defaults], [size, size]), [size, size]);
+    t.same(defaults.map((l) => out[l]!.dims), dims, `${id}: feature shapes at ${size}x${size}`);
+  }
+  t.equal(shas.size, 3, 'every network has its own weights hash');
+});
+
 t.test('resnet18 loads from <dataDir>/backbones or an explicit path; sha256 is the file hash', async (t) => {
   const dir = await tempDir(t, 'registry');
   const bytes = resnet18File();
@@ -146,7 +177,7 @@ t.test('resnet weights that are missing, unreadable, truncated or of another net
 
 t.test('unknown ids list the known ones', async (t) => {
   for (const id of ['vgg16', 'onnx:', 'ResNet18']) {
-    await t.rejects(loadBackbone(id), { message: `unknown backbone "${id}" (known: mobilenet_v2, resnet18, wide_resnet50_2, onnx:<file>)` });
+    await t.rejects(loadBackbone(id), { message: `unknown backbone "${id}" (known: mobilenet_v2, mobilenet_v2_mid, inception_v3, resnet18, wide_resnet50_2, onnx:<file>)` });
   }
 });
 
