@@ -22,7 +22,7 @@
  * Ends with one JSON line, also written to `.bench/levers.json`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { enrollSettingsSchema, inferenceSettingsSchema, type EnrollSettings } from '../config/enroll.ts';
 import { evaluateDataset, type EvalReport, type EvalStage } from '../eval/evaluate.ts';
@@ -94,6 +94,8 @@ interface LeverResult {
   id: string;
   what: string;
   settings: Partial<EnrollSettings>;
+  /** Why the lever could not be measured (its numbers are then NaN). */
+  error?: string;
   imageAUROC: number;
   pixelAUROC: number;
   byType: Record<string, number>;
@@ -107,7 +109,7 @@ interface LeverResult {
 
 function summarise(lever: Lever, report: EvalReport): LeverResult {
   const m = report.mean;
-  const masks = lever.refine
+  const masks = lever.refine && lever.refine.length > 0
     ? Object.fromEntries(
         Object.entries(report.stages).map(([mode, s]) => [mode, { iou: round(s!.mean.iou, 4), dice: round(s!.mean.dice, 4), fpPixelRate: round(s!.mean.fpPixelRate, 6), msPerRefine: round(s!.mean.msPerRefine, 1) }]),
       )
@@ -128,15 +130,30 @@ function summarise(lever: Lever, report: EvalReport): LeverResult {
   };
 }
 
+function failed(lever: Lever): LeverResult {
+  const { id, what, settings } = lever;
+  return { id, what, settings, imageAUROC: NaN, pixelAUROC: NaN, byType: {}, recall: NaN, frr: NaN, msPerFrame: NaN, enrollSeconds: NaN, perCategory: {} };
+}
+
 const results: LeverResult[] = [];
 for (const lever of levers) {
   const settings = enrollSettingsSchema.parse(lever.settings);
   const started = performance.now();
   console.error(`lever ${lever.id} (${lever.what}): ${dataset} ${categories?.join(', ') ?? 'every category'} ...`);
-  const report = await evaluateDataset(dataset, categories, { settings, inference, refine: lever.refine });
-  const result = summarise(lever, report);
+  let result: LeverResult;
+  try {
+    result = summarise(lever, await evaluateDataset(dataset, categories, { settings, inference, refine: lever.refine }));
+  } catch (err) {
+    // One lever that cannot run (e.g. a setting a backbone lacks) does not cost the others' measurements.
+    result = { ...failed(lever), error: (err as Error).message };
+  }
   results.push(result);
-  console.error(`lever ${lever.id}: image AUROC ${result.imageAUROC}, pixel ${result.pixelAUROC}, ${result.msPerFrame} ms/frame (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  // Kept as the run goes, so a long run stopped half-way still has what it measured.
+  mkdirSync('.bench', { recursive: true });
+  writeFileSync('.bench/levers.partial.json', `${JSON.stringify(results)}\n`);
+  console.error(
+    `lever ${lever.id}: ${result.error ? `failed: ${result.error}` : `image AUROC ${result.imageAUROC}, pixel ${result.pixelAUROC}, ${result.msPerFrame} ms/frame`} (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+  );
 }
 
 const pct = (v: number) => (Number.isFinite(v) ? (v * 100).toFixed(1) : '-');
@@ -161,6 +178,7 @@ console.log(
     ]),
   ]).join('\n'),
 );
+for (const r of results.filter((x) => x.error)) console.log(`${r.id} failed: ${r.error}`);
 const refined = results.filter((r) => r.masks);
 if (refined.length > 0) {
   console.log('\nmask refinement (mean over categories; ms per flagged frame)');
