@@ -10,25 +10,37 @@
  * Per lever: image and pixel AUROC (mean over categories), image AUROC of the
  * hardest defect types (cut-and-paste, scratches, stains), recall at the
  * calibrated threshold, false-reject rate on the unseen good test parts, ms
- * per frame (mean over categories of each one's median scoring time; the
- * machine is shared, so these move between runs, accuracy does not), enroll
- * seconds; for refinement levers mask IoU before and after, and the ms per
- * flagged frame. Settings are chosen on the tuning split; the held-out split
- * reports them.
+ * per frame, enroll seconds; for refinement levers mask IoU before and after,
+ * and the ms per flagged frame. Settings are chosen on the tuning split; the
+ * held-out split reports them.
+ *
+ * Two times per frame: `eval` (mean over categories of each one's median
+ * scoring time, measured while that lever's evaluation ran) and `interleaved`
+ * (every lever's product of the first category kept, then the same frames
+ * scored by each in turn, `--speed-frames` rounds, median). On a machine
+ * shared with other jobs the load changes over a long run, so only the
+ * interleaved times compare levers with one another.
  *
  *   npm run bench:levers -- [--split tune|holdout] [--categories textures|objects|all|a,b]
- *     [--levers baseline,reweight9,...] [--dataset <root>]
+ *     [--levers baseline,reweight9,...] [--dataset <root>] [--speed-frames 30]
  *
  * Ends with one JSON line, also written to `.bench/levers.json`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { enrollSettingsSchema, inferenceSettingsSchema, type EnrollSettings } from '../config/enroll.ts';
+import { readCategory } from '../eval/dataset.ts';
 import { evaluateDataset, type EvalReport, type EvalStage } from '../eval/evaluate.ts';
+import { readImage } from '../product/image-io.ts';
+import { ProductScorer } from '../product/scorer.ts';
 import { alignColumns } from '../eval/report.ts';
 import { HARD_OBJECTS, HARD_TEXTURES } from '../fixtures/devset-hard.ts';
-import { round, writeBenchResult } from './bench-common.ts';
+import { median, round, writeBenchResult } from './bench-common.ts';
 
 /** One configuration measured: enroll settings over the defaults, and mask refinements to compare. */
 interface Lever {
@@ -72,8 +84,10 @@ const { values } = parseArgs({
     categories: { type: 'string', default: 'textures' },
     levers: { type: 'string' },
     dataset: { type: 'string' },
+    'speed-frames': { type: 'string', default: '30' },
   },
 });
+const speedFrames = Number(values['speed-frames']);
 if (values.split !== 'tune' && values.split !== 'holdout') throw new Error(`--split ${values.split}: use tune or holdout`);
 const dataset = values.dataset ?? `.devset-hard-${values.split}`;
 if (!existsSync(dataset)) {
@@ -102,6 +116,8 @@ interface LeverResult {
   recall: number;
   frr: number;
   msPerFrame: number;
+  /** Median ms per frame with every lever's product scoring the same frames in turn (first category). */
+  msInterleaved: number;
   enrollSeconds: number;
   perCategory: Record<string, number>;
   masks?: Record<string, { iou: number; dice: number; fpPixelRate: number; msPerRefine: number }>;
@@ -124,6 +140,7 @@ function summarise(lever: Lever, report: EvalReport): LeverResult {
     recall: round(m.recall, 4),
     frr: round(m.frr, 4),
     msPerFrame: round(m.msPerImage, 1),
+    msInterleaved: NaN,
     enrollSeconds: round(m.enrollSeconds, 1),
     perCategory: Object.fromEntries(Object.entries(report.categories).map(([c, r]) => [c, round(r.imageAUROC, 4)])),
     ...(masks ? { masks } : {}),
@@ -132,9 +149,35 @@ function summarise(lever: Lever, report: EvalReport): LeverResult {
 
 function failed(lever: Lever): LeverResult {
   const { id, what, settings } = lever;
-  return { id, what, settings, imageAUROC: NaN, pixelAUROC: NaN, byType: {}, recall: NaN, frr: NaN, msPerFrame: NaN, enrollSeconds: NaN, perCategory: {} };
+  return { id, what, settings, imageAUROC: NaN, pixelAUROC: NaN, byType: {}, recall: NaN, frr: NaN, msPerFrame: NaN, msInterleaved: NaN, enrollSeconds: NaN, perCategory: {} };
 }
 
+/**
+ * Scores the first `frames` test images of `category` with every lever's
+ * product, lever after lever for each frame (after 3 warm-up rounds), and
+ * returns each lever's median ms per frame.
+ */
+async function interleavedSpeed(dirs: Map<string, string>, category: string, frames: number): Promise<Map<string, number>> {
+  const scorers = new Map<string, ProductScorer>();
+  for (const [id, dir] of dirs) scorers.set(id, await ProductScorer.load(dir, category, inference));
+  const paths = (await readCategory(dataset, category)).test.map((item) => item.path).slice(0, 10);
+  const images = new Map<string, { data: Float32Array }[]>();
+  for (const [id, scorer] of scorers) images.set(id, await Promise.all(paths.map((p) => readImage(p, scorer.inputSize))));
+  const times = new Map<string, number[]>([...scorers.keys()].map((id) => [id, []]));
+  for (let i = -3; i < frames; i++) {
+    for (const [id, scorer] of scorers) {
+      const frame = images.get(id)![(i + 3) % paths.length]!;
+      const t = performance.now();
+      await scorer.score(frame);
+      if (i >= 0) times.get(id)!.push(performance.now() - t);
+    }
+  }
+  for (const scorer of scorers.values()) await scorer.release();
+  return new Map([...times].map(([id, ms]) => [id, median(ms)]));
+}
+
+const productsRoot = await mkdtemp(join(tmpdir(), 'linesight-bench-levers-'));
+const productDirs = new Map<string, string>();
 const results: LeverResult[] = [];
 for (const lever of levers) {
   const settings = enrollSettingsSchema.parse(lever.settings);
@@ -142,7 +185,10 @@ for (const lever of levers) {
   console.error(`lever ${lever.id} (${lever.what}): ${dataset} ${categories?.join(', ') ?? 'every category'} ...`);
   let result: LeverResult;
   try {
-    result = summarise(lever, await evaluateDataset(dataset, categories, { settings, inference, refine: lever.refine }));
+    // Each lever's products are kept for the interleaved timing at the end.
+    const dataDir = join(productsRoot, lever.id);
+    result = summarise(lever, await evaluateDataset(dataset, categories, { settings, inference, refine: lever.refine, dataDir }));
+    productDirs.set(lever.id, dataDir);
   } catch (err) {
     // One lever that cannot run (e.g. a setting a backbone lacks) does not cost the others' measurements.
     result = { ...failed(lever), error: (err as Error).message };
@@ -156,13 +202,21 @@ for (const lever of levers) {
   );
 }
 
+if (speedFrames > 0 && productDirs.size > 0) {
+  const first = categories?.[0] ?? Object.keys(results.find((r) => !r.error)!.perCategory)[0]!;
+  console.error(`interleaved timing: ${speedFrames} rounds of ${productDirs.size} products of ${first} ...`);
+  const speed = await interleavedSpeed(productDirs, first, speedFrames);
+  for (const r of results) r.msInterleaved = round(speed.get(r.id) ?? NaN, 1);
+}
+await rm(productsRoot, { recursive: true, force: true });
+
 const pct = (v: number) => (Number.isFinite(v) ? (v * 100).toFixed(1) : '-');
 const num = (v: number | undefined, d = 3) => (v !== undefined && Number.isFinite(v) ? v.toFixed(d) : '-');
 const baseline = results.find((r) => r.id === 'baseline');
 console.log(`\nlevers on ${dataset} (${categories?.join(', ') ?? 'every category'}); image AUROC by type against the good test parts; recall and frr at the calibrated threshold`);
 console.log(
   alignColumns([
-    ['lever', 'image', 'Δ base', 'pixel', 'cutpaste', 'scratch', 'stain', 'recall %', 'frr %', 'ms/frame', 'enroll s'],
+    ['lever', 'image', 'Δ base', 'pixel', 'cutpaste', 'scratch', 'stain', 'recall %', 'frr %', 'ms eval', 'ms interleaved', 'enroll s'],
     ...results.map((r) => [
       r.id,
       num(r.imageAUROC),
@@ -174,6 +228,7 @@ console.log(
       pct(r.recall),
       pct(r.frr),
       num(r.msPerFrame, 1),
+      num(r.msInterleaved, 1),
       num(r.enrollSeconds, 0),
     ]),
   ]).join('\n'),
@@ -189,4 +244,4 @@ if (refined.length > 0) {
     ]).join('\n'),
   );
 }
-writeBenchResult('levers', { dataset, split: values.split, categories: categories ?? 'all', seed: enrollSettingsSchema.parse({}).seed, levers: results });
+writeBenchResult('levers', { dataset, split: values.split, categories: categories ?? 'all', seed: enrollSettingsSchema.parse({}).seed, speedFrames, levers: results });
