@@ -17,6 +17,14 @@ export type BackbonePrecision = (typeof BACKBONE_PRECISIONS)[number];
 export const CALIBRATION_METHODS = ['maxnormal', 'f1synthetic', 'cutswap'] as const;
 export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
+/** How patch features are reduced before the memory bank (models/features/reduction.ts). */
+export const FEATURE_REDUCTIONS = ['pca', 'random'] as const;
+export type FeatureReductionMethod = (typeof FEATURE_REDUCTIONS)[number];
+
+/** Views of every bank sample added to the memory bank (models/augment/dihedral.ts). */
+export const BANK_AUGMENTATIONS = ['none', 'flips', 'dihedral'] as const;
+export type BankAugmentation = (typeof BANK_AUGMENTATIONS)[number];
+
 /** How synthetic negatives are made, for feature adaptation and for calibration (trainer/synthetic-negatives.ts). */
 export const SYNTHETIC_NEGATIVE_METHODS = ['cutswap', 'cutpaste'] as const;
 
@@ -79,8 +87,34 @@ export const enrollSettingsSchema = z
     aggregation: z.enum(['patchcore', 'sppm']).default('patchcore'),
     /** Share of all golden-sample patch features kept in the memory bank. */
     coresetRatio: z.number().gt(0).max(1).default(0.1),
-    /** Patch features are reduced to this many principal components at enrollment (0 = keep all). */
+    /** Patch features are reduced to this many dimensions at enrollment (0 = keep all). */
     featureDim: z.number().int().min(0).max(4096).default(48),
+    /**
+     * How they are reduced: pca (the leading principal axes of the golden
+     * samples' features) or random (a Gaussian random projection, which keeps
+     * distances in every direction alike, Johnson-Lindenstrauss).
+     */
+    featureReduction: z.enum(FEATURE_REDUCTIONS).default('pca'),
+    /**
+     * Views of every bank sample whose patches join the memory bank's
+     * candidates: none, flips (mirrored left-right and top-bottom) or dihedral
+     * (all four quarter turns, each also mirrored). The bank keeps
+     * `coresetRatio` of the unaugmented patch count, so scoring costs the same.
+     */
+    bankAugment: z.enum(BANK_AUGMENTATIONS).default('none'),
+    /**
+     * PatchCore's image-score reweighting (Roth et al. 2022, eq. 7) over this
+     * many bank neighbours of the nearest bank feature of the worst patch;
+     * 0 = the image score is the worst patch's distance. 1 is refused (the
+     * weight would always be 0).
+     */
+    reweightNeighbours: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .refine((b) => b !== 1, 'use 0 (off) or at least 2 neighbours')
+      .default(0),
     /** Random-projection dimension used by the coreset selection (0 = none). */
     projectionDim: z.number().int().min(0).max(4096).default(32),
     /** Gaussian smoothing of the anomaly map, in input pixels. */
@@ -176,6 +210,10 @@ export const ENROLL_SETTING_FLAGS: readonly EnrollSettingFlag[] = [
   { flag: '--precision <p>', setting: ['precision'], help: 'backbone arithmetic: float32, or int8 calibrated on the golden samples' },
   { flag: '--aggregation <kind>', setting: ['aggregation'], help: 'patch aggregation' },
   { flag: '--coreset <ratio>', setting: ['coresetRatio'], help: 'share of patch features kept in the memory bank (0-1)' },
+  { flag: '--feature-dim <n>', setting: ['featureDim'], help: 'dimension patch features are reduced to (0 = keep all)' },
+  { flag: '--feature-reduction <kind>', setting: ['featureReduction'], help: 'how patch features are reduced: pca or random (Gaussian projection)' },
+  { flag: '--bank-augment <views>', setting: ['bankAugment'], help: 'flipped / turned views of the golden samples added to the memory bank candidates' },
+  { flag: '--reweight <b>', setting: ['reweightNeighbours'], help: "PatchCore's image-score reweighting over b bank neighbours (0 = off)" },
   { flag: '--sigma <px>', setting: ['sigma'], help: 'Gaussian smoothing of the anomaly map' },
   { flag: '--seed <n>', setting: ['seed'], help: 'random seed of hold-out split, synthetic negatives and coreset' },
   { flag: '--adapt <method>', setting: ['adapt'], help: 'feature adaptation on synthetic negatives before the memory bank is built' },

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { productIdSchema } from '../config/names.ts';
-import { BACKBONE_PRECISIONS, CALIBRATION_METHODS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
+import { BACKBONE_PRECISIONS, BANK_AUGMENTATIONS, CALIBRATION_METHODS, FEATURE_REDUCTIONS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -46,8 +46,17 @@ export const manifestSchema = z
     aggregation: z.enum(['patchcore', 'sppm']),
     /** Length of a bank row: the reduced feature dimension, or the raw one without reduction. */
     featureDim: z.number().int().positive(),
-    /** PCA reduction of raw patch features (stored as reduction_mean / reduction_axes tensors). */
-    reduction: z.object({ from: z.number().int().positive(), to: z.number().int().positive(), explainedVariance: z.number() }).strict().nullable(),
+    /**
+     * Reduction of raw patch features (stored as reduction_mean / reduction_axes tensors): a PCA (method
+     * absent or pca; explainedVariance: share of the variance its axes keep) or a random projection
+     * (method random; explainedVariance: projected variance over the original, 1 in expectation).
+     */
+    reduction: z
+      .object({ from: z.number().int().positive(), to: z.number().int().positive(), explainedVariance: z.number(), method: z.enum(FEATURE_REDUCTIONS).optional() })
+      .strict()
+      .nullable(),
+    /** PatchCore's image-score reweighting (eq. 7 of Roth et al. 2022) over `neighbours` bank neighbours; absent: the image score is the largest patch distance. */
+    reweight: z.object({ neighbours: z.number().int().min(2) }).strict().optional(),
     /** Feature adaptation on synthetic negatives, folded into the reduction tensors; null: plain backbone features. */
     adaptation: z
       .object({
@@ -94,7 +103,15 @@ export const manifestSchema = z
     grid: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }).strict(),
     sigma: z.number().min(0),
     coreset: z
-      .object({ ratio: z.number(), size: z.number().int().positive(), totalPatches: z.number().int().positive(), projectionDim: z.number().int(), seed: z.number().int() })
+      .object({
+        ratio: z.number(),
+        size: z.number().int().positive(),
+        totalPatches: z.number().int().positive(),
+        projectionDim: z.number().int(),
+        seed: z.number().int(),
+        /** Flipped / turned views of every bank sample among the candidates (absent: none); `ratio` is of the samples' own patches. */
+        augment: z.enum(BANK_AUGMENTATIONS).exclude(['none']).optional(),
+      })
       .strict(),
     thresholds: z.object({ image: z.number(), pixel: z.number() }).strict(),
     calibration: z

@@ -71,11 +71,16 @@ export interface PatchModel {
 }
 
 /** The product's patch scorer: PaDiM when the model has Gaussians, else PatchCore's memory bank. */
-export async function createPatchScorer(extractor: FeatureExtractor, model: PatchModel, settings: { sigma: number; padimTolerance?: number }, session: SessionOptions): Promise<PatchScorer> {
+export async function createPatchScorer(
+  extractor: FeatureExtractor,
+  model: PatchModel,
+  settings: { sigma: number; padimTolerance?: number; reweightNeighbours?: number },
+  session: SessionOptions,
+): Promise<PatchScorer> {
   const { channels, height, width } = extractor.shape;
   const search = model.padim
     ? await MahalanobisSearch.create(model.padim, channels, model.reduction, session, { grid: { width, height }, cells: settings.padimTolerance ?? 0 })
-    : await NearestNeighbourSearch.create(model.bank, channels, model.reduction, session);
+    : await NearestNeighbourSearch.create(model.bank, channels, model.reduction, { ...session, reweightNeighbours: settings.reweightNeighbours });
   return PatchScorer.create(extractor, search, { sigma: settings.sigma, ...session });
 }
 
@@ -112,7 +117,7 @@ export class ProductScorer {
       throw new ArtifactError(`product "${productId}" ${manifest.version}: features have ${extractor.shape.channels} channels, the artifact expects ${expected}`);
     }
     const session = sessionOptions(models.inference);
-    const scorer = await createPatchScorer(extractor, artifact, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance }, session);
+    const scorer = await createPatchScorer(extractor, artifact, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance, reweightNeighbours: manifest.reweight?.neighbours }, session);
     const aligner = artifact.stn && manifest.alignment ? await Aligner.create(manifest.inputSize, localisationShape(manifest.inputSize, manifest.alignment.hidden), artifact.stn, manifest.alignment.ranges.scale, session) : undefined;
     return new ProductScorer(artifact, scorer, backbone, models.inference, aligner);
   }

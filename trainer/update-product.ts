@@ -109,7 +109,12 @@ async function updatedLeftOutScores(artifact: ProductArtifact, model: UpdatedMod
   }
   const picked = updatedBankPicks(sources, samples, model.chosen, positions);
   const rows = (i: number) => (i < samples ? sampleRows(golden!, i) : sampleRows(fresh, i - samples));
-  return leftOutScores({ rows: model.bank, picked, size: picked.length }, samples + fresh.raw.length / (positions * channels), positions, rows, { channels, reduction: artifact.reduction, session });
+  return leftOutScores({ rows: model.bank, picked, size: picked.length }, samples + fresh.raw.length / (positions * channels), positions, rows, {
+    channels,
+    reduction: artifact.reduction,
+    session,
+    reweightNeighbours: manifest.reweight?.neighbours,
+  });
 }
 
 /**
@@ -273,7 +278,7 @@ async function recalibrateCandidate(run: UpdateRun, model: UpdatedModel, feature
   const { active, session } = run;
   const { artifact, manifest } = active;
   if (golden.heldOut.length === 0) return { cal: keptCalibration(manifest, golden.missing), leftOut: [] };
-  const candidate = await createPatchScorer(active.scorer.features, { bank: model.bank, reduction: artifact.reduction, padim: model.padim }, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance }, session);
+  const candidate = await createPatchScorer(active.scorer.features, { bank: model.bank, reduction: artifact.reduction, padim: model.padim }, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance, reweightNeighbours: manifest.reweight?.neighbours }, session);
   run.release.push(candidate);
   // PaDiM calibrates on held-out samples only, as enrollment does.
   const leftOut = model.padim ? [] : await updatedLeftOutScores(artifact, model, features, golden.bankFeatures, session);

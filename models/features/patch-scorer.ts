@@ -17,7 +17,7 @@ export interface ScoreTimings extends FeatureTimings {
 }
 
 export interface PatchScores {
-  /** Image anomaly score: the largest patch distance. */
+  /** Image anomaly score: the largest patch distance (PatchCore with reweighting: that distance reweighted). */
   score: number;
   /** Distance of every patch to what golden samples showed there, [grid.height * grid.width]. */
   patchScores: Float32Array;
@@ -29,6 +29,8 @@ export interface PatchScores {
 /** Distance of every patch row to what golden samples showed: the memory bank's nearest feature, or PaDiM's Gaussian at its position. */
 export interface PatchDistances {
   distances(rows: Float32Array): Promise<Float32Array>;
+  /** The distances with the image score, for searches that score images otherwise than by the largest distance (PatchCore's reweighting). */
+  score?(rows: Float32Array): Promise<{ patchScores: Float32Array; score: number }>;
   release(): Promise<void>;
 }
 
@@ -48,11 +50,12 @@ export class PatchScorer {
 
   async scoreFeatures(rows: Float32Array, featureTimings: FeatureTimings): Promise<PatchScores> {
     const t0 = performance.now();
-    const patchScores = await this.search.distances(rows);
+    const scored = this.search.score ? await this.search.score(rows) : undefined;
+    const patchScores = scored?.patchScores ?? (await this.search.distances(rows));
     const t1 = performance.now();
     const mapOut = await this.mapSession.run({ patchScores: new ort.Tensor('float32', patchScores, [patchScores.length]) });
     const t2 = performance.now();
-    const score = valueRange(patchScores).max;
+    const score = scored?.score ?? valueRange(patchScores).max;
     const knnMs = t1 - t0;
     const mapMs = t2 - t1;
     return {

@@ -23,9 +23,15 @@ export interface MemoryBank {
   totalPatches: number;
 }
 
-/** The memory bank of the first `totalPatches` rows of `rows` [*, dim]. */
-export function fitMemoryBank(rows: Float32Array, totalPatches: number, dim: number, settings: MemoryBankSettings, onProgress?: (done: number, total: number) => void): MemoryBank {
-  const size = Math.max(1, Math.round(totalPatches * settings.coresetRatio));
+/** The memory bank of the first `totalPatches` rows of `rows` [*, dim]: `size` rows (default: `coresetRatio` of them). */
+export function fitMemoryBank(
+  rows: Float32Array,
+  totalPatches: number,
+  dim: number,
+  settings: MemoryBankSettings,
+  onProgress?: (done: number, total: number) => void,
+  size = Math.max(1, Math.round(totalPatches * settings.coresetRatio)),
+): MemoryBank {
   const picked = coresetGreedy(rows.subarray(0, totalPatches * dim), totalPatches, dim, size, { projectionDim: settings.projectionDim, seed: settings.seed, onProgress });
   return { rows: gatherRows(rows, dim, picked), picked, size, totalPatches };
 }

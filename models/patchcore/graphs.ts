@@ -3,7 +3,8 @@
  * (optionally reduced to D dimensions) against the memory bank [M, D] ->
  * exact distance to the nearest bank feature per patch, as one Gemm
  * (b^2 - 2 x.b) + ReduceMin + x^2, so the hot loop runs in ONNX Runtime's
- * GEMM; and the nearest bank rows of every patch, for mask refinement.
+ * GEMM; optionally PatchCore's reweighted image score; and the nearest bank
+ * rows of every patch, for mask refinement.
  */
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { transposeMatrix } from '../components/matrix.ts';
@@ -25,16 +26,66 @@ function squaredNorms(rows: Float32Array, count: number, dim: number): Float32Ar
  * Output `patchScores` [q]: Euclidean distance to the nearest bank row.
  * `withPenalty` adds an input `penalty` [M] added to every squared distance
  * (a huge value leaves a bank row out, e.g. the rows of the image being scored).
+ * `reweightNeighbours` b > 0 adds the output `imageScore` [1]: PatchCore's
+ * reweighted image score (see emitReweightedScore).
  */
-export function nearestNeighbourGraph(bank: Float32Array, bankSize: number, channels: number, reduction?: FeatureReduction, opts: { withPenalty?: boolean } = {}): Uint8Array {
+export function nearestNeighbourGraph(
+  bank: Float32Array,
+  bankSize: number,
+  channels: number,
+  reduction?: FeatureReduction,
+  opts: { withPenalty?: boolean; reweightNeighbours?: number } = {},
+): Uint8Array {
   const g = new GraphBuilder('nearest-neighbour');
-  const { x, partial } = emitBankDistances(g, bank, bankSize, channels, reduction);
-  const penalised = opts.withPenalty ? g.op('Add', [partial, g.input('penalty', [bankSize])]) : partial;
+  const { x, partial, bankT, bankNorm } = emitBankDistances(g, bank, bankSize, channels, reduction);
+  const penalty = opts.withPenalty ? g.input('penalty', [bankSize]) : undefined;
+  const penalised = penalty ? g.op('Add', [partial, penalty]) : partial;
   const minPartial = g.op('ReduceMin', [penalised], { axes: [1], keepdims: 0 });
   const xNorm = g.op('ReduceSumSquare', [x], { axes: [1], keepdims: 0 });
   const squared = g.op('Relu', [g.op('Add', [minPartial, xNorm])]);
-  g.output(g.op('Sqrt', [squared]), 'patchScores', ['q']);
+  const scores = g.op('Sqrt', [squared]);
+  g.output(scores, 'patchScores', ['q']);
+  const b = opts.reweightNeighbours ?? 0;
+  if (b > 0) g.output(emitReweightedScore(g, { scores, partial, penalised, penalty, xNorm, bankT, bankNorm, bankSize }, b), 'imageScore', [1]);
   return g.toBytes();
+}
+
+/**
+ * PatchCore's image score with reweighting (Roth et al. 2022, eq. 7):
+ *
+ *   s = (1 - exp |x* - m*| / sum over m in N_b(m*) of exp |x* - m|) * s*
+ *
+ * x* is the patch with the largest distance s* to the bank, m* its nearest
+ * bank row and N_b(m*) the b bank rows nearest to m* (m* itself first). The
+ * weight is 1 - softmax(distances of x* to N_b(m*))[m*]: between 1 - 1/b (x*
+ * as far from m*'s neighbours as from m*: a dense, well-known region of the
+ * bank) and 1 (m*'s neighbours far from x*: a rare region, whose distance is
+ * trusted less to be nominal). Everything after the patch distances works on
+ * one bank row of the worst patch: O(M D) per frame, against the O(q M D) of
+ * the search itself. Rows left out by `penalty` are left out here too.
+ */
+function emitReweightedScore(
+  g: GraphBuilder,
+  v: { scores: string; partial: string; penalised: string; penalty?: string; xNorm: string; bankT: string; bankNorm: string; bankSize: number },
+  neighbours: number,
+): string {
+  const worst = g.op('ArgMax', [v.scores], { axis: 0, keepdims: 1 }, 'worst_patch');
+  const worstScore = g.op('Gather', [v.scores, worst], { axis: 0 }, 'worst_score');
+  // |b_m|^2 - 2 x*.b_m for every bank row m: that patch's row of the distance matrix.
+  const row = g.op('Gather', [v.partial, worst], { axis: 0 }, 'worst_row');
+  const nearest = g.op('ArgMin', [v.penalty ? g.op('Gather', [v.penalised, worst], { axis: 0 }) : row], { axis: 1, keepdims: 0 }, 'nearest_bank_row');
+  // Distances of m* to every bank row, up to its own |m*|^2: |b_m|^2 - 2 m*.b_m.
+  const star = g.op('Gather', [v.bankT, nearest], { axis: 1 });
+  let around = g.op('Gemm', [star, v.bankT, v.bankNorm], { transA: 1, alpha: { f: -2 }, beta: { f: 1 } });
+  if (v.penalty) around = g.op('Add', [around, v.penalty]);
+  const [, support] = g.node('TopK', [around, g.int64s('neighbours', [Math.min(neighbours, v.bankSize)])], { axis: 1, largest: 0, sorted: 1 }, 2, 'bank_neighbours');
+  const supportPartial = g.op('GatherElements', [row, support!], { axis: 1 });
+  const worstNorm = g.op('Gather', [v.xNorm, worst], { axis: 0 });
+  const distances = g.op('Sqrt', [g.op('Relu', [g.op('Add', [supportPartial, worstNorm])])]);
+  const softmax = g.op('Softmax', [distances], { axis: 1 });
+  const own = g.op('Reshape', [g.op('Slice', [softmax, g.int64s('first', [0]), g.int64s('second', [1]), g.int64s('axis', [1])]), g.int64s('one', [1])]);
+  const weight = g.op('Sub', [g.floats('unit', [1]), own], {}, 'reweight');
+  return g.op('Mul', [weight, worstScore]);
 }
 
 /**
@@ -59,5 +110,5 @@ function emitBankDistances(g: GraphBuilder, bank: Float32Array, bankSize: number
   const bNorm = g.initializer('bank_sq_norm', squaredNorms(bank, bankSize, dim), [bankSize]);
   // The |x_p|^2 term is the same for every bank row: added after the min, when needed.
   const partial = g.op('Gemm', [x, bT, bNorm], { alpha: { f: -2 }, beta: { f: 1 } });
-  return { x, partial };
+  return { x, partial, bankT: bT, bankNorm: bNorm };
 }

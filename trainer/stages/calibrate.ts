@@ -30,7 +30,7 @@ export async function calibrateStage(ctx: EnrollContext, progress: StageProgress
   const total = heldOut.length * (1 + settings.calibrationNegatives) + leftOutCount;
   let calibrated = 0;
   const step = () => progress(++calibrated, total);
-  const scorer = await createPatchScorer(extractor, { bank: model.bank.rows, reduction: model.reduction, padim: model.padim }, { sigma: settings.sigma, padimTolerance: settings.padimTolerance }, session);
+  const scorer = await createPatchScorer(extractor, { bank: model.bank.rows, reduction: model.reduction, padim: model.padim }, { sigma: settings.sigma, padimTolerance: settings.padimTolerance, reweightNeighbours: settings.reweightNeighbours }, session);
   const heldOutScores: number[] = [];
   const pixelMaxima: number[] = [];
   const negativeScores: number[] = [];
@@ -52,7 +52,7 @@ export async function calibrateStage(ctx: EnrollContext, progress: StageProgress
   }
   // Bank samples scored without their own patches: more good scores from parts
   // the bank has (almost) not seen, for the tail of the good-score distribution.
-  const leftOut = await leftOutScores(model.bank, leftOutCount, features.positions, (i) => imageRows(features, i), { channels: features.channels, reduction: model.reduction, session }, step);
+  const leftOut = await leftOutScores(model.bank, leftOutCount, features.positions, (i) => imageRows(features, i), { channels: features.channels, reduction: model.reduction, session, reweightNeighbours: settings.reweightNeighbours }, step);
   await scorer.release();
   await saliency?.release();
   const choices = thresholdChoices({ heldOut: heldOutScores, leftOut, negative: negativeScores }, { targetFrr: settings.targetFrr, margin: settings.thresholdMargin });

@@ -47,13 +47,19 @@ export interface EnrollModels {
   int8?: { samples: number; ranges: ActivationRanges };
 }
 
-/** Patch features of the bank samples, then of the posed views (PaDiM's Gaussians only). */
+/**
+ * Patch features of the bank samples, then of their flipped / turned views
+ * (view-major: every sample's first view, then every sample's second, ...),
+ * then of the posed views (PaDiM's Gaussians only).
+ */
 export interface PatchFeatures {
   /** Raw patch rows, [images * positions, channels]. */
   raw: Float32Array;
   images: number;
   positions: number;
   channels: number;
+  /** Images per bank sample among the memory bank's candidates: 1 + its added views. */
+  bankViews: number;
 }
 
 /** What the scorer compares patches with, fitted on the (adapted, reduced) features. */
