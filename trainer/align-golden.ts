@@ -18,7 +18,7 @@ import { INPUT_FACTOR, localisationShape, type LocalisationWeights } from '../mo
 import { downscaleImage, luma, randomPose, warpImage, type PoseRanges } from '../models/stn/pose.ts';
 import type { FeatureExtractor } from '../models/features/extractor.ts';
 import { reduceRows, principalAxes, subsampleRows } from '../models/components/pca.ts';
-import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from '../models/stn/canonical-pose.ts';
+import { beyondRotationRange, canonicalPoses, medianCorrelation, mixedSamples, suggestedRotation, MIN_REGISTRATION_CORRELATION } from '../models/stn/canonical-pose.ts';
 import { EnrollError } from './golden-samples.ts';
 import { contactSheet } from './contact-sheet.ts';
 import { FINE_SHARE, fineRanges, trainSpatialTransformer, type FeatureView } from '../models/stn/train.ts';
@@ -76,6 +76,19 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
   let t = performance.now();
   const pooledGrey = images.map((im) => downscaleImage(luma(im.data), width, height, 1, INPUT_FACTOR));
   const canonical = canonicalPoses(pooledGrey, ranges);
+  // Parts turned further than the range fit the reference as badly as another product's
+  // would (and can make the samples look shapeless): they are told apart first.
+  const turned = beyondRotationRange(pooledGrey, canonical, ranges);
+  if (turned.samples.length > 0) {
+    const deg = (rad: number) => Math.round((Math.abs(rad) * 180) / Math.PI);
+    const list = turned.samples.map((s) => `${images[s.index]!.name} (turned ${deg(s.turn)} deg, residual ${s.residualInRange.toFixed(2)} -> ${s.residual.toFixed(2)})`);
+    const need = suggestedRotation(deg(turned.turnFromMean));
+    throw new EnrollError(
+      `${turned.samples.length} of ${images.length} golden samples lie turned beyond the product's rotation range (${ranges.rotation} deg either way): ` +
+        `they align with the reference ${images[canonical.reference]!.name} only turned further: ${list.slice(0, 12).join(', ')}${list.length > 12 ? ', …' : ''}. ` +
+        `The samples turn up to ${deg(turned.turnFromMean)} deg from their mean orientation: enroll with --stn-rotation ${need} (stn.rotation${need === 180 ? ': parts turn fully' : ''}).`,
+    );
+  }
   const correlation = medianCorrelation(canonical);
   if (correlation < MIN_REGISTRATION_CORRELATION) {
     return {
