@@ -87,12 +87,13 @@ function boxAt(points: [number, number][], angle: number, pixel: number): { half
  * already fills the frame.
  */
 export function partFraming(coverage: Float32Array, width: number, height: number, opts: FramingOptions = DEFAULT_FRAMING): Similarity {
-  const values = [...coverage];
   const border: number[] = [];
   for (let x = 0; x < width; x++) border.push(coverage[x]!, coverage[(height - 1) * width + x]!);
   for (let y = 1; y < height - 1; y++) border.push(coverage[y * width]!, coverage[y * width + width - 1]!);
   const belt = median(border);
-  const part = values.sort((a, b) => a - b)[Math.floor(0.99 * (values.length - 1))]!;
+  // The part's level: its strongest pixel (a mean over the golden samples, so no single sample's speck).
+  let part = -Infinity;
+  for (const v of coverage) part = Math.max(part, v);
   if (part - belt < MIN_PART_CONTRAST) return WHOLE_FRAME;
   const level = belt + PART_LEVEL * (part - belt);
   const points: [number, number][] = [];
