@@ -71,6 +71,13 @@ export const stnSettingsSchema = z
      * position-free memory bank does not use them).
      */
     posedViews: z.number().int().min(0).max(16).default(3),
+    /**
+     * What the aligned frame shows: `part` turns the part square to the frame
+     * and zooms onto it (its extent over the golden samples, with a margin),
+     * so the backbone's patches fall on the part rather than the belt;
+     * `frame` keeps the whole frame in canonical pose.
+     */
+    framing: z.enum(['part', 'frame']).default('part'),
   })
   .strict();
 
@@ -232,4 +239,5 @@ export const ENROLL_SETTING_FLAGS: readonly EnrollSettingFlag[] = [
   { flag: '--stn-translation <fraction>', setting: ['stn', 'translation'], help: 'largest shift of a part either way, as a fraction of the frame' },
   { flag: '--stn-steps <n>', setting: ['stn', 'steps'], help: 'spatial transformer training steps' },
   { flag: '--stn-posed-views <n>', setting: ['stn', 'posedViews'], help: 'PaDiM: extra posed-and-realigned views of each golden sample in the Gaussians' },
+  { flag: '--stn-framing <what>', setting: ['stn', 'framing'], help: 'what the aligned frame shows: part (turned square and zoomed onto) or frame (the whole frame)' },
 ];

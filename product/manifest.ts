@@ -93,6 +93,8 @@ export const manifestSchema = z
         residuals: z.object({ median: z.number(), max: z.number() }).strict(),
         /** Posed-and-realigned views of each bank sample PaDiM's Gaussians were also fitted on (absent: none). */
         posedViews: z.number().int().min(0).optional(),
+        /** Sampling similarity [a, b, tx, ty] composed after the canonical pose: the part turned square and zoomed onto (absent: the whole frame). */
+        framing: z.tuple([z.number(), z.number(), z.number(), z.number()]).optional(),
       })
       .strict()
       .nullable()

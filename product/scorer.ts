@@ -118,7 +118,7 @@ export class ProductScorer {
     }
     const session = sessionOptions(models.inference);
     const scorer = await createPatchScorer(extractor, artifact, { sigma: manifest.sigma, padimTolerance: manifest.padim?.tolerance, reweightNeighbours: manifest.reweight?.neighbours }, session);
-    const aligner = artifact.stn && manifest.alignment ? await Aligner.create(manifest.inputSize, localisationShape(manifest.inputSize, manifest.alignment.hidden), artifact.stn, manifest.alignment.ranges.scale, session) : undefined;
+    const aligner = artifact.stn && manifest.alignment ? await Aligner.create(manifest.inputSize, localisationShape(manifest.inputSize, manifest.alignment.hidden), artifact.stn, manifest.alignment.ranges.scale, session, manifest.alignment.framing) : undefined;
     return new ProductScorer(artifact, scorer, backbone, models.inference, aligner);
   }
 

@@ -1,7 +1,8 @@
 /**
  * The alignment stage of enrollment: golden samples -> canonical pose
  * (models/stn/canonical-pose.ts; samples of another product are refused here) ->
- * spatial transformer trained on the bank's samples (models/stn/train.ts) ->
+ * spatial transformer trained on the bank's samples (models/stn/train.ts) and
+ * the framing of the part (models/stn/framing.ts) ->
  * every golden sample aligned by the runtime's own ONNX graph, so the memory
  * bank is built on exactly what the runtime will score. Reports how well the
  * transformer restores held-out samples (SSIM, ms-SSIM) and writes the
@@ -15,10 +16,11 @@ import { msSsim, ssim } from '../models/components/ssim.ts';
 import { seededRandom } from '../models/components/random.ts';
 import { Aligner } from '../models/stn/model.ts';
 import { INPUT_FACTOR, localisationShape, type LocalisationWeights } from '../models/stn/localisation-net.ts';
-import { downscaleImage, luma, randomPose, warpImage, type PoseRanges } from '../models/stn/pose.ts';
+import { compose, downscaleImage, luma, randomPose, warpImage, type PoseRanges } from '../models/stn/pose.ts';
+import { partCoverage, partFraming, WHOLE_FRAME } from '../models/stn/framing.ts';
 import type { FeatureExtractor } from '../models/features/extractor.ts';
 import { reduceRows, principalAxes, subsampleRows } from '../models/components/pca.ts';
-import { canonicalPoses, medianCorrelation, mixedSamples, MIN_REGISTRATION_CORRELATION } from '../models/stn/canonical-pose.ts';
+import { beyondRotationRange, canonicalPoses, medianCorrelation, mixedSamples, suggestedRotation, MIN_REGISTRATION_CORRELATION } from '../models/stn/canonical-pose.ts';
 import { EnrollError } from './golden-samples.ts';
 import { contactSheet } from './contact-sheet.ts';
 import { FINE_SHARE, fineRanges, trainSpatialTransformer, type FeatureView } from '../models/stn/train.ts';
@@ -76,6 +78,19 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
   let t = performance.now();
   const pooledGrey = images.map((im) => downscaleImage(luma(im.data), width, height, 1, INPUT_FACTOR));
   const canonical = canonicalPoses(pooledGrey, ranges);
+  // Parts turned further than the range fit the reference as badly as another product's
+  // would (and can make the samples look shapeless): they are told apart first.
+  const turned = beyondRotationRange(pooledGrey, canonical, ranges);
+  if (turned.samples.length > 0) {
+    const deg = (rad: number) => Math.round((Math.abs(rad) * 180) / Math.PI);
+    const list = turned.samples.map((s) => `${images[s.index]!.name} (turned ${deg(s.turn)} deg, residual ${s.residualInRange.toFixed(2)} -> ${s.residual.toFixed(2)})`);
+    const need = suggestedRotation(deg(turned.turnFromMean));
+    throw new EnrollError(
+      `${turned.samples.length} of ${images.length} golden samples lie turned beyond the product's rotation range (${ranges.rotation} deg either way): ` +
+        `they align with the reference ${images[canonical.reference]!.name} only turned further: ${list.slice(0, 12).join(', ')}${list.length > 12 ? ', …' : ''}. ` +
+        `The samples turn up to ${deg(turned.turnFromMean)} deg from their mean orientation: enroll with --stn-rotation ${need} (stn.rotation${need === 180 ? ': parts turn fully' : ''}).`,
+    );
+  }
   const correlation = medianCorrelation(canonical);
   if (correlation < MIN_REGISTRATION_CORRELATION) {
     return {
@@ -94,11 +109,15 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
     );
   }
   const canonicalImages = images.map((im, i) => warpImage(im.data, width, height, 3, canonical.registrations[i]!.pose));
+  const pooled = (data: Float32Array) => downscaleImage(data, width, height, 3, INPUT_FACTOR).data;
+  const framing =
+    settings.framing === 'part' ? partFraming(partCoverage(canonicalImages.map(pooled), Math.floor(width / INPUT_FACTOR), Math.floor(height / INPUT_FACTOR)), Math.floor(width / INPUT_FACTOR), Math.floor(height / INPUT_FACTOR)) : WHOLE_FRAME;
+  // What the runtime scores: the canonical pose, then the framing.
+  const framed = (i: number) => warpImage(images[i]!.data, width, height, 3, compose(canonical.registrations[i]!.pose, framing));
   const registerMs = performance.now() - t;
 
   t = performance.now();
   const shape = localisationShape(size, settings.hidden);
-  const pooled = (data: Float32Array) => downscaleImage(data, width, height, 3, INPUT_FACTOR).data;
   let siamese;
   if (settings.loss === 'siamese') {
     if (!input.extractor) throw new Error('the siamese registration loss needs the feature extractor');
@@ -113,7 +132,7 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
   const trainMs = performance.now() - t;
 
   t = performance.now();
-  const aligner = await Aligner.create(size, shape, trained.weights, ranges.scale, input.session);
+  const aligner = await Aligner.create(size, shape, trained.weights, ranges.scale, input.session, framing);
   const aligned: Float32Array[] = [];
   for (const im of images) aligned.push((await aligner.align(im)).data);
   const views: Float32Array[] = [];
@@ -131,7 +150,7 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
     for (const i of indices) {
       const posed = warpImage(canonicalImages[i]!, width, height, 3, randomPose(ranges, random));
       const restored = luma((await aligner.align({ data: posed })).data);
-      const truth = luma(canonicalImages[i]!);
+      const truth = luma(framed(i));
       s += ssim(restored, truth, width, height);
       ms += msSsim(restored, truth, width, height);
     }
@@ -160,6 +179,7 @@ export async function alignGoldenSamples(input: AlignInput): Promise<AlignOutput
       msSsim: { train: train.msSsim, validation: validation.msSsim },
       residuals: { median: median(residuals), max: Math.max(...residuals) },
       posedViews: input.posedViews,
+      ...(framing === WHOLE_FRAME ? {} : { framing }),
     },
     // Two rows: golden samples as they came, and as the transformer aligned them.
     contactSheet: await contactSheet([images.slice(0, SHEET_SAMPLES).map((im) => im.data), aligned.slice(0, SHEET_SAMPLES)], width, height),

@@ -13,7 +13,12 @@
  * centred on the line's parts rather than on one sample at its edge.
  *
  * The best correlation is also the alignment residual that exposes golden
- * samples of another product mixed into the folder (`mixedSamples`).
+ * samples of another product mixed into the folder (`mixedSamples`). Before
+ * that, samples that fit the reference only when turned further than the
+ * search within the product's rotation range looks (`beyondRotationRange`)
+ * are told apart from another product's: a photographed part turned a full
+ * turn on a line enrolled at +-30 deg aligns as badly within the range as a
+ * different part would, and is the same product.
  */
 import { angleOf, compose, similarity, warpImage, IDENTITY, type PoseRanges, type Similarity } from './pose.ts';
 import { median } from '../components/median.ts';
@@ -239,4 +244,90 @@ export function mixedSamples(residuals: number[], minGap = 0.12): number[] {
   const spread = median(lower.map((r) => Math.abs(r - m)));
   if (gap <= 4 * spread) return [];
   return order.slice(at).map((o) => o.i).sort((a, b) => a - b);
+}
+
+/** Angle wrapped into (-pi, pi]. */
+function wrapAngle(a: number): number {
+  return Math.atan2(Math.sin(a), Math.cos(a));
+}
+
+/**
+ * Largest turn (radians) of any of `angles` from their mean direction: the
+ * rotation range a transformer centred on the mean orientation must cover.
+ */
+export function turnFromMean(angles: number[]): number {
+  if (angles.length === 0) return 0;
+  const mean = meanAngle(angles);
+  return Math.max(...angles.map((a) => Math.abs(wrapAngle(a - mean))));
+}
+
+/**
+ * The rotation range (degrees either way) to enroll parts whose orientations
+ * turn up to `turnDeg` from their mean: five degrees of margin, rounded up to
+ * five; from a quarter turn on, 180 (parts turn fully; the canonical
+ * orientation is then the reference's, not a mean).
+ */
+export function suggestedRotation(turnDeg: number): number {
+  const withMargin = Math.ceil((turnDeg + 5) / 5) * 5;
+  return withMargin >= CENTRED_ORIENTATION_MAX_DEG ? 180 : withMargin;
+}
+
+/** A golden sample that fits the reference only turned beyond the rotation range. */
+export interface TurnedSample {
+  index: number;
+  /** Its turn relative to the reference (radians). */
+  turn: number;
+  /** Residual (1 - correlation) of the search within the range, and of the search over a full turn. */
+  residualInRange: number;
+  residual: number;
+}
+
+export interface RotationCheck {
+  samples: TurnedSample[];
+  /** Largest turn of any sample from the samples' mean orientation (radians), full-turn registrations included, another product's samples left out. */
+  turnFromMean: number;
+}
+
+/**
+ * Golden samples that align with the reference only when turned further
+ * than the registration searched within the product's rotation range (two
+ * samples within +-R of the canonical pose are within 2R of each other; from
+ * R = 90 deg on the search is a full turn and nothing lies beyond it).
+ *
+ * Samples clearly worse than the best-aligned one (by more than `minGap`, or
+ * all of them when even that one shares no shape) are registered
+ * again over a full turn; those whose residual then drops by more than
+ * `minGap`, and that then align like the rest (`mixedSamples` of the best
+ * residuals does not single them out), are the same product lying turned
+ * beyond the range. A stationary texture, whose samples share no shape at any
+ * turn (median correlation below MIN_REGISTRATION_CORRELATION), has none; a
+ * sample of another product, which may fit a little better turned but still
+ * not like the rest, stays for `mixedSamples` to report.
+ */
+export function beyondRotationRange(images: GreyImage[], poses: CanonicalPoses, ranges: PoseRanges, minGap = 0.12): RotationCheck {
+  const { reference, registrations } = poses;
+  const angleToReference = (pose: Similarity) => wrapAngle(angleOf(pose) - angleOf(registrations[reference]!.pose));
+  const inRange = registrations.map((r) => 1 - r.correlation);
+  const others = inRange.filter((_, i) => i !== reference);
+  const none = { samples: [], turnFromMean: turnFromMean(registrations.map((r) => angleToReference(r.pose))) };
+  if (2 * ranges.rotation >= 180 || others.length === 0) return none;
+  const best = Math.min(...others);
+  const searchAll = 1 - best < MIN_REGISTRATION_CORRELATION;
+  const full: (Registration | undefined)[] = inRange.map((r, i) =>
+    i !== reference && (searchAll || r > best + minGap) ? registerToReference(images[i]!, images[reference]!, { ...ranges, rotation: 180 }) : undefined,
+  );
+  const residual = (i: number) => Math.min(inRange[i]!, 1 - (full[i]?.correlation ?? -Infinity));
+  const shared = 1 - median(inRange.map((_, i) => residual(i)).filter((_, i) => i !== reference));
+  if (shared < MIN_REGISTRATION_CORRELATION) return none;
+  // Turned further, another product's samples may fit a little better, but still not like the rest.
+  const odd = new Set(mixedSamples(inRange.map((_, i) => residual(i)), minGap));
+  const samples: TurnedSample[] = [];
+  const turns = registrations.map((r, i) => {
+    const f = full[i];
+    if (!f || odd.has(i) || 1 - f.correlation >= inRange[i]! - minGap) return angleToReference(r.pose);
+    // The full-turn pose maps the reference into the sample; the canonical registrations add a common turn.
+    samples.push({ index: i, turn: wrapAngle(angleOf(f.pose)), residualInRange: inRange[i]!, residual: 1 - f.correlation });
+    return wrapAngle(angleOf(f.pose));
+  });
+  return { samples, turnFromMean: turnFromMean(turns.filter((_, i) => !odd.has(i))) };
 }

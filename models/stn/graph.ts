@@ -3,11 +3,13 @@
  * (RGB 0..255, the pipeline's layout) -> localisation net -> similarity
  * parameters -> sampling grid -> GridSample (bilinear, border padding,
  * align_corners 0) -> the frame in the product's canonical pose, same layout.
- * Runs in ONNX Runtime before the backbone; outputs `aligned` and `pose`.
+ * The product's framing (models/stn/framing.ts) is composed last. Runs in
+ * ONNX Runtime before the backbone; outputs `aligned` and `pose` (framing
+ * included: the sampling matrix from the frame to what is scored).
  */
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { CONV_KERNELS, INPUT_FACTOR, type LocalisationShape, type LocalisationWeights } from './localisation-net.ts';
-import { scaleBounds } from './pose.ts';
+import { IDENTITY, scaleBounds, type Similarity } from './pose.ts';
 
 /** [k, k, in, out] -> ONNX's [out, in, k, k]. */
 function onnxKernel(kernel: Float32Array, k: number, inC: number, outC: number): Float32Array {
@@ -63,7 +65,7 @@ export const PASSES = 4;
  * a scale error left free compounds over the passes (a board zoomed 1.3x
  * scores as a defect everywhere).
  */
-export function alignmentGraph(inputSize: { width: number; height: number }, shape: LocalisationShape, w: LocalisationWeights, scaleRange: number): Uint8Array {
+export function alignmentGraph(inputSize: { width: number; height: number }, shape: LocalisationShape, w: LocalisationWeights, scaleRange: number, framing: Similarity = IDENTITY): Uint8Array {
   const { width, height } = inputSize;
   const g = new GraphBuilder('linesight_stn_align');
   const image = g.input('image', [1, height, width, 3]);
@@ -131,6 +133,9 @@ export function alignmentGraph(inputSize: { width: number; height: number }, sha
     const view = sample(g, pooled, samplingGrid(matrix, pooledGrid, pw, ph));
     matrix = clampedScale(g.op('MatMul', [matrix, localise(view)]));
   }
+  // The framing (models/stn/framing.ts) after the canonical pose: the part turned square and zoomed onto.
+  const [fa, fb, ftx, fty] = framing;
+  matrix = g.op('MatMul', [matrix, g.floats('framing', [fa, -fb, ftx, fb, fa, fty, 0, 0, 1], [3, 3])]);
   const sampled = sample(g, nchw, samplingGrid(matrix, frameGrid, width, height));
   g.output(g.op('Transpose', [sampled], { perm: [0, 2, 3, 1] }), 'aligned', [1, height, width, 3]);
   // [a, b, tx, ty] of the composed pose: matrix entries 0, 3, 2, 5.

@@ -24,9 +24,20 @@ export class Aligner {
     private readonly session: ort.InferenceSession,
   ) {}
 
-  /** `scaleRange`: the size change either way the transformer was trained on (its pose ranges' scale). */
-  static async create(inputSize: { width: number; height: number }, shape: LocalisationShape, weights: LocalisationWeights, scaleRange: number, opts: SessionOptions = {}): Promise<Aligner> {
-    return new Aligner(inputSize, await createSession(alignmentGraph(inputSize, shape, weights, scaleRange), opts));
+  /**
+   * `scaleRange`: the size change either way the transformer was trained on
+   * (its pose ranges' scale); `framing`: the product's framing of the aligned
+   * part (models/stn/framing.ts), the whole frame when absent.
+   */
+  static async create(
+    inputSize: { width: number; height: number },
+    shape: LocalisationShape,
+    weights: LocalisationWeights,
+    scaleRange: number,
+    opts: SessionOptions = {},
+    framing?: Similarity,
+  ): Promise<Aligner> {
+    return new Aligner(inputSize, await createSession(alignmentGraph(inputSize, shape, weights, scaleRange, framing), opts));
   }
 
   async align(image: { data: Float32Array }): Promise<Alignment> {

@@ -4,7 +4,9 @@
  * with a spatial transformer (a short training, the shipped network), the
  * artifact carries it and its contact sheet, scoring aligns each frame first
  * (PatchCore and PaDiM), and a folder with golden samples of two products is
- * refused, naming the odd ones, with nothing written.
+ * refused, naming the odd ones, with nothing written; parts that turn further
+ * than the product's rotation range are refused as that, with the range to
+ * enroll them at.
  */
 import t from 'tap';
 import { linesight } from '../helpers/cli.ts';
@@ -88,6 +90,19 @@ t.test('golden samples of two products in one folder are refused by name', async
   t.match(r.stderr, /two products mixed/);
   const products: string[] = await readdir(join(dataDir, 'products')).catch(() => []);
   t.notOk(products.includes('mixed') && (await readdir(join(dataDir, 'products', 'mixed'))).some((e) => /^v\d+$/.test(e)), 'no version written');
+});
+
+t.test('golden samples turned beyond the rotation range are refused as such, not as another product', async (t) => {
+  const turning = join(root, 'turning');
+  await mkdir(turning, { recursive: true });
+  // Parts turning fully on the line, enrolled at +-60 deg.
+  for (let i = 0; i < 12; i++) await writePng(join(turning, `bracket_${String(i).padStart(2, '0')}.png`), bracketPixels(size, (i * Math.PI) / 6, (i % 3) - 1, 0, i), size, size);
+  const r = await linesight(['enroll', '--product', 'turning', '--images', turning, '--data-dir', dataDir, ...settings]);
+  t.not(r.code, 0);
+  t.match(r.stderr, /\d+ of 12 golden samples lie turned beyond the product's rotation range \(60 deg either way\)/);
+  t.match(r.stderr, /bracket_\d\d\.png \(turned \d+ deg, residual [\d.]+ -> [\d.]+\)/);
+  t.match(r.stderr, /enroll with --stn-rotation 180 \(stn\.rotation: parts turn fully\)/);
+  t.notMatch(r.stderr, /two products/);
 });
 
 t.test('a texture has no pose: alignment is skipped with a note, the product still enrolls', async (t) => {

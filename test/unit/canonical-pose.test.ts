@@ -2,10 +2,22 @@
  * Canonical pose by registration to a reference sample: an asymmetric part
  * laid on a belt at known rotations and shifts is put back into the
  * reference's pose, and samples of a different part stand out by their
- * alignment residual.
+ * alignment residual; samples of the same part turned further than the
+ * product's rotation range are told apart from them.
  */
 import t from 'tap';
-import { canonicalPoses, chooseReference, meanAngle, mixedSamples, normalisedCorrelation, partCentre, registerToReference } from '../../models/stn/canonical-pose.ts';
+import {
+  beyondRotationRange,
+  canonicalPoses,
+  chooseReference,
+  meanAngle,
+  mixedSamples,
+  normalisedCorrelation,
+  partCentre,
+  registerToReference,
+  suggestedRotation,
+  turnFromMean,
+} from '../../models/stn/canonical-pose.ts';
 import { angleOf, compose, invert, similarity, warpImage } from '../../models/stn/pose.ts';
 
 const N = 56;
@@ -95,4 +107,54 @@ t.test('mixedSamples on hand-made residuals', async (t) => {
   t.same(mixedSamples([0.1, 0.2, 0.3, 0.4, 0.5]), [], 'an even spread is one product');
   t.same(mixedSamples([0.1, 0.5]), [], 'too few samples to tell');
   t.same(mixedSamples([0.1, 0.12, 0.6, 0.62, 0.61]), [], 'a majority of odd ones is no mix: the samples share no shape');
+});
+
+t.test('turnFromMean and suggestedRotation on hand-checkable angles', async (t) => {
+  const rad = (d: number) => (d * Math.PI) / 180;
+  const deg = (r: number) => (r * 180) / Math.PI;
+  t.ok(Math.abs(deg(turnFromMean([rad(10), rad(20), rad(30)])) - 10) < 1e-9, 'mean 20 deg, 10 deg either way');
+  t.ok(Math.abs(deg(turnFromMean([rad(170), rad(-170), rad(180)])) - 10) < 1e-9, 'across +-180 deg: mean 180, 10 deg either way');
+  t.equal(turnFromMean([]), 0);
+  t.equal(suggestedRotation(10), 15, 'five degrees of margin');
+  t.equal(suggestedRotation(12), 20, 'rounded up to five');
+  t.equal(suggestedRotation(80), 85);
+  t.equal(suggestedRotation(84), 180, 'from a quarter turn on: full turns');
+});
+
+t.test('samples turned beyond the rotation range are the same product, not another one', async (t) => {
+  const rad = (d: number) => (d * Math.PI) / 180;
+  const deg = (r: number) => (r * 180) / Math.PI;
+  const wrap = (d: number) => ((((d + 180) % 360) + 360) % 360) - 180;
+  const narrow = { rotation: 30, translation: 0.15, scale: 0 };
+  // A line where parts turn fully, enrolled as if they turned +-30 deg: the search within the
+  // range covers +-60 deg of the reference; the rest fit it only turned further.
+  const angles = [0, 40, 80, 120, 160, 200, 240, 280, 320];
+  const parts = angles.map((a, i) => posed(bracket(), rad(a), (i % 3) * 0.03, -(i % 2) * 0.04));
+  const poses = canonicalPoses(parts, narrow);
+  const check = beyondRotationRange(parts, poses, narrow);
+  const found = new Map(check.samples.map((s) => [s.index, s]));
+  angles.forEach((a, i) => {
+    const relative = Math.abs(wrap(a - angles[poses.reference]!));
+    if (relative >= 80) {
+      const s = found.get(i);
+      t.ok(s, `sample ${i}, ${relative} deg from the reference, lies beyond the range`);
+      if (s) {
+        t.ok(Math.abs(Math.abs(deg(s.turn)) - relative) < 4, `its turn is found: ${deg(s.turn).toFixed(1)} deg`);
+        t.ok(s.residual < s.residualInRange - 0.12, `it fits turned (${s.residualInRange.toFixed(2)} -> ${s.residual.toFixed(2)})`);
+      }
+    } else t.notOk(found.has(i), `sample ${i}, ${relative} deg from the reference, lies within it`);
+  });
+  t.ok(deg(check.turnFromMean) > 150, `the samples turn up to ${deg(check.turnFromMean).toFixed(0)} deg from their mean`);
+  t.equal(suggestedRotation(deg(check.turnFromMean)), 180);
+  // The same samples enrolled at full turns: nothing lies beyond.
+  const full = { ...narrow, rotation: 180 };
+  t.same(beyondRotationRange(parts, canonicalPoses(parts, full), full).samples, []);
+  // Parts within the range, and another product among them: nothing turned; the washers stay for mixedSamples.
+  const within = [-25, -12, 0, 8, 17, 25, -5, 12, -20].map((a, i) => posed(bracket(), rad(a), (i % 3) * 0.03, -(i % 2) * 0.04));
+  const mixed = [...within, posed(washer(), 0, 0, 0), posed(washer(), 1, 0.05, 0)];
+  const mixedPoses = canonicalPoses(mixed, narrow);
+  const turned = beyondRotationRange(mixed, mixedPoses, narrow);
+  t.same(turned.samples, [], 'neither the parts within the range nor the washers');
+  t.ok(deg(turned.turnFromMean) < 35, `parts turn ${deg(turned.turnFromMean).toFixed(0)} deg from their mean at most`);
+  t.same(mixedSamples(mixedPoses.registrations.map((r) => 1 - r.correlation)), [9, 10]);
 });

@@ -1,6 +1,7 @@
 /**
  * The runtime's alignment graph in a real ONNX Runtime session against the
- * JS reference warp, the composition of its passes, and the weights'
+ * JS reference warp, the composition of its passes and of the part's
+ * framing, and the weights'
  * round trip through named tensors; the tfjs sampler the trainer uses
  * against the same reference.
  */
@@ -58,6 +59,22 @@ t.test('the ONNX aligner samples the frame with the composed pose of its passes'
   t.ok(worst < 0.05, `largest difference to the JS warp ${worst}`);
   await aligner.release();
   await t.rejects(aligner.align({ data: image.subarray(3) }), /aligner expects 64x64x3/);
+});
+
+t.test('the framing is composed after the passes: the frame is read at the pose, then the framing', async (t) => {
+  const pose = similarity(-0.2, 1, 0.05, 0.1);
+  const framing = similarity(0.4, 0.55, 0.1, -0.05);
+  const aligner = await Aligner.create(size, shape, constantNet(pose), 0.05, {}, framing);
+  const out = await aligner.align({ data: image });
+  let composed = pose;
+  for (let pass = 1; pass < PASSES; pass++) composed = compose(composed, pose);
+  const expected = compose(composed, framing);
+  t.ok(out.pose.every((v, i) => Math.abs(v - expected[i]!) < 1e-5), `pose ${out.pose.map((v) => v.toFixed(4))} = passes, then framing`);
+  const reference = warpImage(image, 64, 64, 3, expected);
+  let worst = 0;
+  for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(reference[i]! - out.data[i]!));
+  t.ok(worst < 0.05, `largest difference to the JS warp ${worst}`);
+  await aligner.release();
 });
 
 t.test('weights survive the trip through named tensors; a wrong shape is named', async (t) => {
