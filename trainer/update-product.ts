@@ -32,11 +32,11 @@ import { updatePositionGaussians } from './update/running-gaussians.ts';
 import { findGoldenSamples, keptCalibration, recalibrate, type Recalibration } from './update/recalibrate.ts';
 import { bankRowSources, updatedBankPicks } from './update/left-out.ts';
 import { replayReview, type Replay, type ReviewSet } from './update/replay.ts';
+import type { UpdateStage } from '../product/update-progress.ts';
 
 export type { ReviewSet, Replay, ReplayRecord, ReplayCounts } from './update/replay.ts';
 
-export const UPDATE_STAGES = ['features', 'model', 'calibrate', 'write', 'replay'] as const;
-export type UpdateStage = (typeof UPDATE_STAGES)[number];
+export type { UpdateStage } from '../product/update-progress.ts';
 
 export interface UpdateSettings {
   /** Folder of the product's golden samples: its held-out samples are rescored for the new threshold (absent: thresholds kept). */
