@@ -300,6 +300,16 @@ export class ReviewPage {
     this.q('update-activate').disabled = false;
     this.q('update-discard').disabled = false;
     showMessage(this.q('update-message'), '');
+    this.act(() => this.showIfActive(r));
+  }
+
+  /** A new version activated meanwhile (here or on the Products page) is neither activated again nor discarded. */
+  async showIfActive(r) {
+    const { products } = await get('/api/products');
+    if (products.find((p) => p.product === r.product)?.active !== r.version) return;
+    this.q('update-activate').disabled = true;
+    this.q('update-discard').disabled = true;
+    showMessage(this.q('update-message'), `${r.version} is the active version of ${r.product}.`);
   }
 
   async activateCandidate() {
