@@ -14,7 +14,7 @@
  *   GET  /api/cameras/:id/frame                     newest frame (PNG with overlay when scored, else JPEG)
  *   GET  /api/cameras/:id/rejects                   recent rejects, newest first
  *   GET  /api/cameras/:id/rejects/:seq/overlay.png  (and mask.png)
- *   GET  /api/events                                Server-Sent Events: cameras, capture and enrollment snapshots
+ *   GET  /api/events                                Server-Sent Events: cameras, capture, enrollment and update snapshots
  *   GET  /api/products                              products with their active version
  *   GET  /api/products/:id/versions                 versions with metrics, oldest first
  *   GET  /api/products/:id/versions/:v/files/:name  contact sheets of a version
