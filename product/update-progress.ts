@@ -80,11 +80,6 @@ export function updateErrorLine(message: string): string {
   return JSON.stringify({ event: 'error', message } satisfies UpdateErrorLine);
 }
 
-/** Records whose verdict differs between the active version and the candidate (pure). */
-export function changedRecords(records: readonly ReplayRecordLine[]): ReplayRecordLine[] {
-  return records.filter((r) => r.active.verdict !== r.candidate.verdict);
-}
-
 /** One line of the output, or undefined for anything that is not a line of this format. */
 export function parseUpdateLine(text: string): UpdateLine | undefined {
   if (!text.startsWith('{')) return undefined;
