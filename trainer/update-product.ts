@@ -54,6 +54,8 @@ export interface UpdateOptions {
   review: ReviewSet;
   settings?: UpdateSettings;
   inference?: InferenceSettings;
+  /** The name an image marked good is listed under among the golden samples (default: its file name). */
+  imageName?: (path: string) => string;
   onProgress?: (p: { stage: UpdateStage; done: number; total: number }) => void;
 }
 
@@ -183,11 +185,11 @@ async function carriedAttachments(artifact: ProductArtifact): Promise<Record<str
   return out;
 }
 
-function updatedDraft(manifest: Manifest, review: ReviewSet, images: LoadedImage[], model: UpdatedModel, cal: Recalibration, notes: string[], timings: Record<string, number>, attachments: string[]): ManifestDraft {
+function updatedDraft(manifest: Manifest, review: ReviewSet, images: LoadedImage[], model: UpdatedModel, cal: Recalibration, notes: string[], timings: Record<string, number>, attachments: string[], imageName: (path: string) => string): ManifestDraft {
   const { version, files, schemaVersion, ...kept } = manifest;
   void files;
   void schemaVersion;
-  const added = images.map((img) => ({ name: basename(img.path), sha256: img.sha256, role: 'bank' as const }));
+  const added = images.map((img) => ({ name: imageName(img.path), sha256: img.sha256, role: 'bank' as const }));
   return {
     ...kept,
     createdAt: new Date().toISOString(),
@@ -313,7 +315,7 @@ async function runUpdate(run: UpdateRun): Promise<Omit<UpdateResult, 'seconds'>>
   const notes = updateNotes(manifest.version, images.length, model, cal, { scores: leftOut.length, bankSamples: !!golden.bankFeatures }, settings.goldenDir);
   const written = await timed(run, 'writeMs', async () => {
     const attachments = await carriedAttachments(artifact);
-    const draft = updatedDraft(manifest, opts.review, images, model, cal, notes, run.timings, Object.keys(attachments));
+    const draft = updatedDraft(manifest, opts.review, images, model, cal, notes, run.timings, Object.keys(attachments), opts.imageName ?? ((path) => basename(path)));
     run.progress('write')(0, 1);
     const w = await writeProductArtifact(opts.dataDir, draft, model.bank, { activate: false, reduction: artifact.reduction, refine: artifact.refine, stn: artifact.stn, padim: model.padim, attachments });
     run.progress('write')(1, 1);

@@ -10,7 +10,7 @@
  * this command for the Review page's "Update product".
  */
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadProductArtifact } from '../../product/artifact.ts';
 import { imageFileNames } from '../../product/image-io.ts';
@@ -159,6 +159,11 @@ async function update(flags: UpdateFlags): Promise<void> {
         review: verdicts.review,
         inference: config.inference,
         settings: { goldenDir, maxBankRows: flags.maxBankRows },
+        // A record's image is listed among the golden samples by its record (every record's image is image.png).
+        imageName: (path) => {
+          const row = verdicts.records.get(path);
+          return row ? `record-${row.id}.png` : basename(path);
+        },
         onProgress: (p) => (progress ? progress.update(p.stage, p.done, p.total) : json ? console.log(updateProgressLine(p)) : undefined),
       });
     } finally {

@@ -47,7 +47,7 @@ import { pageRoutes } from './routes/pages.ts';
 import { partRoutes } from './routes/parts.ts';
 import { productRoutes } from './routes/products.ts';
 import { recordRoutes } from './routes/records.ts';
-import { updateRoutes } from './routes/update.ts';
+import { logFinishedUpdates, updateRoutes } from './routes/update.ts';
 import { createWebContext, DEFAULT_WEB_LIMITS, type WebContext, type WebDevice, type WebLimits } from './web-context.ts';
 
 export type { WebCamera, WebDevice } from './web-context.ts';
@@ -105,6 +105,7 @@ function guardedRoute(app: WebContext, allowedHosts: string[], req: IncomingMess
 export function createWebApp(device: WebDevice, opts: WebAppOptions = {}): WebApp {
   const app = createWebContext(device, { logger: opts.logger, tls: opts.tls !== undefined, limits: { ...DEFAULT_WEB_LIMITS, ...opts.limits } });
   logFinishedEnrollments(app);
+  logFinishedUpdates(app);
   const interfaceAddresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
   const allowedHosts = allowedHostNames({ bindHost: opts.host ?? '127.0.0.1', machineName: hostname(), interfaceAddresses, extra: opts.allowedHosts });
 

@@ -177,6 +177,11 @@ t.test('linesight update --records: the reviewed records of the device, the gold
   t.match(result.notes.join('\n'), new RegExp(`1 reviewed record\\(s\\) kept no image and were left out: ${empty!.id}`));
   const manifest = JSON.parse(await readFile(join(productDir(dataDir, sample.product), result.version, 'manifest.json'), 'utf8'));
   t.match(manifest.update, { updatedFrom: 'v1', addedImages: markedGood.length, thresholds: 'recalibrated' });
+  t.same(
+    manifest.goldenSamples.files.filter((f: { name: string }) => f.name.startsWith('record-')).map((f: { name: string }) => f.name).sort(),
+    markedGood.map((_, i) => `record-${ids[`G-${i}`]}.png`).sort(),
+    'the images marked good are listed among the golden samples by their record',
+  );
 
   const none = await linesight(['update', '--product', 'bracket', '--records', '--data-dir', dataDir, '--progress', 'json']);
   t.equal(none.code, 1);

@@ -5,7 +5,8 @@
  * with its replay, cancel it, or discard the new version. Activating it is
  * the Products route (`POST /api/products/:product/activate`), the same
  * verification as `linesight activate`. One training at a time: an update
- * is refused while an enrollment runs, and the other way round.
+ * is refused while an enrollment runs, and the other way round. Each update
+ * is logged when it finishes.
  *
  *   GET  /api/update                     the newest update's snapshot (stages, result with the replay)
  *   POST /api/products/:product/update   {} starts one (202)
@@ -42,5 +43,27 @@ export const updateRoutes: Route<WebContext>[] = [
     },
   },
   { method: 'POST', path: '/api/update/cancel', body: 'json', access: 'api', handle: ({ res, app }) => sendJson(res, 200, { update: app.update.cancel() }) },
-  { method: 'POST', path: '/api/update/discard', body: 'json', access: 'api', handle: async ({ res, app }) => sendJson(res, 200, { update: await app.update.discard() }) },
+  {
+    method: 'POST',
+    path: '/api/update/discard',
+    body: 'json',
+    access: 'api',
+    async handle({ res, app }) {
+      const update = await app.update.discard();
+      app.log?.info({ product: update.product, version: update.result?.version }, `product ${update.product}: ${update.result?.version} discarded from the web UI`);
+      sendJson(res, 200, { update });
+    },
+  },
 ];
+
+/** Logs each update started from the web UI once, when it finishes. */
+export function logFinishedUpdates(app: WebContext): void {
+  let logged = 0;
+  app.update.on('change', () => {
+    const s = app.update.snapshot();
+    if (!s || s.finishedAt === null || s.id === logged) return;
+    logged = s.id;
+    const built = s.result ? ` (${s.result.version} from ${s.result.updatedFrom}, not active)` : '';
+    app.log?.info({ product: s.product, state: s.state, seconds: s.seconds, version: s.result?.version, error: s.error }, `product update of ${s.product} from the web UI: ${s.state}${built}${s.error ? ` (${s.error})` : ''}`);
+  });
+}
