@@ -149,6 +149,7 @@ async function update(flags: UpdateFlags): Promise<void> {
   try {
     const config = await deviceConfig(flags);
     id = productId(flags.product);
+    if (flags.records && (flags.good || flags.defects || flags.missed)) throw new EnrollError('give either --records (the reviewed records on this device) or image files (--good, --defects, --missed), not both');
     verdicts = flags.records ? verdictsFromRecords(config.dataDir, id) : await verdictsFromFiles(flags);
     const goldenDir = await goldenFolder(flags, config.dataDir, id);
     const progress = json || flags.json ? undefined : createProgress();
