@@ -1,9 +1,10 @@
 /**
  * The operator's learning loop, end to end in Debian's headless Chromium: a
- * real RTSP camera (GStreamer) streams a conveyor video made by ffmpeg, the
- * runtime (in trigger mode, embedded broker) judges each part a simulated
- * PLC announces over MQTT, and the washer's enrolled version falsely rejects
- * good parts under a brighter light its golden samples never showed. On the
+ * real RTSP camera (GStreamer) streams a conveyor video made by ffmpeg —
+ * washers appearing one after another on an empty belt —, the runtime (parts
+ * found by presence, embedded broker) gives each part one verdict on the MQTT
+ * `part` topic, and the washer's enrolled version falsely rejects good parts
+ * under a brighter light its golden samples never showed. On the
  * Review page the operator marks those false rejects good and the real
  * rejects as defects, from the keyboard, presses p (Update product), reads
  * the replay table — the active version and the new one side by side — and
@@ -11,15 +12,14 @@
  * now pass and every confirmed defect still rejects, by part id on the MQTT
  * `part` topic. The page's screenshot is docs/ui-review.png.
  */
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { deviceConfigSchema } from '../../config/device.ts';
 import { inferenceSettingsSchema } from '../../config/enroll.ts';
-import { conveyorLayout, partFrame, type Part, type PartSpan } from '../../fixtures/conveyor.ts';
+import { emptyBelt, partFrame, type Part } from '../../fixtures/conveyor.ts';
 import { freePort } from '../../fixtures/free-port.ts';
-import { mqttTriggers, runPlc, type FrameClock } from '../../fixtures/plc-simulator.ts';
 import { startRtspCamera } from '../../fixtures/rtsp-camera.ts';
 import { productDir, readActiveVersion } from '../../product/artifact.ts';
 import { frameToInput } from '../../product/image-io.ts';
@@ -35,12 +35,11 @@ const dir = t.testdir();
 const fixture = await conveyorFixture(join(dir, 'fixture'));
 const { dataDir, product } = fixture;
 const FPS = 15;
-/** Each part is in view, whole, for this many frames; the PLC's window is WINDOW frames from frame AIM of the part. */
-const PART_FRAMES = 24;
-const AIM = 9;
-const WINDOW = 6;
-/** Frames after which a freshly connected stream comes at its pace (the lead-in parts are longer). */
-const SETTLE_FRAMES = 40;
+/** Each part is in view, whole, for this many frames, with empty belt before and after it. */
+const PART_FRAMES = 8;
+const GAP_FRAMES = 16;
+/** Empty belt at the end of the video, so that it does not end (and start again) before the operator is done. */
+const TAIL_SECONDS = 180;
 
 // The device enrolled the washer from a golden-sample set it keeps (as the Enroll page does):
 // the update finds the active version's held-out samples there to recalibrate the threshold.
@@ -64,10 +63,15 @@ async function scoreAsSeen(parts: Part[]): Promise<{ part: Part; ratio: number }
   }
 }
 
-/** Good parts under a brighter light: the lowest gain that makes three of them clear false rejects (1.15x the threshold or more). */
+/**
+ * Good parts under a brighter light: the lowest gain that makes three of them
+ * clear false rejects (1.15x the threshold or more). The belt around them
+ * brightens too, by less than the presence detector's cell threshold (40
+ * grey levels here), so a brighter part is still found whole on the belt.
+ */
 async function brighterFalseRejects(): Promise<{ part: Part; ratio: number }[]> {
   const pool = [...fixture.good.map((p) => p.image), ...(await readdir(trainGood)).sort().map((f) => join(trainGood, f))];
-  for (const gain of [1.25, 1.35, 1.45, 1.6]) {
+  for (const gain of [1.2, 1.25, 1.3]) {
     const folder = join(dir, `brighter-${gain}`);
     await mkdir(folder, { recursive: true });
     const parts: Part[] = [];
@@ -88,23 +92,19 @@ const defects = fixture.scored.filter((s) => s.part.defective && s.score >= 1.3 
 const D = defects.length;
 
 type Role = 'good' | 'falseReject' | 'defect';
-const checked: { part: Part; role: Role }[] = [];
+/** The parts on the belt, in order: two good ones lead in, then good parts, false rejects and defects by turns, one good part trails. */
+const line: { part: Part; role: Role }[] = [0, 1].map((i) => ({ part: clearlyGood[i % clearlyGood.length]!, role: 'good' as const }));
 for (let k = 0; k < 3; k++) {
-  checked.push({ part: clearlyGood[k % clearlyGood.length]!, role: 'good' });
-  checked.push({ part: falseRejects[k]!.part, role: 'falseReject' });
-  if (defects[k]) checked.push({ part: defects[k]!, role: 'defect' });
+  line.push({ part: clearlyGood[k % clearlyGood.length]!, role: 'good' });
+  line.push({ part: falseRejects[k]!.part, role: 'falseReject' });
+  if (defects[k]) line.push({ part: defects[k]!, role: 'defect' });
 }
-// Four good parts lead in (the runtime connects and the PLC's clock settles) and one trails; they are not announced.
-const lead = [0, 1, 2, 3].map((i) => clearlyGood[i % clearlyGood.length]!);
-const parts = [...lead, ...checked.map((c) => c.part), clearlyGood[0]!];
-const layout = conveyorLayout(parts, { size: 224, fps: FPS, partFrames: PART_FRAMES });
-const video = await fixture.videoOf('review-line', parts, { fps: FPS, partFrames: PART_FRAMES });
-/** The PLC's view of each checked part: the WINDOW frames from frame AIM of the part, well inside its whole view. */
-const spans: PartSpan[] = layout.spans.slice(lead.length, lead.length + checked.length).map((s) => ({ ...s, firstFrame: s.firstFrame + AIM, lastFrame: s.firstFrame + AIM + WINDOW - 1 }));
-/** The PLC's part ids: `A-1001`... on the first run, `B-1001`... when the same parts pass again. */
-const partId = (run: number) => (k: number) => `${run === 1 ? 'A' : 'B'}-${1001 + k}`;
-/** What the part behind a part id is. */
-const roleOf = (id: string | null | undefined): Role | undefined => checked[Number(id?.slice(2)) - 1001]?.role;
+line.push({ part: clearlyGood[0]!, role: 'good' });
+const beltImage = join(dir, 'belt.png');
+await writeFile(beltImage, await sharp(Buffer.from(emptyBelt(224)), { raw: { width: 224, height: 224, channels: 3 } }).png().toBuffer());
+const tail: Part[] = Array.from({ length: Math.ceil((TAIL_SECONDS * FPS) / (PART_FRAMES + GAP_FRAMES)) }, () => ({ kind: 'belt', defective: false, image: beltImage }));
+const video = await fixture.videoOf('review-line', [...line.map((l) => l.part), ...tail], { fps: FPS, partFrames: PART_FRAMES, gapFrames: GAP_FRAMES });
+const rejectedCount = line.filter((l) => l.role !== 'good').length;
 
 const camera = await startRtspCamera({ video });
 t.teardown(() => camera.stop());
@@ -116,7 +116,8 @@ const runtime = await DeviceRuntime.start(
     http: { port: httpPort },
     productPollMs: 300,
     records: { samplePassed: 0, minFreeBytes: 0 },
-    parts: { mode: 'trigger', window: { kind: 'frames', frames: WINDOW }, inViewCheck: false, deadlineMs: 5000 },
+    // Parts are found in the video; a busy machine scores late, and this test is not about deadlines.
+    parts: { mode: 'presence', deadlineMs: 30_000, presence: { cellThreshold: 40 } },
     cameras: [{ id: 'cam1', url: camera.url, product, backoff: { initialMs: 200, maxMs: 1000 } }],
   }),
 );
@@ -124,25 +125,20 @@ t.teardown(() => runtime.stop());
 const url = runtime.healthUrl!;
 const collector = await MqttCollector.connect(runtime.brokerUrl, ['linesight/line5/cam1/part']);
 t.teardown(() => collector.close());
-const verdictsOf = (run: number) => new Map(collector.json<PartVerdictPayload>('linesight/line5/cam1/part').filter((p) => p.partId.startsWith(run === 1 ? 'A-' : 'B-')).map((p) => [p.partId, p]));
+const partMessages = () => collector.json<PartVerdictPayload>('linesight/line5/cam1/part');
 
-/** Plays the checked parts past the camera once: the PLC announces each over MQTT; resolves with every answer by part id. */
-async function runLine(t: Test, run: number, firstFrame: number): Promise<Map<string, PartVerdictPayload>> {
-  const clock = (): FrameClock | null => {
-    const cam = runtime.health().cameras[0]!;
-    return cam.frames > firstFrame && cam.lastFrameTs !== null ? { index: cam.frames - firstFrame - 1, ts: cam.lastFrameTs } : null;
-  };
-  // The first frames of a stream arrive in a burst, late: the PLC's clock reads the camera once frames come at their pace.
-  await until(() => runtime.health().cameras[0]!.frames > firstFrame + SETTLE_FRAMES, 30_000, `run ${run}: the stream to settle`);
-  const sent = await runPlc({ send: mqttTriggers(collector.client, 'linesight/line5/cam1'), spans, fps: FPS, clock, marginMs: 0, partId: partId(run) });
-  t.equal(sent.length, checked.length, `run ${run}: the PLC announced every checked part`);
+/** The verdicts of the parts of one pass of the video (the first parts found from `since` on), in belt order. */
+function runLine(run: number, since: number): Promise<PartVerdictPayload[]> {
   return until(() => {
-    const got = verdictsOf(run);
-    return got.size >= sent.length ? got : undefined;
-  }, 30_000, `run ${run}: an answer to every part`);
+    const got = partMessages().filter((p) => (p.firstTs ?? 0) >= since);
+    return got.length >= line.length ? got.slice(0, line.length) : undefined;
+  }, 180_000, `run ${run}: a verdict for every part on the belt`);
 }
 
-const verdictWords = (got: Map<string, PartVerdictPayload>, run: number) => checked.map((c, k) => `${partId(run)(k)}: ${got.get(partId(run)(k))?.verdict} ${got.get(partId(run)(k))?.score?.toFixed(2)}/${got.get(partId(run)(k))?.threshold?.toFixed(2)}`).join(', ');
+const verdictWords = (got: PartVerdictPayload[]) => got.map((v, i) => `${v.partId} (${line[i]!.role}): ${v.verdict} ${v.score?.toFixed(2)}/${v.threshold?.toFixed(2)}`).join(', ');
+/** What each part of the first pass is, by its part id. */
+const roles = new Map<string, Role>();
+const roleOf = (id: string | null | undefined): Role | undefined => (id ? roles.get(id) : undefined);
 
 t.test('false rejects marked good on the Review page pass after Update product and Activate; confirmed defects still reject', async (t) => {
   t.ok(falseRejects.every((f) => f.ratio >= 1.15), `the brighter good parts score ${falseRejects.map((f) => f.ratio.toFixed(2)).join(', ')}x the threshold`);
@@ -150,16 +146,16 @@ t.test('false rejects marked good on the Review page pass after Update product a
   t.equal(await readActiveVersion(dataDir, product), 'v1', 'v1 is active');
 
   // Run 1 on v1: good parts pass, the brighter good parts and the defects are rejected.
-  await until(() => runtime.health().cameras[0]!.modelVersion === 'v1', 30_000, 'v1 loaded');
-  const first = await runLine(t, 1, 0);
-  t.comment(`run 1 on v1: ${verdictWords(first, 1)}`);
-  checked.forEach((c, k) => t.equal(first.get(partId(1)(k))?.verdict, c.role === 'good' ? 'ok' : 'reject', `run 1: ${partId(1)(k)}`));
-  const rejected = checked.filter((c) => c.role !== 'good').length;
+  const first = await runLine(1, 0);
+  t.comment(`run 1: ${verdictWords(first)}`);
+  first.forEach((v, i) => roles.set(v.partId, line[i]!.role));
+  first.forEach((v, i) => t.equal(v.verdict, line[i]!.role === 'good' ? 'ok' : 'reject', `run 1: part ${v.partId} (${line[i]!.role}) on ${v.modelVersion}`));
+  t.ok(first.every((v) => v.modelVersion === 'v1'), 'run 1 was judged by v1');
   const records = await until(async () => {
     const page = (await (await fetch(`${url}/api/records?verdict=reject&product=${product}`)).json()) as { total: number; records: { id: number; partId: string }[] };
-    return page.total >= rejected ? page.records : undefined;
+    return page.total >= rejectedCount ? page.records : undefined;
   }, 20_000, 'a kept record of every rejected part');
-  t.equal(records.length, rejected, 'one record per rejected part');
+  t.equal(records.length, rejectedCount, 'one record per rejected part');
 
   const browser = await launchChromium();
   t.teardown(() => browser.close());
@@ -170,7 +166,7 @@ t.test('false rejects marked good on the Review page pass after Update product a
   await page.goto(`${url}/#review`);
   await page.locator('[data-testid="review-filters"] select[name="verdict"]').selectOption('reject');
   const tiles = page.getByTestId('review-tile');
-  await until(async () => (await tiles.count()) === rejected, 20_000, 'the rejects in the gallery');
+  await until(async () => (await tiles.count()) === rejectedCount, 20_000, 'the rejects in the gallery');
   await page.getByTestId('update-hint').filter({ hasText: 'mark the false rejects of washer good' }).waitFor();
   t.ok(await page.getByTestId('update-start').isDisabled(), 'Update product waits for a part marked good');
 
@@ -186,7 +182,7 @@ t.test('false rejects marked good on the Review page pass after Update product a
   const labelled = (await (await fetch(`${url}/api/records?product=${product}&reviewed=yes`)).json()) as { records: { partId: string; label: string }[] };
   t.same(
     labelled.records.map((r) => [roleOf(r.partId), r.label]).sort(),
-    checked.filter((c) => c.role !== 'good').map((c) => [c.role, c.role === 'falseReject' ? 'good' : 'defect']).sort(),
+    line.filter((c) => c.role !== 'good').map((c) => [c.role, c.role === 'falseReject' ? 'good' : 'defect']).sort(),
     'every false reject is marked good and every defect confirmed',
   );
   await page.getByTestId('update-hint').filter({ hasText: `3 marked good, ${D} confirmed defects, 0 missed defects` }).waitFor();
@@ -226,16 +222,17 @@ t.test('false rejects marked good on the Review page pass after Update product a
 
   // Run 2: the camera plays the same video again; the same good parts pass, every confirmed defect still rejects.
   await camera.kill();
-  const stopped = await until(async () => {
+  await until(async () => {
     const before = runtime.health().cameras[0]!.frames;
     await new Promise((r) => setTimeout(r, 1500));
-    return runtime.health().cameras[0]!.frames === before ? before : undefined;
+    return runtime.health().cameras[0]!.frames === before;
   }, 20_000, 'the frames to stop while the camera is off');
+  const restarted = Date.now();
   await camera.restart();
-  const second = await runLine(t, 2, stopped);
-  t.comment(`run 2 on v2: ${verdictWords(second, 2)}`);
-  checked.forEach((c, k) => t.equal(second.get(partId(2)(k))?.verdict, c.role === 'defect' ? 'reject' : 'ok', `run 2: ${partId(2)(k)}`));
-  t.ok([...second.values()].every((v) => v.modelVersion === 'v2'), 'run 2 was judged by v2');
+  const second = await runLine(2, restarted);
+  t.comment(`run 2: ${verdictWords(second)}`);
+  second.forEach((v, i) => t.equal(v.verdict, line[i]!.role === 'defect' ? 'reject' : 'ok', `run 2: part ${v.partId} (${line[i]!.role})`));
+  t.ok(second.every((v) => v.modelVersion === 'v2'), 'run 2 was judged by v2');
   t.same(problems, [], 'no script errors');
 });
 
