@@ -4,6 +4,7 @@
  * their type and mask, and passed parts marked as missed defects. Reads the
  * records index read-only, so the trainer never depends on the runtime.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { labelledRecords, openRecordsIndexReadOnly, RECORD_FILES, type RecordRow, recordsDir } from './records-index.ts';
 
@@ -46,6 +47,32 @@ export async function readReviewSet(dataDir: string, product: string, version?: 
   if (!db) return { good: [], defects: [], missed: [] };
   try {
     return reviewSetOf(dataDir, labelledRecords(db, { product, version }));
+  } finally {
+    db.close();
+  }
+}
+
+/** The reviewed records of a product as a trainer reads them: the review set, the record behind each image, and the labelled records that kept no image. */
+export interface ReviewedRecords {
+  set: ReviewSet;
+  byImage: Map<string, RecordRow>;
+  withoutImage: RecordRow[];
+}
+
+/**
+ * The reviewed records of a product whose scored image is on disk (a part
+ * that got no verdict for want of a frame kept none), with the record each
+ * image belongs to, so a product update can say which records its replay
+ * is about.
+ */
+export function readReviewedRecords(dataDir: string, product: string): ReviewedRecords {
+  const db = openRecordsIndexReadOnly(dataDir);
+  if (!db) return { set: { good: [], defects: [], missed: [] }, byImage: new Map(), withoutImage: [] };
+  try {
+    const rows = labelledRecords(db, { product });
+    const imageOf = (row: RecordRow) => join(recordsDir(dataDir), row.dir, RECORD_FILES.image);
+    const kept = rows.filter((row) => existsSync(imageOf(row)));
+    return { set: reviewSetOf(dataDir, kept), byImage: new Map(kept.map((row) => [imageOf(row), row])), withoutImage: rows.filter((row) => !kept.includes(row)) };
   } finally {
     db.close();
   }

@@ -220,13 +220,29 @@ export function versionsToPrune(versions: string[], active: string | undefined, 
  */
 export async function pruneProductVersions(dataDir: string, productId: string, keep: number): Promise<string[]> {
   checkProductId(productId);
-  const dir = productDir(dataDir, productId);
   const doomed = versionsToPrune(await listVersions(dataDir, productId), await readActiveVersion(dataDir, productId), keep);
-  for (const v of doomed) {
-    const tmp = join(dir, tempEntryName('tmp', { pid: process.pid, bootId: currentBootId() }, `prune-${v}`, randomBytes(4).toString('hex')));
-    await rename(join(dir, v), tmp);
-    await syncDir(dir);
-    await rm(tmp, { recursive: true, force: true });
-  }
+  for (const v of doomed) await deleteVersionFolder(dataDir, productId, v, 'prune');
   return doomed;
+}
+
+/** Deletes a version's folder: renamed to a temporary name first (one atomic step), then removed. */
+async function deleteVersionFolder(dataDir: string, productId: string, version: string, why: string): Promise<void> {
+  const dir = productDir(dataDir, productId);
+  const tmp = join(dir, tempEntryName('tmp', { pid: process.pid, bootId: currentBootId() }, `${why}-${version}`, randomBytes(4).toString('hex')));
+  await rename(join(dir, version), tmp);
+  await syncDir(dir);
+  await rm(tmp, { recursive: true, force: true });
+}
+
+/**
+ * Deletes one version the technician decided against (a candidate built by
+ * a product update and not wanted). The active version is never deleted.
+ */
+export async function discardProductVersion(dataDir: string, productId: string, version: string): Promise<void> {
+  checkProductId(productId);
+  const v = normalizeVersion(version);
+  const versions = await listVersions(dataDir, productId);
+  if (!v || !versions.includes(v)) throw new ProductVersionError(`product "${productId}" has no version "${version}"${versions.length ? `; its versions are ${versions.join(', ')}` : ''}`);
+  if ((await readActiveVersion(dataDir, productId)) === v) throw new ProductVersionError(`${v} is the active version of ${productId}; it is kept (activate or roll back to another version first)`);
+  await deleteVersionFolder(dataDir, productId, v, 'discard');
 }

@@ -32,11 +32,11 @@ import { updatePositionGaussians } from './update/running-gaussians.ts';
 import { findGoldenSamples, keptCalibration, recalibrate, type Recalibration } from './update/recalibrate.ts';
 import { bankRowSources, updatedBankPicks } from './update/left-out.ts';
 import { replayReview, type Replay, type ReviewSet } from './update/replay.ts';
+import type { UpdateStage } from '../product/update-progress.ts';
 
 export type { ReviewSet, Replay, ReplayRecord, ReplayCounts } from './update/replay.ts';
 
-export const UPDATE_STAGES = ['features', 'model', 'calibrate', 'write', 'replay'] as const;
-export type UpdateStage = (typeof UPDATE_STAGES)[number];
+export type { UpdateStage } from '../product/update-progress.ts';
 
 export interface UpdateSettings {
   /** Folder of the product's golden samples: its held-out samples are rescored for the new threshold (absent: thresholds kept). */
@@ -54,6 +54,8 @@ export interface UpdateOptions {
   review: ReviewSet;
   settings?: UpdateSettings;
   inference?: InferenceSettings;
+  /** The name an image marked good is listed under among the golden samples (default: its file name). */
+  imageName?: (path: string) => string;
   onProgress?: (p: { stage: UpdateStage; done: number; total: number }) => void;
 }
 
@@ -188,11 +190,11 @@ async function carriedAttachments(artifact: ProductArtifact): Promise<Record<str
   return out;
 }
 
-function updatedDraft(manifest: Manifest, review: ReviewSet, images: LoadedImage[], model: UpdatedModel, cal: Recalibration, notes: string[], timings: Record<string, number>, attachments: string[]): ManifestDraft {
+function updatedDraft(manifest: Manifest, review: ReviewSet, images: LoadedImage[], model: UpdatedModel, cal: Recalibration, notes: string[], timings: Record<string, number>, attachments: string[], imageName: (path: string) => string): ManifestDraft {
   const { version, files, schemaVersion, ...kept } = manifest;
   void files;
   void schemaVersion;
-  const added = images.map((img) => ({ name: basename(img.path), sha256: img.sha256, role: 'bank' as const }));
+  const added = images.map((img) => ({ name: imageName(img.path), sha256: img.sha256, role: 'bank' as const }));
   return {
     ...kept,
     createdAt: new Date().toISOString(),
@@ -318,7 +320,7 @@ async function runUpdate(run: UpdateRun): Promise<Omit<UpdateResult, 'seconds'>>
   const notes = updateNotes(manifest.version, images.length, model, cal, { scores: leftOut.length, bankSamples: !!golden.bankFeatures }, settings.goldenDir);
   const written = await timed(run, 'writeMs', async () => {
     const attachments = await carriedAttachments(artifact);
-    const draft = updatedDraft(manifest, opts.review, images, model, cal, notes, run.timings, Object.keys(attachments));
+    const draft = updatedDraft(manifest, opts.review, images, model, cal, notes, run.timings, Object.keys(attachments), opts.imageName ?? ((path) => basename(path)));
     run.progress('write')(0, 1);
     const w = await writeProductArtifact(opts.dataDir, draft, model.bank, { activate: false, reduction: artifact.reduction, refine: artifact.refine, stn: artifact.stn, padim: model.padim, attachments });
     run.progress('write')(1, 1);

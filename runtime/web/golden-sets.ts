@@ -17,22 +17,19 @@ import { extname, join } from 'node:path';
 import sharp from 'sharp';
 import { MAX_SAMPLES_PER_SET } from '../capture/golden-capture.ts';
 import { IMAGE_EXTENSIONS, imageFileNames, MAX_INPUT_PIXELS, pixelLimitProblem } from '../../product/image-io.ts';
+import { GOLDEN_SET_NAME, goldenRoot, goldenSetNames } from '../../product/golden-folders.ts';
 import { ApiError } from './http-util.ts';
 
-export function goldenRoot(dataDir: string, product: string): string {
-  return join(dataDir, 'golden', product);
-}
+export { goldenRoot } from '../../product/golden-folders.ts';
 
 /** Folder name of a set started at `now`: 20261123-130512 (UTC). */
 export function goldenSetName(now: Date): string {
   return now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-const SET_NAME = /^\d{8}-\d{6}(-\d+)?$/;
-
 /** The set's folder; refuses names that are not set names (so a path cannot leave the golden folder). */
 export function goldenSetDir(dataDir: string, product: string, set: string): string {
-  if (!SET_NAME.test(set)) throw new ApiError(400, `"${set}" is not a golden-sample set name (like 20261123-130512)`);
+  if (!GOLDEN_SET_NAME.test(set)) throw new ApiError(400, `"${set}" is not a golden-sample set name (like 20261123-130512)`);
   return join(goldenRoot(dataDir, product), set);
 }
 
@@ -53,12 +50,7 @@ export async function createGoldenSet(dataDir: string, product: string, now = ne
 }
 
 export async function listGoldenSets(dataDir: string, product: string): Promise<{ set: string; images: number }[]> {
-  let sets: string[];
-  try {
-    sets = (await readdir(goldenRoot(dataDir, product))).filter((s) => SET_NAME.test(s)).sort();
-  } catch {
-    return [];
-  }
+  const sets = await goldenSetNames(dataDir, product);
   return Promise.all(sets.map(async (set) => ({ set, images: (await imageFiles(join(goldenRoot(dataDir, product), set))).length })));
 }
 

@@ -1,8 +1,9 @@
 /**
  * The technician's web UI and its JSON API, served by the runtime next to
  * /health and /metrics: Live (cameras, verdicts, overlays, recent rejects),
- * Products (versions, contact sheets, activate, roll back) and Enroll
- * (capture or upload golden samples, train, activate). The routes live in
+ * Products (versions, contact sheets, activate, roll back), Enroll
+ * (capture or upload golden samples, train, activate) and Review (label
+ * kept records, update the product from them, activate or discard). The routes live in
  * routes/; this module puts them in one table and guards every request
  * (request-guard.ts): the Host must be a name the device is served as, a
  * state-changing request must come from the device's own pages (or carry a
@@ -13,7 +14,7 @@
  *   GET  /api/cameras/:id/frame                     newest frame (PNG with overlay when scored, else JPEG)
  *   GET  /api/cameras/:id/rejects                   recent rejects, newest first
  *   GET  /api/cameras/:id/rejects/:seq/overlay.png  (and mask.png)
- *   GET  /api/events                                Server-Sent Events: cameras, capture and enrollment snapshots
+ *   GET  /api/events                                Server-Sent Events: cameras, capture, enrollment and update snapshots
  *   GET  /api/products                              products with their active version
  *   GET  /api/products/:id/versions                 versions with metrics, oldest first
  *   GET  /api/products/:id/versions/:v/files/:name  contact sheets of a version
@@ -25,6 +26,8 @@
  *   GET|POST /api/enrollment {product, set}         POST /api/enrollment/cancel
  *   GET  /api/records?...  GET /api/records/:id/image|map|mask  POST /api/records/:id/review {label, type}
  *   GET|POST /api/products/:id/defect-types         GET /api/statistics?format=json|csv (routes/records.ts)
+ *   POST /api/products/:id/update {}                 a new version from the reviewed records, replayed on both (routes/update.ts)
+ *   GET  /api/update                                 POST /api/update/cancel, POST /api/update/discard
  * POST bodies are `Content-Type: application/json`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -44,6 +47,7 @@ import { pageRoutes } from './routes/pages.ts';
 import { partRoutes } from './routes/parts.ts';
 import { productRoutes } from './routes/products.ts';
 import { recordRoutes } from './routes/records.ts';
+import { logFinishedUpdates, updateRoutes } from './routes/update.ts';
 import { createWebContext, DEFAULT_WEB_LIMITS, type WebContext, type WebDevice, type WebLimits } from './web-context.ts';
 
 export type { WebCamera, WebDevice } from './web-context.ts';
@@ -64,7 +68,7 @@ export interface WebAppOptions {
   limits?: Partial<WebLimits>;
 }
 
-export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...partRoutes, ...productRoutes, ...bundleRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes, ...recordRoutes];
+export const WEB_ROUTES: readonly Route<WebContext>[] = [...pageRoutes, ...authRoutes, ...liveRoutes, ...partRoutes, ...productRoutes, ...bundleRoutes, ...goldenSetRoutes, ...captureRoutes, ...enrollRoutes, ...recordRoutes, ...updateRoutes];
 
 /** The path of a request target; a target that is not a URL path is a 400. */
 function requestPath(target: string | undefined): string {
@@ -101,6 +105,7 @@ function guardedRoute(app: WebContext, allowedHosts: string[], req: IncomingMess
 export function createWebApp(device: WebDevice, opts: WebAppOptions = {}): WebApp {
   const app = createWebContext(device, { logger: opts.logger, tls: opts.tls !== undefined, limits: { ...DEFAULT_WEB_LIMITS, ...opts.limits } });
   logFinishedEnrollments(app);
+  logFinishedUpdates(app);
   const interfaceAddresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
   const allowedHosts = allowedHostNames({ bindHost: opts.host ?? '127.0.0.1', machineName: hostname(), interfaceAddresses, extra: opts.allowedHosts });
 
@@ -128,7 +133,7 @@ export function createWebApp(device: WebDevice, opts: WebAppOptions = {}): WebAp
     handle,
     async close() {
       app.live.close();
-      await Promise.all([app.capture.close(), app.enrollment.close()]);
+      await Promise.all([app.capture.close(), app.enrollment.close(), app.update.close()]);
     },
   };
 }

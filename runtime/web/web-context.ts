@@ -1,6 +1,6 @@
 /**
  * What the web app's routes share: the device (config, health, cameras), the
- * live view, the capture and enrollment runners, sign-in, and the limits on
+ * live view, the capture, enrollment and product-update runners, sign-in, and the limits on
  * work clients start at will (event streams, uploads, failed sign-ins).
  */
 import type { TriggerResult } from '../parts/part-line.ts';
@@ -17,6 +17,7 @@ import { LiveView, type LiveCamera } from './live-view.ts';
 import { LoginLimiter } from './login-limiter.ts';
 import { Slots } from './slots.ts';
 import { ChangeFeed } from './sse.ts';
+import { UpdateRunner } from './update-runner.ts';
 
 export interface WebCamera extends LiveCamera {
   product: string;
@@ -54,6 +55,7 @@ export interface WebContext {
   live: LiveView;
   capture: CaptureRunner;
   enrollment: EnrollmentRunner;
+  update: UpdateRunner;
   auth: WebAuth;
   logins: LoginLimiter;
   /** Served over TLS: cookies are Secure and the own origin is https. */
@@ -69,16 +71,19 @@ export function createWebContext(device: WebDevice, opts: { logger?: Logger; tls
   const live = new LiveView(device.cameras);
   const capture = new CaptureRunner(config.dataDir);
   const enrollment = new EnrollmentRunner(config, undefined, opts.logger);
+  const update = new UpdateRunner(config, undefined, opts.logger);
   const changes = new ChangeFeed((emit) => {
     const unsubscribe = live.subscribe(emit);
     capture.on('change', emit);
     enrollment.on('change', emit);
+    update.on('change', emit);
     // Health (fps, states) changes without frames too, e.g. when a camera goes down.
     const timer = setInterval(emit, 1000);
     return () => {
       unsubscribe();
       capture.off('change', emit);
       enrollment.off('change', emit);
+      update.off('change', emit);
       clearInterval(timer);
     };
   });
@@ -88,6 +93,7 @@ export function createWebContext(device: WebDevice, opts: { logger?: Logger; tls
     live,
     capture,
     enrollment,
+    update,
     auth: new WebAuth(config.http.auth),
     logins: new LoginLimiter(opts.limits.loginFailures, opts.limits.loginWindowMs),
     tls: opts.tls,

@@ -3,8 +3,9 @@
  * kept by the evidence recorder appear in the gallery, the operator labels
  * them from the keyboard (g good, d defect, a number for a defect type,
  * j to move, u to undo), every verdict lands in the review log, and the
- * Statistics page shows the counts per shift and hour. Screenshots of both
- * pages are written to docs/.
+ * Statistics page shows the counts per shift and hour. The Statistics
+ * page's screenshot is written to docs/ (the Review page's comes from
+ * review-update.test.ts, which shows the product update too).
  */
 import { okHealth } from '../helpers/device-health.ts';
 import { EventEmitter } from 'node:events';
@@ -19,7 +20,7 @@ import { EvidenceRecorder } from '../../runtime/records/evidence-recorder.ts';
 import { openRecordStore } from '../../runtime/records/open-store.ts';
 import { ProductionLog } from '../../runtime/records/production-log.ts';
 import { createWebApp } from '../../runtime/web/web-app.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, screenshot } from '../helpers/browser.ts';
 
 const dataDir = join(t.testdir(), 'device');
 const S = 96;
@@ -118,7 +119,7 @@ t.test('the operator labels records from the keyboard; every verdict is logged',
   await page.locator('[data-testid="review-detail"] .pair img').first().click();
   await t.resolves(page.locator('[data-testid="review-full"] img').waitFor(), 'full size on click');
   await page.locator('[data-testid="review-full"]').click();
-  await page.screenshot({ path: join(import.meta.dirname, '..', '..', 'docs', 'ui-review.png') });
+  await screenshot(page, 'ui-review-labels.png');
   t.same(problems, [], 'no script errors');
 });
 

@@ -3,19 +3,23 @@
  * set lacked (a brighter light) are false rejects; marked good, they build a
  * new version whose replay shows them passing while every confirmed defect
  * still rejects; the version verifies, is not active until activated, and
- * the `linesight update` / `activate` commands do the same from the shell.
+ * the `linesight update` / `activate` commands do the same from the shell,
+ * also from the device's reviewed records (`--records`, what the Review
+ * page runs), finding the golden-sample set on the device by itself.
  */
 import t from 'tap';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { enrollSettingsSchema, inferenceSettingsSchema } from '../../config/enroll.ts';
 import { enrollProduct } from '../../trainer/enroll.ts';
 import { prepareSampleProduct } from '../../fixtures/conveyor.ts';
-import { loadProductArtifact, readActiveVersion } from '../../product/artifact.ts';
+import { activateVersion, loadProductArtifact, productDir, readActiveVersion } from '../../product/artifact.ts';
 import { readImage } from '../../product/image-io.ts';
 import { ProductScorer } from '../../product/scorer.ts';
 import { updateProduct, type ReviewSet } from '../../trainer/update-product.ts';
+import { parseUpdateLine, type UpdateResultLine } from '../../product/update-progress.ts';
+import { SqliteRecordStore } from '../../runtime/records/record-store.ts';
 import { linesight } from '../helpers/cli.ts';
 
 const root = t.testdir({});
@@ -128,4 +132,58 @@ t.test("a PaDiM product: the Gaussians take the marked-good parts in, confirmed 
   t.equal(m.update?.gaussianSamples, bankSamples + 5, "the Gaussians count the bank samples and the new images");
   t.equal(m.scorer, 'padim');
   t.equal(m.update?.thresholds, 'recalibrated');
+});
+
+t.test('linesight update --records: the reviewed records of the device, the golden set found on the device, progress as JSON lines', async (t) => {
+  const dataDir = join(root, 'records-device');
+  // The device's product (the sample's enrolled v1) and the golden set it was enrolled from.
+  await cp(join(productDir(sample.dataDir, sample.product), 'v1'), join(productDir(dataDir, sample.product), 'v1'), { recursive: true });
+  await activateVersion(dataDir, sample.product, 'v1');
+  const golden = join(dataDir, 'golden', sample.product, '20260101-000000');
+  await mkdir(golden, { recursive: true });
+  for (const f of await readdir(goldenDir)) await copyFile(join(goldenDir, f), join(golden, f));
+  // Kept records: the brighter good parts and the defects, rejected on v1, reviewed by the operator.
+  const store = new SqliteRecordStore(dataDir, { maxBytes: 1e9, maxDays: 30, minFreeBytes: 0 });
+  const png = (path: string) => sharp(path).resize(224, 224).png().toBuffer();
+  const ids: Record<string, number> = {};
+  const reviewed = [...markedGood.map((g, i) => ({ path: g.path, partId: `G-${i}`, label: 'good' as const, type: null })), ...sample.defective.map((d, i) => ({ path: d.image, partId: `D-${i}`, label: 'defect' as const, type: d.kind }))];
+  for (const [i, r] of reviewed.entries()) {
+    const row = await store.add({ ts: Date.now() - 1000 * (10 - i), camera: 'cam1', product: sample.product, version: 'v1', verdict: 'reject', score: 2, threshold: 1, partId: r.partId, files: { image: await png(r.path), map: await png(r.path), mask: await png(r.path) } });
+    store.review(row!.id, { label: r.label, type: r.type, who: 'ana' });
+    ids[r.partId] = row!.id;
+  }
+  // A reviewed record that kept no image (a part without a frame) is left out, and said so.
+  const empty = await store.add({ ts: Date.now(), camera: 'cam1', product: sample.product, version: 'v1', verdict: 'no_verdict', score: null, threshold: null, partId: 'N-0', files: {} });
+  store.review(empty!.id, { label: 'good', type: null, who: 'ana' });
+  store.close();
+
+  const r = await linesight(['update', '--product', sample.product, '--records', '--data-dir', dataDir, '--progress', 'json']);
+  t.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map(parseUpdateLine);
+  t.ok(lines.every((l) => l !== undefined), 'every line is a progress line or the result');
+  t.same([...new Set(lines.filter((l) => l?.event === 'progress').map((l) => (l as { stage: string }).stage))], ['features', 'model', 'calibrate', 'write', 'replay'], 'the stages in order');
+  const result = lines.at(-1) as UpdateResultLine;
+  t.equal(result.event, 'result');
+  t.equal(result.updatedFrom, 'v1');
+  t.equal(result.thresholds.how, 'recalibrated', "the held-out samples were found in the device's golden set");
+  t.same(result.replay.totals, { good: markedGood.length, defects: sample.defective.length, missed: 0 });
+  t.equal(result.replay.candidate.goodPass, markedGood.length, 'every record marked good passes on the new version');
+  t.equal(result.replay.candidate.defectReject, sample.defective.length, 'every confirmed defect still rejects');
+  t.same(
+    result.replay.records.map((x) => [x.recordId, x.partId, x.group]).sort(),
+    reviewed.map((x) => [ids[x.partId], x.partId, x.label === 'good' ? 'good' : 'defects']).sort(),
+    'each replayed image names its record and part',
+  );
+  t.match(result.notes.join('\n'), new RegExp(`1 reviewed record\\(s\\) kept no image and were left out: ${empty!.id}`));
+  const manifest = JSON.parse(await readFile(join(productDir(dataDir, sample.product), result.version, 'manifest.json'), 'utf8'));
+  t.match(manifest.update, { updatedFrom: 'v1', addedImages: markedGood.length, thresholds: 'recalibrated' });
+  t.same(
+    manifest.goldenSamples.files.filter((f: { name: string }) => f.name.startsWith('record-')).map((f: { name: string }) => f.name).sort(),
+    markedGood.map((_, i) => `record-${ids[`G-${i}`]}.png`).sort(),
+    'the images marked good are listed among the golden samples by their record',
+  );
+
+  const none = await linesight(['update', '--product', 'bracket', '--records', '--data-dir', dataDir, '--progress', 'json']);
+  t.equal(none.code, 1);
+  t.match(parseUpdateLine(none.stdout.trim().split('\n').at(-1)!), { event: 'error', message: /product "bracket" has no kept record marked good/ });
 });

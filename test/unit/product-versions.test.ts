@@ -6,6 +6,7 @@ import { ArtifactError, listVersions, loadProductArtifact, readActiveVersion, wr
 import {
   ProductVersionError,
   activateProductVersion,
+  discardProductVersion,
   listProductSummaries,
   listProductVersions,
   normalizeVersion,
@@ -140,4 +141,15 @@ t.test('retention: versions beyond keep are pruned, never the active one nor the
   t.same(await listVersions(dataDir, 'bracket'), ['v1', 'v2', 'v4', 'v5']);
   await loadProductArtifact(dataDir, 'bracket');
   t.same((await readdir(join(dataDir, 'products', 'bracket'))).filter((e) => e.startsWith('.')), [], 'no temporaries remain');
+});
+
+t.test('discard: deletes a version the technician decided against, never the active one', async (t) => {
+  const dataDir = await library(t.testdir({}));
+  await t.rejects(discardProductVersion(dataDir, 'bracket', 'v3'), { name: 'ProductVersionError', message: /v3 is the active version of bracket; it is kept/ });
+  await t.rejects(discardProductVersion(dataDir, 'bracket', 'v7'), { message: /product "bracket" has no version "v7"; its versions are v1, v2, v3/ });
+  await t.rejects(discardProductVersion(dataDir, '../etc', 'v1'), ProductVersionError);
+  await discardProductVersion(dataDir, 'bracket', 'v1');
+  t.same(await listVersions(dataDir, 'bracket'), ['v2', 'v3']);
+  t.same((await readdir(join(dataDir, 'products', 'bracket'))).filter((e) => e.startsWith('.') || e.includes('tmp')), [], 'no temporary folder is left behind');
+  t.equal(await readActiveVersion(dataDir, 'bracket'), 'v3');
 });

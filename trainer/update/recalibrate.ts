@@ -20,6 +20,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Manifest } from '../../product/manifest.ts';
+import { goldenRoot, goldenSetNames } from '../../product/golden-folders.ts';
 import { readImage } from '../../product/image-io.ts';
 import type { PatchScorer } from '../../models/features/patch-scorer.ts';
 import type { Aligner } from '../../models/stn/model.ts';
@@ -47,6 +48,23 @@ export async function findGoldenSamples(manifest: Manifest, goldenDir: string): 
     else out.missing.push(f.name);
   }
   return out;
+}
+
+/**
+ * The device's golden-sample set (`<dataDir>/golden/<product>/<set>/`) that
+ * holds the most held-out samples of `manifest` unchanged (then the most
+ * samples in all; the newer set on a tie), or undefined when none holds a
+ * held-out sample: the folder an update on the device recalibrates with.
+ */
+export async function deviceGoldenSet(dataDir: string, product: string, manifest: Manifest): Promise<string | undefined> {
+  let best: { dir: string; heldOut: number; all: number } | undefined;
+  for (const set of (await goldenSetNames(dataDir, product)).reverse()) {
+    const dir = join(goldenRoot(dataDir, product), set);
+    const found = await findGoldenSamples(manifest, dir);
+    const score = { dir, heldOut: found.heldOut.length, all: found.heldOut.length + found.bank.length };
+    if (score.heldOut > 0 && (!best || score.heldOut > best.heldOut || (score.heldOut === best.heldOut && score.all > best.all))) best = score;
+  }
+  return best?.dir;
 }
 
 export interface RecalibrateInput {

@@ -25,6 +25,7 @@ export const enrollRoutes: Route<WebContext>[] = [
       const needed = app.config.enroll.minGoldenSamples;
       if (images < needed) throw new ApiError(400, `set ${set} of ${product} has ${images} image(s); enrollment needs at least ${needed} golden samples (enroll.minGoldenSamples)`);
       if (app.capture.running) throw new ApiError(409, 'a capture is running; start training when it has finished');
+      if (app.update.running) throw new ApiError(409, `a product update of "${app.update.snapshot()!.product}" is running; start training when it has finished`);
       sendJson(res, 202, { enrollment: await app.enrollment.start({ product, set, imagesDir: dir, images }) });
     },
   },

@@ -90,7 +90,7 @@ export const liveRoutes: Route<WebContext>[] = [
       if (!release) throw new ApiError(503, `${app.eventStreams.size} pages are already following the device; close one and reload`, { 'retry-after': '5' });
       res.on('close', release);
       streamSnapshots(req, res, 'state', {
-        snapshot: () => ({ ...camerasState(app), capture: app.capture.snapshot(), enrollment: app.enrollment.snapshot() }),
+        snapshot: () => ({ ...camerasState(app), capture: app.capture.snapshot(), enrollment: app.enrollment.snapshot(), update: app.update.snapshot() }),
         subscribe: (listener) => app.changes.subscribe(listener),
       });
     },

@@ -58,3 +58,23 @@ export function showMessage(node, message) {
 
 export const percent = (v, digits = 2) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(digits)} %`);
 export const number = (v, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+
+/**
+ * A training job's stages as list items (enrollment, product update): the
+ * server sends every planned stage with its label, and the progress of those
+ * started so far, each with its ETA.
+ */
+export function stageItems(planned, stages) {
+  const byId = new Map(stages.map((s) => [s.stage, s]));
+  return planned.map(({ id, label }) => {
+    const s = byId.get(id);
+    const eta = s && !s.finished && s.etaSeconds !== null ? `, about ${Math.ceil(s.etaSeconds)} s left` : '';
+    return el(
+      'li',
+      { class: s ? (s.finished ? 'finished' : 'current') : 'pending', dataset: { testid: `stage-${id}` } },
+      el('span', { class: 'name' }, label),
+      el('progress', { max: s?.total || 1, value: s?.done ?? 0 }),
+      el('span', { class: 'count' }, s ? `${s.done} / ${s.total}${eta}` : 'waiting'),
+    );
+  });
+}

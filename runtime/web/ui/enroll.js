@@ -1,6 +1,6 @@
 // Enroll: golden samples from a camera (capture) or from files (upload),
 // training with a progress bar per stage, the result, Activate.
-import { byTestId, el, number, percent, post, put, showMessage } from './api.js';
+import { byTestId, el, number, percent, post, put, showMessage, stageItems } from './api.js';
 
 export class EnrollPage {
   constructor(root) {
@@ -114,21 +114,8 @@ export class EnrollPage {
     this.q('train-cancel').hidden = !running;
     this.q('train-start').disabled = running || !this.set;
     if (!e) return;
-    const stages = new Map(e.stages.map((s) => [s.stage, s]));
-    this.q('train-stages').replaceChildren(
-      // The server sends the stages with their labels: the trainer's own list.
-      ...e.plannedStages.map(({ id, label }) => {
-        const s = stages.get(id);
-        const eta = s && !s.finished && s.etaSeconds !== null ? `, about ${Math.ceil(s.etaSeconds)} s left` : '';
-        return el(
-          'li',
-          { class: s ? (s.finished ? 'finished' : 'current') : 'pending', dataset: { testid: `stage-${id}` } },
-          el('span', { class: 'name' }, label),
-          el('progress', { max: s?.total || 1, value: s?.done ?? 0 }),
-          el('span', { class: 'count' }, s ? `${s.done} / ${s.total}${eta}` : 'waiting'),
-        );
-      }),
-    );
+    // The server sends the stages with their labels: the trainer's own list.
+    this.q('train-stages').replaceChildren(...stageItems(e.plannedStages, e.stages));
     const words = {
       running: `training ${e.product} on ${e.images} golden samples…`,
       done: `training finished in ${e.seconds} s`,
