@@ -23,20 +23,18 @@
  * frame was judged) or a classifier error (the part's own frame was judged).
  * The machine's load average is sampled during each rate's run.
  */
-import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { createLogger } from '../config/logger.ts';
 import { deviceConfigSchema } from '../config/device.ts';
-import { conveyorLayout, conveyorSequence, encodeConveyorVideo, prepareSampleProduct, type Part } from '../fixtures/conveyor.ts';
 import { LeadInWatcher } from '../fixtures/line-clock.ts';
 import { runPlcProcess, type PlcOutcome, type PlcTriggerRecord } from '../fixtures/plc-process.ts';
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
 import { round, writeBenchResult } from './bench-common.ts';
+import { FrameIdentifier, judgedPlace, LINE_FPS as FPS, prepareLine, SETTLE_MS, type JudgedPlace } from './bench-line.ts';
 
 const args = parseArgs({
   options: {
@@ -55,11 +53,6 @@ const windowFrames = Number(args['window-frames']);
 const guardMs = Number(args['guard-ms']);
 const leadMs = Number(args['lead-ms']);
 const dir = resolve(args.dir);
-const FPS = 30;
-/** Black lead-in: the device's frame clock settles on it (the stream starts when the device connects). */
-const LEAD_IN_S = 5;
-/** The PLC times frames this long after the lead-in before it triggers. */
-const SETTLE_MS = 2000;
 const DEADLINE_MS = 500;
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -78,89 +71,33 @@ interface RateResult {
   unanswered: number;
   triggerErrors: number;
   /** Which video frame the device judged for each answered part (its first judged frame). */
-  judged: { own: number; previous: number; next: number; other: number; notFound: number };
+  judged: Record<JudgedPlace | 'notFound', number>;
   /** Missed and false rejects on a neighbour's frame (timing) or on the part's own frame (classifier). */
   timingErrors: number;
   classifierErrors: number;
   loadAverage: { min: number; mean: number; max: number };
 }
 
-const sample = await prepareSampleProduct({ dir, size: 224, goldenSamples: 40, testGood: 12, testPerDefect: 3, log: say });
-const sequence = conveyorSequence(sample.good, sample.defective);
-
-/** The lead-in's black frame: the PLC finds the first frame that is not black. */
-const syncImage = join(dir, 'sync-black.png');
-if (!existsSync(syncImage)) await sharp({ create: { width: 224, height: 224, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toFile(syncImage);
-const syncPart: Part = { kind: 'sync', defective: false, image: syncImage };
-
-async function videoFor(rate: number): Promise<{ path: string; parts: Part[]; partFrames: number; leadInParts: number; count: number }> {
-  const partFrames = Math.max(1, Math.round(FPS / rate));
-  const leadInParts = LEAD_IN_S * rate;
-  // The triggered parts, the settling before them, and a little video after the last.
-  const count = Math.ceil((minutes * 60 + SETTLE_MS / 1000 + 4) * rate);
-  const parts = [...Array.from({ length: leadInParts }, () => syncPart), ...Array.from({ length: count }, (_, i) => sequence[i % sequence.length]!)];
-  const path = join(dir, `parts-${rate}pps-${count}-leadin${LEAD_IN_S}s.mp4`);
-  if (!existsSync(path)) {
-    say(`encoding ${count} parts at ${rate} parts/s (${partFrames} frames each at ${FPS} fps) after a ${LEAD_IN_S} s black lead-in`);
-    await encodeConveyorVideo(parts, path, { size: 224, fps: FPS, partFrames });
-  }
-  return { path, parts, partFrames, leadInParts, count };
-}
-
-/** 16x16 grey thumbnail of an RGB image (HWC, 0..255) of side `size`. */
-function thumb(rgb: ArrayLike<number>, size: number): Float32Array {
-  const n = 16;
-  const out = new Float32Array(n * n);
-  const counts = new Float32Array(n * n);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const i = (y * size + x) * 3;
-      const c = Math.floor((y * n) / size) * n + Math.floor((x * n) / size);
-      out[c]! += (rgb[i]! + rgb[i + 1]! + rgb[i + 2]!) / 3;
-      counts[c]!++;
-    }
-  }
-  for (let c = 0; c < out.length; c++) out[c]! /= counts[c]!;
-  return out;
-}
-
-function distance(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
-  return d / a.length;
-}
-
-/** The part images (and the black frame) the judged frames are matched to. */
-const references = [...new Set([syncImage, ...sequence.map((p) => p.image)])];
-const referenceThumbs = await Promise.all(references.map(async (image) => thumb(await sharp(image).resize(224, 224).removeAlpha().raw().toBuffer(), 224)));
-/** Index in `references` of the image nearest to a scored image, and how much nearer it is than the next. */
-function identify(image: Float32Array, size: number): { image: number; distance: number; runnerUp: number } {
-  const t = thumb(image, size);
-  const d = referenceThumbs.map((r) => distance(t, r));
-  const order = d.map((_, i) => i).sort((a, b) => d[a]! - d[b]!);
-  return { image: order[0]!, distance: d[order[0]!]!, runnerUp: d[order[1]!]! };
-}
-
 async function runRate(rate: number): Promise<RateResult> {
-  const { path, parts, partFrames, leadInParts, count } = await videoFor(rate);
-  const layout = conveyorLayout(parts, { partFrames, fps: FPS });
-  const camera = await startRtspCamera({ video: path });
-  // What the device judged: the scored image of every frame, by its time.
-  const judgedAt = new Map<number, ReturnType<typeof identify>>();
-  const leadIn = new LeadInWatcher({ syncFrame: leadInParts * partFrames, fps: FPS });
+  const line = await prepareLine({ dir, minutes, rate, log: say });
+  const identifier = await FrameIdentifier.create(line.references);
+  const camera = await startRtspCamera({ video: line.path });
+  // What the device judged: the part image each scored frame shows, by the frame's time.
+  const judgedAt = new Map<number, number>();
+  const leadIn = new LeadInWatcher({ syncFrame: line.syncFrame, fps: FPS });
   const runtime = await DeviceRuntime.start(
     deviceConfigSchema.parse({
-      dataDir: sample.dataDir,
+      dataDir: line.sample.dataDir,
       mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: join(dir, `outbox-${rate}-${Date.now()}`) },
       http: { enabled: false },
       // Parts fill the view (no belt to learn), so every frame of a window counts.
       parts: { mode: 'trigger', window: { kind: 'frames', frames: windowFrames }, deadlineMs: DEADLINE_MS, inViewCheck: false },
-      cameras: [{ id: 'cam1', url: camera.url, product: sample.product, width: 224, height: 224, fps: FPS }],
+      cameras: [{ id: 'cam1', url: camera.url, product: line.sample.product, width: 224, height: 224, fps: FPS }],
     }),
-    { logger: createLogger('bench-parts'), onFrame: leadIn.onFrame, onScored: (s) => judgedAt.set(s.result.ts, identify(s.outcome.image, s.inputSize.width)) },
+    { logger: createLogger('bench-parts'), onFrame: leadIn.onFrame, onScored: (s) => judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)) },
   );
   // Commissioning: when the end of the lead-in was at the camera, on the device's frame clock.
-  const line = await leadIn.lineClock(() => runtime.lastFrame('cam1'), { settleMs: SETTLE_MS, timeoutMs: (LEAD_IN_S + 60) * 1000 });
+  const clock = await leadIn.lineClock(() => runtime.lastFrame('cam1'), { settleMs: SETTLE_MS, timeoutMs: 90_000 });
   const loads: number[] = [];
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
   loads.push(loadavg()[0]!);
@@ -170,9 +107,9 @@ async function runRate(rate: number): Promise<RateResult> {
       brokerUrl: runtime.brokerUrl,
       cameraTopic: 'linesight/bench/cam1',
       fps: FPS,
-      syncFrame: line.syncFrame,
-      syncFrameTime: line.syncFrameTime,
-      parts: Array.from({ length: count }, (_, i) => ({ partId: `P${i + 1}`, firstFrame: layout.spans[leadInParts + i]!.firstFrame, defective: parts[leadInParts + i]!.defective })),
+      syncFrame: clock.syncFrame,
+      syncFrameTime: clock.syncFrameTime,
+      parts: line.plcParts,
       maxParts: Math.round(minutes * 60 * rate),
       guardMs,
       leadMs,
@@ -191,14 +128,13 @@ async function runRate(rate: number): Promise<RateResult> {
   const latencies = records.filter((r) => r.answeredAt !== null).map((r) => r.answeredAt! - r.sentAt - r.delayMs);
   const noVerdictReasons: Record<string, number> = {};
   for (const r of records) if (r.outcome === 'no_verdict') noVerdictReasons[r.reason ?? 'none'] = (noVerdictReasons[r.reason ?? 'none'] ?? 0) + 1;
-  const judged = { own: 0, previous: 0, next: 0, other: 0, notFound: 0 };
+  const judged: RateResult['judged'] = { own: 0, previous: 0, next: 0, other: 0, notFound: 0 };
   let timingErrors = 0;
   let classifierErrors = 0;
-  const imageOf = (k: number) => references.indexOf(parts[leadInParts + k]?.image ?? '');
   for (const r of records) {
     if (r.firstTs === null) continue;
-    const seen = judgedAt.get(r.firstTs);
-    const where = !seen ? 'notFound' : seen.image === imageOf(r.part) ? 'own' : seen.image === imageOf(r.part - 1) ? 'previous' : seen.image === imageOf(r.part + 1) ? 'next' : 'other';
+    const image = judgedAt.get(r.firstTs);
+    const where = image === undefined ? 'notFound' : judgedPlace(line, r.part, image);
     judged[where]++;
     if (r.outcome === 'missed' || r.outcome === 'false_reject') {
       if (where === 'own') classifierErrors++;
