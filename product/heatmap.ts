@@ -6,11 +6,19 @@
  */
 import sharp from 'sharp';
 
-function jet(v: number): [number, number, number] {
-  const c = (x: number) => Math.round(255 * Math.min(1, Math.max(0, x)));
-  return [c(1.5 - Math.abs(4 * v - 3)), c(1.5 - Math.abs(4 * v - 2)), c(1.5 - Math.abs(4 * v - 1))];
+/** Weight of the colour over the image where the map shows. */
+const ALPHA = 0.55;
+const KEEP = 1 - ALPHA;
+
+/** One channel of the jet scale: 0..255 for x in 0..1, clamped. */
+function channel(x: number): number {
+  return x <= 0 ? 0 : x >= 1 ? 255 : Math.round(255 * x);
 }
 
+/**
+ * Per pixel without allocations or closures: the device renders one overlay
+ * per kept record on its main thread, beside the line's frames and triggers.
+ */
 export function overlayPixels(
   image: Float32Array,
   map: Float32Array,
@@ -20,13 +28,18 @@ export function overlayPixels(
   threshold: number,
 ): Buffer {
   const out = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
+  for (let i = 0, o = 0; i < width * height; i++, o += 3) {
     const v = Math.min(1, Math.max(0, map[i]! / (2 * threshold) + 0.125));
-    const alpha = v < 0.25 ? 0 : 0.55;
-    const [r, g, b] = jet(v);
-    out[i * 3] = Math.round(image[i * 3]! * (1 - alpha) + r * alpha);
-    out[i * 3 + 1] = Math.round(image[i * 3 + 1]! * (1 - alpha) + g * alpha);
-    out[i * 3 + 2] = Math.round(image[i * 3 + 2]! * (1 - alpha) + b * alpha);
+    if (v < 0.25) {
+      out[o] = Math.round(image[o]!);
+      out[o + 1] = Math.round(image[o + 1]!);
+      out[o + 2] = Math.round(image[o + 2]!);
+      continue;
+    }
+    // Jet: red, green and blue peak at v = 3/4, 1/2 and 1/4.
+    out[o] = Math.round(image[o]! * KEEP + channel(1.5 - Math.abs(4 * v - 3)) * ALPHA);
+    out[o + 1] = Math.round(image[o + 1]! * KEEP + channel(1.5 - Math.abs(4 * v - 2)) * ALPHA);
+    out[o + 2] = Math.round(image[o + 2]! * KEEP + channel(1.5 - Math.abs(4 * v - 1)) * ALPHA);
   }
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

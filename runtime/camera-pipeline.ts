@@ -13,8 +13,11 @@
  *   the CPU is, frames are QUEUED, not dropped (see `partQueueDepth`): every
  *   frame a part may need is scored — in trigger mode every frame inside a
  *   waiting part's window, in presence mode every frame that may show a part
- *   (frames of the empty belt are not scored). The set of frames a part is
- *   judged on therefore depends only on the video and the triggers. When
+ *   (frames of the empty belt are not scored). Frames are timed by the
+ *   camera's frame clock (runtime/ingest/frame-clock.ts: stream position x
+ *   frame interval from the least-delayed arrival), not by when the busy
+ *   device read them, so the set of frames a part is judged on depends
+ *   only on the video and the triggers. When
  *   scoring cannot keep up, frames wait (up to `partQueueDepth` frames, a
  *   deadline's worth at 60 fps; only beyond that is the oldest dropped, and
  *   counted in `droppedFrames`). In trigger mode a frame that has waited
@@ -43,6 +46,7 @@ import type { RefineSettings } from '../config/refine.ts';
 import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
 import { frameToInput } from '../product/image-io.ts';
 import { refineMask } from '../product/refine-mask.ts';
+import { FrameClock } from './ingest/frame-clock.ts';
 import { LatencyWindow } from './latency-window.ts';
 import { decideFrame, initialFrameDecisionState, type FrameDecisionState } from './parts/frame-decision.ts';
 import { makeThumbnail } from './parts/presence.ts';
@@ -60,8 +64,22 @@ const REJECT_FIRST_MS = 250;
 export interface Frame {
   cameraId: string;
   seq: number;
-  /** Arrival time, ms since epoch. */
+  /**
+   * The frame's time, ms since epoch (runtime/clock.ts). From the source: its
+   * arrival. In the pipeline, for frames that carry a `stream` position, the
+   * camera's frame clock (runtime/ingest/frame-clock.ts): the time the frame
+   * was available at the stream's least delay, free of load jitter; the
+   * arrival then moves to `arrivalTs`.
+   */
   ts: number;
+  /** Arrival time, once `ts` is the frame clock's. */
+  arrivalTs?: number;
+  /**
+   * Where the frame sits in its stream: `reader` counts the source's reader
+   * (re)starts, `index` the frames that reader delivered (0, 1, 2, ...; at a
+   * constant frame rate, stream time x fps), skipped frames included.
+   */
+  stream?: { reader: number; index: number };
   width: number;
   height: number;
   data: Buffer;
@@ -81,6 +99,12 @@ export interface StationSettings {
   /** Camera id (MQTT topic level). */
   id: string;
   product: string;
+  /**
+   * The camera's constant output frame rate (ffmpeg's `fps=` filter): frames
+   * that carry their stream position are timed by the frame clock at
+   * 1000 / fps ms per frame. Without it frames keep their arrival time.
+   */
+  fps?: number;
   /** Frames mode: consecutive over-threshold frames before a reject. */
   decision: { debounceFrames: number };
   /** How this camera's frames become parts and verdicts (`mode: frames` keeps judging frames). */
@@ -140,6 +164,10 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private delivering: Promise<void> = Promise.resolve();
   /** Product versions whose refine.mode fallback was already logged. */
   private readonly warnedFallback = new Set<string>();
+  /** The camera's frame clock and the reader it times (see `onClock`). */
+  private frameClock: FrameClock | undefined;
+  private clockReader: number | null = null;
+  private lastTimed: { seq: number; ts: number } | null = null;
   readonly tracker: PartTracker;
 
   constructor(
@@ -192,7 +220,25 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
    * feed frames directly.
    */
   async process(frame: Frame): Promise<ScoredFrame | undefined> {
-    return this.partMode ? this.processPartFrame(frame) : this.processFrame(frame);
+    const timed = this.onClock(frame);
+    this.lastTimed = { seq: timed.seq, ts: timed.ts };
+    return this.partMode ? this.processPartFrame(timed) : this.processFrame(timed);
+  }
+
+  /**
+   * The frame with its time on the camera's frame clock (arrival kept in
+   * `arrivalTs`): which frames fall in a part's window then depends on the
+   * stream, not on how late the busy device read each frame. A new reader
+   * (reconnect) starts the clock again.
+   */
+  private onClock(frame: Frame): Frame {
+    const fps = this.station.fps;
+    if (!frame.stream || !fps) return frame;
+    if (!this.frameClock || this.clockReader !== frame.stream.reader) {
+      this.frameClock = new FrameClock({ intervalMs: 1000 / fps });
+      this.clockReader = frame.stream.reader;
+    }
+    return { ...frame, ts: this.frameClock.stamp(frame.stream.index, frame.ts), arrivalTs: frame.ts };
   }
 
   /** Frames mode: every frame scored and decided on its own. */
@@ -296,7 +342,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     const outcome = await this.lane.score(product, input, camera);
     const t2 = performance.now();
     const frameId = `${camera}-${frame.seq}`;
-    const latencyMs = Math.max(0, monotonicNow() - frame.ts);
+    const latencyMs = Math.max(0, monotonicNow() - (frame.arrivalTs ?? frame.ts));
     const result: ResultPayload = {
       ts: frame.ts,
       frameId,
@@ -349,6 +395,11 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       this.logger?.warn(`camera ${this.station.id}: refine.mode ${this.station.refine.mode} is not possible (${refined.fallback}); masks use the per-image threshold instead`);
     }
     this.publisher.publishMask(this.station.id, { ts: frame.ts, frameId, ...encodeMaskRle(refined.mask, width, height) });
+  }
+
+  /** The last frame taken: its number since the camera started (`seq`) and its time (`ts`, on the frame clock). */
+  lastFrame(): { seq: number; ts: number } | null {
+    return this.lastTimed;
   }
 
   stats(): PipelineStats {

@@ -140,7 +140,7 @@ export class DeviceRuntime {
         const decision = { ...config.decision, ...station.decision };
         const tracker = line.tracker(station.id)!;
         const pipeline = new CameraPipeline(
-          { id: station.id, product: station.product, decision, parts: cameraPartsSettings(config, station), publishMasks: station.publishMasks, refine: config.refine },
+          { id: station.id, product: station.product, fps: station.fps, decision, parts: cameraPartsSettings(config, station), publishMasks: station.publishMasks, refine: config.refine },
           source,
           products,
           publisher,
@@ -269,6 +269,15 @@ export class DeviceRuntime {
   partCounters(): Record<string, PartCountersPayload> {
     const ts = Date.now();
     return Object.fromEntries(this.cameras.map((c) => [c.station.id, { ts, ...c.pipeline.tracker.counts() }]));
+  }
+
+  /**
+   * The last frame a camera's pipeline took: its number since the camera
+   * started and its time on the camera's frame clock (what part windows are
+   * measured in); null before the first frame or for an unknown camera.
+   */
+  lastFrame(camera: string): { seq: number; ts: number } | null {
+    return this.cameras.find((c) => c.station.id === camera)?.pipeline.lastFrame() ?? null;
   }
 
   /** Calls `listener` with every part verdict once it is stored (e.g. for OPC UA); returns the unsubscribe function. */

@@ -1,90 +1,163 @@
 /**
- * `npm run bench:opcua [-- --minutes 3 --rate 10 --scoring-ms 40]`: a PLC-like
- * client triggers parts at `rate` parts/s through the OPC UA `Trigger` method
- * over Basic256Sha256 SignAndEncrypt with a user name, subscribed to
- * `ResultReadyEventType` events, and reports the trigger-to-result-event
- * latency (p50/p99/max) and the parts with a missing or duplicated result.
+ * `npm run bench:opcua [-- --minutes 3 --rate 10]`: a PLC on OPC UA against
+ * the real device. The device (DeviceRuntime, its own process as on a line:
+ * an RTSP test camera playing the conveyor video of scripts/bench-line.ts,
+ * the enrolled sample product, trigger mode with a one-frame window, the OPC
+ * UA server on) is driven by a PLC-like client over Basic256Sha256
+ * SignAndEncrypt with a user name: subscribed to `ResultReadyEventType`
+ * events, it announces every part through the `Trigger` method, timed by the
+ * line's clock (fixtures/line-clock.ts: commissioned once from the end of
+ * the video's lead-in, then on its own clock) `--lead-ms` before the part
+ * reaches the camera, the window opening `--guard-ms` after the previous
+ * part's last frame (fixtures/plc-process.ts says why).
  *
- * The first 20 parts warm the code paths up and are not counted. The server runs in its own process (as on the device) in front of a FAKE
- * device (fixtures/fake-vision-device.ts) that answers each trigger with a
- * verdict after `scoring-ms`: the figures measure the OPC UA path (server,
- * security, subscription) plus that simulated scoring, not a real camera.
+ * Reported: the latency from the part reaching the camera (trigger + delay)
+ * to its result event (p50/p99/max), the device's own latency (its
+ * `LatencyMs`, trigger received to verdict, less the announced delay), parts
+ * with a missing or duplicated result event, and, by part id against the
+ * ground truth, parts without a verdict, missed and false rejects, and which
+ * part's frame the device judged. The first 20 parts warm the code paths up
+ * and are not counted.
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { DataType, MessageSecurityMode, type CallMethodRequestOptions } from 'node-opcua';
-import { FakeVisionDevice } from '../fixtures/fake-vision-device.ts';
+import { AttributeIds, DataType, MessageSecurityMode, type CallMethodRequestOptions } from 'node-opcua';
+import { createLogger } from '../config/logger.ts';
+import { deviceConfigSchema } from '../config/device.ts';
+import { freePort } from '../fixtures/free-port.ts';
+import { LeadInWatcher, lineClock } from '../fixtures/line-clock.ts';
 import { connectVisionClient, createClientIdentity, subscribeResultEvents, type VisionClient } from '../fixtures/opcua-client.ts';
+import { outcomeOf } from '../fixtures/plc-process.ts';
+import { runPlc } from '../fixtures/plc-simulator.ts';
+import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
+import { monotonicNow } from '../runtime/clock.ts';
+import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
-import { VisionOpcUaServer } from '../runtime/opcua/server.ts';
 import { round, writeBenchResult } from './bench-common.ts';
+import { FrameIdentifier, judgedPlace, LINE_FPS as FPS, prepareLine, SETTLE_MS, type JudgedPlace } from './bench-line.ts';
 import { matchResults } from './bench-opcua-stats.ts';
 
 const args = parseArgs({
   options: {
     minutes: { type: 'string', default: '3' },
     rate: { type: 'string', default: '10' },
-    'scoring-ms': { type: 'string', default: '40' },
-    serve: { type: 'string' },
+    dir: { type: 'string', default: '.bench/parts' },
+    'guard-ms': { type: 'string', default: '10' },
+    'lead-ms': { type: 'string', default: '150' },
+    serve: { type: 'boolean', default: false },
   },
 });
 const PLC = { username: 'plc', password: process.env.BENCH_OPCUA_PASSWORD ?? 'bench-opcua-secret' };
 const CAMERA = 'cam1';
+const DEADLINE_MS = 500;
+const WARM_UP_PARTS = 20;
+const say = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Child mode: the server in front of the fake device, until stdin closes. */
-async function serve(pkiDir: string, scoringMs: number): Promise<void> {
-  const device = new FakeVisionDevice({ cameras: [{ id: CAMERA, product: 'washer', activeVersion: 'v1' }], recipes: [{ product: 'washer', versions: ['v1'], active: 'v1' }], scoringMs });
-  const server = new VisionOpcUaServer({ host: '127.0.0.1', port: 0, allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir }, device);
-  await server.start();
-  console.log(JSON.stringify({ endpointUrl: server.endpointUrl }));
-  process.stdin.resume();
-  process.stdin.on('end', () => {
-    device.close();
-    void server.stop().then(() => process.exit(0));
-  });
+/** What the device process is given on stdin. */
+interface ServeConfig {
+  dataDir: string;
+  product: string;
+  cameraUrl: string;
+  port: number;
+  pkiDir: string;
+  outboxDir: string;
+  syncFrame: number;
+  /** Part images the judged frames are matched to (scripts/bench-line.ts). */
+  references: string[];
 }
 
-/** Starts the server process; resolves with its endpoint URL and a stop function. */
-async function startServerProcess(pkiDir: string, scoringMs: number): Promise<{ endpointUrl: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--serve', pkiDir, '--scoring-ms', String(scoringMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * Child mode: the device, until stdin closes. Prints `{"ready": ...}` with
+ * the OPC UA endpoint and the line clock's commissioning figure, and at the
+ * end `{"judged": {partId: reference image}}`.
+ */
+async function serve(): Promise<void> {
+  const chunks: Buffer[] = [];
+  const stdin = process.stdin;
+  // The config is the first line; the end of stdin stops the device.
+  const first = await new Promise<string>((resolve) => {
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.includes('\n')) {
+        stdin.off('data', onData);
+        resolve(text.slice(0, text.indexOf('\n')));
+      }
+    };
+    stdin.on('data', onData);
+  });
+  const c = JSON.parse(first) as ServeConfig;
+  const identifier = await FrameIdentifier.create(c.references);
+  const judgedAt = new Map<number, number>();
+  const leadIn = new LeadInWatcher({ syncFrame: c.syncFrame, fps: FPS });
+  const runtime = await DeviceRuntime.start(
+    deviceConfigSchema.parse({
+      dataDir: c.dataDir,
+      mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: c.outboxDir },
+      http: { enabled: false },
+      parts: { mode: 'trigger', window: { kind: 'frames', frames: 1 }, deadlineMs: DEADLINE_MS, inViewCheck: false },
+      opcua: { enabled: true, host: '127.0.0.1', port: c.port, allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir: c.pkiDir },
+      cameras: [{ id: CAMERA, url: c.cameraUrl, product: c.product, width: 224, height: 224, fps: FPS }],
+    }),
+    { logger: createLogger('bench-opcua-device'), onFrame: leadIn.onFrame, onScored: (s) => judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)) },
+  );
+  const judged: Record<string, number> = {};
+  runtime.onPartVerdict((v) => {
+    const image = v.firstTs === null ? undefined : judgedAt.get(v.firstTs);
+    if (image !== undefined) judged[v.partId] = image;
+  });
+  const clock = await leadIn.lineClock(() => runtime.lastFrame(CAMERA), { settleMs: SETTLE_MS, timeoutMs: 90_000 });
+  console.log(JSON.stringify({ ready: { endpointUrl: `opc.tcp://127.0.0.1:${c.port}`, syncFrame: clock.syncFrame, syncFrameTime: clock.syncFrameTime } }));
+  stdin.resume();
+  await new Promise((r) => stdin.once('end', r));
+  await runtime.stop();
+  console.log(JSON.stringify({ judged }));
+  process.exit(0);
+}
+
+interface DeviceProcess {
+  endpointUrl: string;
+  syncFrame: number;
+  syncFrameTime: number;
+  /** Stops the device; resolves with the part image it judged for each part id. */
+  stop(): Promise<Record<string, number>>;
+}
+
+async function startDeviceProcess(config: ServeConfig): Promise<DeviceProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.write(`${JSON.stringify(config)}\n`);
   const lines = createInterface({ input: child.stdout });
-  const endpointUrl = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the OPC UA server process exited with ${code} before it listened`)));
+  let judged: Record<string, number> | undefined;
+  const ready = await new Promise<{ endpointUrl: string; syncFrame: number; syncFrameTime: number }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the device process exited with ${code} before it was ready`)));
     lines.on('line', (line) => {
-      if (line.startsWith('{"endpointUrl"')) resolve((JSON.parse(line) as { endpointUrl: string }).endpointUrl);
+      if (line.startsWith('{"ready":')) resolve((JSON.parse(line) as { ready: { endpointUrl: string; syncFrame: number; syncFrameTime: number } }).ready);
+      else if (line.startsWith('{"judged":')) judged = (JSON.parse(line) as { judged: Record<string, number> }).judged;
     });
   });
-  const stop = async () => {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.stdin.end();
-    await exited;
+  return {
+    ...ready,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stdin.end();
+      await exited;
+      return judged ?? {};
+    },
   };
-  return { endpointUrl, stop };
 }
 
-const WARM_UP_PARTS = 20;
-
-/** Triggers a few parts first (not counted): the first calls pay for compiling the code paths. */
-async function warmUp(plc: VisionClient, rate: number): Promise<void> {
-  for (let i = 0; i < WARM_UP_PARTS; i++) {
-    await plc.session.call(triggerRequest(plc, `W-${i}`));
-    await new Promise((r) => setTimeout(r, 1000 / rate));
-  }
-  await new Promise((r) => setTimeout(r, 500));
-}
-
-function triggerRequest(plc: VisionClient, partId: string): CallMethodRequestOptions {
+function triggerRequest(plc: VisionClient, partId: string, delayMs: number): CallMethodRequestOptions {
   return {
     objectId: `ns=${plc.ns};s=VisionSystem`,
     methodId: `ns=${plc.ns};s=VisionSystem.Trigger`,
     inputArguments: [
       { dataType: DataType.String, value: CAMERA },
       { dataType: DataType.String, value: partId },
-      { dataType: DataType.UInt32, value: 0 },
+      { dataType: DataType.UInt32, value: delayMs },
     ],
   };
 }
@@ -92,62 +165,112 @@ function triggerRequest(plc: VisionClient, partId: string): CallMethodRequestOpt
 async function bench(): Promise<void> {
   const minutes = Number(args.values.minutes);
   const rate = Number(args.values.rate);
-  const scoringMs = Number(args.values['scoring-ms']);
+  const guardMs = Number(args.values['guard-ms']);
+  const leadMs = Number(args.values['lead-ms']);
+  const dir = resolve(args.values.dir);
+  const line = await prepareLine({ dir, minutes, rate, log: say });
   const work = await mkdtemp(join(tmpdir(), 'bench-opcua-'));
   const identity = await createClientIdentity(join(work, 'plc-pki'), 'bench-plc');
   const serverPki = join(work, 'server-pki');
   await mkdir(join(serverPki, 'trusted', 'certs'), { recursive: true });
   await copyFile(identity.certificateFile, join(serverPki, 'trusted', 'certs', 'bench-plc.pem'));
-  const server = await startServerProcess(serverPki, scoringMs);
-  const plc = await connectVisionClient(server.endpointUrl, { identity, securityMode: MessageSecurityMode.SignAndEncrypt, user: PLC });
-  const received: { partId: string; at: number; deviceLatencyMs: number }[] = [];
-  // Warm-up parts (W-*) are left out of the figures.
+  const camera = await startRtspCamera({ video: line.path });
+  const device = await startDeviceProcess({
+    dataDir: line.sample.dataDir,
+    product: line.sample.product,
+    cameraUrl: camera.url,
+    port: await freePort(),
+    pkiDir: serverPki,
+    outboxDir: join(work, 'outbox'),
+    syncFrame: line.syncFrame,
+    references: line.references,
+  });
+  const clock = lineClock(device.syncFrame, device.syncFrameTime, FPS);
+  const plc = await connectVisionClient(device.endpointUrl, { identity, securityMode: MessageSecurityMode.SignAndEncrypt, user: PLC });
+  const received: { partId: string; at: number; deviceLatencyMs: number; verdict: string; action: string }[] = [];
   const unsubscribe = await subscribeResultEvents(plc, (e) => {
-    if (!String(e.PartId).startsWith('W-')) received.push({ partId: String(e.PartId), at: performance.now(), deviceLatencyMs: Number(e.LatencyMs) });
+    received.push({ partId: String(e.PartId), at: monotonicNow(), deviceLatencyMs: Number(e.LatencyMs), verdict: String(e.Verdict), action: String(e.Action) });
   });
 
-  await warmUp(plc, rate);
   const total = Math.round(minutes * 60 * rate);
-  const sent = new Map<string, number>();
+  const sent = new Map<string, { part: number; sentAt: number; delayMs: number }>();
   let callErrors = 0;
-  console.log(`bench:opcua: ${total} parts at ${rate}/s over ${minutes} min, SignAndEncrypt, fake device with ${scoringMs} ms simulated scoring`);
-  const start = performance.now();
   const calls: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const partId = `B-${i}`;
-    sent.set(partId, performance.now());
-    calls.push(
-      plc.session
-        .call(triggerRequest(plc, partId))
-        .then((r) => {
-          if (!r.statusCode.isGood()) callErrors++;
-        }, () => {
-          callErrors++;
-        }),
-    );
-    if (i > 0 && i % (rate * 30) === 0) console.log(`  ${i} parts sent, ${received.length} results`);
-  }
+  const limit = new AbortController();
+  const interval = 1000 / FPS;
+  say(`bench:opcua: ${total} parts (after ${WARM_UP_PARTS} warm-up parts) at ${rate}/s over ${minutes} min, SignAndEncrypt, real device on an RTSP camera`);
+  const loads = [loadavg()[0]!];
+  const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
+  // Warm-up parts are called W-<k>, counted ones keep their line id.
+  const ids = line.plcParts.map((p, k) => (k < WARM_UP_PARTS ? `W-${k}` : p.partId));
+  let announced = 0;
+  const triggers = await runPlc({
+    send: async (t) => {
+      if (++announced >= total + WARM_UP_PARTS) limit.abort();
+      calls.push(
+        plc.session.call(triggerRequest(plc, t.partId, t.delayMs)).then(
+          (r) => {
+            if (!r.statusCode.isGood()) callErrors++;
+          },
+          () => {
+            callErrors++;
+          },
+        ),
+      );
+    },
+    spans: line.plcParts,
+    fps: FPS,
+    frameTime: (n) => clock.frameTime(n),
+    marginMs: interval - guardMs,
+    leadMs,
+    partId: (k) => ids[k]!,
+    signal: limit.signal,
+  });
+  for (const t of triggers) if (!t.partId.startsWith('W-')) sent.set(t.partId, { part: t.part, sentAt: t.sentAt, delayMs: t.delayMs });
   await Promise.all(calls);
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, DEADLINE_MS + 1500));
+  clearInterval(sampler);
+  loads.push(loadavg()[0]!);
+  const triggerErrors = Number((await plc.session.read({ nodeId: `ns=${plc.ns};s=VisionSystem.Cameras.${CAMERA}.Counters.TriggerErrors`, attributeId: AttributeIds.Value })).value.value);
   await unsubscribe();
   await plc.close();
-  await server.stop();
+  const judgedImage = await device.stop();
+  await camera.stop();
   await rm(work, { recursive: true, force: true });
 
-  const stats = matchResults(sent, received);
-  const device = received.map((r) => r.deviceLatencyMs);
+  const counted = received.filter((r) => !r.partId.startsWith('W-'));
+  // Latency from the part reaching the camera (trigger + delay) to its result event.
+  const stats = matchResults(new Map([...sent].map(([id, s]) => [id, s.sentAt + s.delayMs])), counted);
+  const firstEvent = new Map<string, (typeof counted)[number]>();
+  for (const r of counted) if (!firstEvent.has(r.partId)) firstEvent.set(r.partId, r);
+  const device_ = [...firstEvent.values()].filter((r) => sent.has(r.partId)).map((r) => r.deviceLatencyMs - sent.get(r.partId)!.delayMs);
+  const outcomes = { right: 0, missed: 0, false_reject: 0, no_verdict: 0, unanswered: 0 };
+  const judged: Record<JudgedPlace | 'notFound', number> = { own: 0, previous: 0, next: 0, other: 0, notFound: 0 };
+  let timingErrors = 0;
+  let classifierErrors = 0;
+  let failSafeRejects = 0;
+  for (const [partId, s] of sent) {
+    const event = firstEvent.get(partId);
+    const outcome = outcomeOf(line.plcParts[s.part]!.defective, event ? { verdict: event.verdict as 'ok' | 'reject' | 'no_verdict' } : undefined);
+    outcomes[outcome]++;
+    if (outcome === 'no_verdict' && event?.action === 'reject') failSafeRejects++;
+    const image = judgedImage[partId];
+    if (!event || event.verdict === 'no_verdict') continue;
+    const where = image === undefined ? 'notFound' : judgedPlace(line, s.part, image);
+    judged[where]++;
+    if (outcome === 'missed' || outcome === 'false_reject') {
+      if (where === 'own') classifierErrors++;
+      else timingErrors++;
+    }
+  }
   const r2 = (v: number | null) => (v === null ? null : round(v, 1));
-  console.log(`parts ${stats.parts}, result events ${stats.events}, missing ${stats.missing.length}, duplicated ${stats.duplicated.length}, unexpected ${stats.unexpected}, trigger call errors ${callErrors}`);
-  const deviceP99 = percentile(device, 99);
-  const load = round(loadavg()[0]!, 1);
-  console.log(`trigger -> result event: p50 ${r2(stats.latencyMs.p50)} ms, p99 ${r2(stats.latencyMs.p99)} ms, max ${r2(stats.latencyMs.max)} ms (of which the fake device's simulated scoring: ${scoringMs} ms)`);
-  console.log(`device-side latency (trigger received -> verdict, in the server process): p99 ${r2(deviceP99)} ms; load average ${load} on ${availableParallelism()} cores`);
+  const load = round(loads.reduce((a, b) => a + b, 0) / loads.length, 1);
+  say(`parts ${stats.parts}, result events ${stats.events}, missing ${stats.missing.length}, duplicated ${stats.duplicated.length}, unexpected ${stats.unexpected}, trigger call errors ${callErrors}, trigger errors ${triggerErrors}`);
+  say(`part at the camera -> result event: p50 ${r2(stats.latencyMs.p50)} ms, p99 ${r2(stats.latencyMs.p99)} ms, max ${r2(stats.latencyMs.max)} ms; device-side p99 ${r2(percentile(device_, 99))} ms`);
+  say(`verdicts: no verdict ${outcomes.no_verdict}, missed ${outcomes.missed}, false rejects ${outcomes.false_reject}; judged frames ${JSON.stringify(judged)} (timing errors ${timingErrors}, classifier errors ${classifierErrors}); load average ${load} on ${availableParallelism()} cores`);
   writeBenchResult('opcua', {
     bench: 'opcua',
-    device: `fake (simulated scoring ${scoringMs} ms; runtime wiring pending)`,
+    device: 'DeviceRuntime (RTSP camera, enrolled washer product, trigger mode, one-frame window)',
     security: 'Basic256Sha256 SignAndEncrypt, user name',
     minutes,
     ratePerS: rate,
@@ -158,11 +281,21 @@ async function bench(): Promise<void> {
     unexpected: stats.unexpected,
     callErrors,
     latencyMs: { p50: r2(stats.latencyMs.p50), p99: r2(stats.latencyMs.p99), max: r2(stats.latencyMs.max) },
-    deviceLatencyMs: { p50: r2(percentile(device, 50)), p99: r2(deviceP99) },
+    deviceLatencyMs: { p50: r2(percentile(device_, 50)), p99: r2(percentile(device_, 99)) },
     loadAverage: load,
     cores: availableParallelism(),
+    leadMs,
+    guardMs,
+    noVerdict: outcomes.no_verdict,
+    failSafeRejects,
+    missed: outcomes.missed,
+    falseRejects: outcomes.false_reject,
+    triggerErrors,
+    judged,
+    timingErrors,
+    classifierErrors,
   });
 }
 
-if (args.values.serve !== undefined) await serve(args.values.serve, Number(args.values['scoring-ms']));
+if (args.values.serve) await serve();
 else await bench();

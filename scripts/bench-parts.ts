@@ -1,45 +1,59 @@
 /**
- * `npm run bench:parts [-- --minutes 3 --rates 5,10,15]`: part-synchronous
- * inspection against a real RTSP camera at line rates. For each rate a
- * conveyor video is encoded at 30 fps with the parts shown whole one after
- * another (30/rate frames each, good and defective), a local RTSP server
- * (GStreamer) plays it, and a simulated PLC (fixtures/plc-simulator.ts)
- * publishes one MQTT trigger per part, timed so that the part's one-frame
- * window (`window: {kind: frames, frames: 1}`) takes the middle frame of the
- * part (the video opens with a black lead-in that tells the PLC which video
- * frame the camera is at). Per rate it reports trigger-to-verdict latency (the trigger leaving
- * the PLC to the verdict arriving at the PLC) p50/p99, parts without a
- * verdict (and what the fail-safe did), and missed / false rejects against
- * the parts' ground truth (labels of the generated parts), by part id.
+ * `npm run bench:parts [-- --minutes 3 --rates 5,10,15 --window-frames 1]`:
+ * part-synchronous inspection against a real RTSP camera at line rates.
+ *
+ * For each rate a conveyor video is encoded at 30 fps: a black lead-in, then
+ * parts shown whole one after another (30/rate frames each, good and
+ * defective). A local RTSP server (GStreamer) plays it in real time; the
+ * device (DeviceRuntime, trigger mode, a window of `--window-frames` frames,
+ * deadline 500 ms) reads it. The PLC is a process of its own
+ * (fixtures/plc-process.ts), on the line's clock (fixtures/line-clock.ts),
+ * commissioned once: when the end of the lead-in was at the camera, on the
+ * device's frame clock. It triggers every part over MQTT `--lead-ms` before it
+ * reaches the camera, its window opening `--guard-ms` after the previous
+ * part's last frame, and checks each answer by part id against the part's
+ * ground truth.
+ *
+ * Per rate: trigger-to-verdict latency at the PLC (from the moment the
+ * part's window opens, trigger + delay, to the verdict arriving) p50/p99,
+ * parts without a verdict (their reasons, and what the fail-safe did),
+ * missed and false rejects, trigger errors; and which video frame the device
+ * actually judged for each part (the scored image matched to the part
+ * images), so a wrong verdict is told apart as a timing error (a neighbour's
+ * frame was judged) or a classifier error (the part's own frame was judged).
+ * The machine's load average is sampled during each rate's run.
  */
-import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import mqtt from 'mqtt';
 import { createLogger } from '../config/logger.ts';
 import { deviceConfigSchema } from '../config/device.ts';
-import { conveyorLayout, conveyorSequence, encodeConveyorVideo, prepareSampleProduct, type Part } from '../fixtures/conveyor.ts';
-import { mqttTriggers, runPlc, type SentTrigger } from '../fixtures/plc-simulator.ts';
+import { LeadInWatcher } from '../fixtures/line-clock.ts';
+import { runPlcProcess, type PlcOutcome, type PlcTriggerRecord } from '../fixtures/plc-process.ts';
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
-import sharp from 'sharp';
-import type { Frame } from '../runtime/camera-pipeline.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
-import type { PartVerdictPayload } from '../runtime/parts/payloads.ts';
 import { round, writeBenchResult } from './bench-common.ts';
+import { FrameIdentifier, judgedPlace, LINE_FPS as FPS, prepareLine, SETTLE_MS, type JudgedPlace } from './bench-line.ts';
 
 const args = parseArgs({
   options: {
     minutes: { type: 'string', default: '3' },
     rates: { type: 'string', default: '5,10,15' },
     dir: { type: 'string', default: '.bench/parts' },
+    'window-frames': { type: 'string', default: '1' },
+    'guard-ms': { type: 'string', default: '10' },
+    'lead-ms': { type: 'string', default: '150' },
   },
 }).values;
 const minutes = Number(args.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got "${args.minutes}"`);
 const rates = args.rates.split(',').map(Number);
+const windowFrames = Number(args['window-frames']);
+const guardMs = Number(args['guard-ms']);
+const leadMs = Number(args['lead-ms']);
 const dir = resolve(args.dir);
-const FPS = 30;
+const DEADLINE_MS = 500;
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 interface RateResult {
@@ -51,144 +65,108 @@ interface RateResult {
   noVerdict: number;
   /** No-verdict parts the fail-safe rejected. */
   failSafeRejects: number;
+  noVerdictReasons: Record<string, number>;
   missed: number;
   falseRejects: number;
   unanswered: number;
   triggerErrors: number;
-}
-
-const sample = await prepareSampleProduct({ dir, size: 224, goldenSamples: 40, testGood: 12, testPerDefect: 3, log: say });
-const sequence = conveyorSequence(sample.good, sample.defective);
-
-/**
- * A black image: the video opens with two seconds of it, so the simulated PLC
- * knows which frame of the video the camera delivers (the first frame that is
- * not black is the first part's), whatever frames the RTSP session lost while
- * it started.
- */
-const syncImage = join(dir, 'sync-black.png');
-await sharp({ create: { width: 224, height: 224, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toFile(syncImage);
-const syncPart: Part = { kind: 'sync', defective: false, image: syncImage };
-
-async function videoFor(rate: number): Promise<{ path: string; parts: Part[]; partFrames: number; syncParts: number }> {
-  const partFrames = Math.max(1, Math.round(FPS / rate));
-  const count = Math.ceil(minutes * 60 * rate) + 2 * rate; // a little video after the last triggered part
-  const syncParts = 2 * rate;
-  const parts = [...Array.from({ length: syncParts }, () => syncPart), ...Array.from({ length: count }, (_, i) => sequence[i % sequence.length]!)];
-  const path = join(dir, `parts-${rate}pps-${count}-sync.mp4`);
-  if (!existsSync(path)) {
-    say(`encoding ${count} parts at ${rate} parts/s (${partFrames} frames each at ${FPS} fps)`);
-    await encodeConveyorVideo(parts, path, { size: 224, fps: FPS, partFrames });
-  }
-  return { path, parts, partFrames, syncParts };
-}
-
-/** Mean grey level of an RGB24 frame, sampled. */
-function meanLevel(rgb: Buffer): number {
-  let sum = 0;
-  let n = 0;
-  for (let i = 0; i < rgb.length; i += 3 * 97) {
-    sum += rgb[i]! + rgb[i + 1]! + rgb[i + 2]!;
-    n += 3;
-  }
-  return sum / n;
+  /** Which video frame the device judged for each answered part (its first judged frame). */
+  judged: Record<JudgedPlace | 'notFound', number>;
+  /** Missed and false rejects on a neighbour's frame (timing) or on the part's own frame (classifier). */
+  timingErrors: number;
+  classifierErrors: number;
+  loadAverage: { min: number; mean: number; max: number };
 }
 
 async function runRate(rate: number): Promise<RateResult> {
-  const { path, parts, partFrames, syncParts } = await videoFor(rate);
-  const layout = conveyorLayout(parts, { partFrames, fps: FPS });
-  const camera = await startRtspCamera({ video: path });
-  // The camera's frame clock: video index of the latest frame, from the end of the black lead-in.
-  let clockState: { index: number; ts: number } | null = null;
-  const onFrame = (frame: Frame) => {
-    if (clockState) clockState = { index: clockState.index + 1, ts: frame.ts };
-    else if (meanLevel(frame.data) > 30) clockState = { index: syncParts * partFrames, ts: frame.ts };
-  };
+  const line = await prepareLine({ dir, minutes, rate, log: say });
+  const identifier = await FrameIdentifier.create(line.references);
+  const camera = await startRtspCamera({ video: line.path });
+  // What the device judged: the part image each scored frame shows, by the frame's time.
+  const judgedAt = new Map<number, number>();
+  const leadIn = new LeadInWatcher({ syncFrame: line.syncFrame, fps: FPS });
   const runtime = await DeviceRuntime.start(
     deviceConfigSchema.parse({
-      dataDir: sample.dataDir,
+      dataDir: line.sample.dataDir,
       mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: join(dir, `outbox-${rate}-${Date.now()}`) },
       http: { enabled: false },
       // Parts fill the view (no belt to learn), so every frame of a window counts.
-      parts: { mode: 'trigger', window: { kind: 'frames', frames: 1 }, deadlineMs: 500, inViewCheck: false },
-      cameras: [{ id: 'cam1', url: camera.url, product: sample.product, width: 224, height: 224, fps: FPS }],
+      parts: { mode: 'trigger', window: { kind: 'frames', frames: windowFrames }, deadlineMs: DEADLINE_MS, inViewCheck: false },
+      cameras: [{ id: 'cam1', url: camera.url, product: line.sample.product, width: 224, height: 224, fps: FPS }],
     }),
-    { logger: createLogger('bench-parts'), onFrame },
+    { logger: createLogger('bench-parts'), onFrame: leadIn.onFrame, onScored: (s) => judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)) },
   );
-  const client = await mqtt.connectAsync(runtime.brokerUrl, { protocolVersion: 4 });
-  const answers = new Map<string, { payload: PartVerdictPayload; at: number }>();
-  client.on('message', (_topic, body) => {
-    const payload = JSON.parse(body.toString()) as PartVerdictPayload;
-    if (!answers.has(payload.partId)) answers.set(payload.partId, { payload, at: Date.now() });
-  });
-  await client.subscribeAsync('linesight/bench/cam1/part', { qos: 1 });
-  const clock = () => clockState;
-  const interval = 1000 / FPS;
-  // The window opens half a frame before the part's middle frame is due.
-  const spans = layout.spans
-    .slice(syncParts, syncParts + Math.ceil(minutes * 60 * rate))
-    .map((s) => ({ ...s, firstFrame: s.firstFrame + Math.floor(partFrames / 2), lastFrame: s.firstFrame + Math.floor(partFrames / 2) }));
-  const sentAt = new Map<string, SentTrigger & { delayMs: number }>();
-  const send = mqttTriggers(client, 'linesight/bench/cam1');
-  const sent = await runPlc({
-    send: async (t) => {
-      sentAt.set(t.partId, { partId: t.partId, part: syncParts + Number(t.partId.slice(1)) - 1, sentAt: Date.now(), delayMs: t.delayMs });
-      await send(t);
-    },
-    spans,
-    fps: FPS,
-    clock,
-    marginMs: interval / 2,
-    leadMs: 0,
-    partId: (k) => `P${k + 1}`,
-  });
-  await new Promise((r) => setTimeout(r, 1500));
+  // Commissioning: when the end of the lead-in was at the camera, on the device's frame clock.
+  const clock = await leadIn.lineClock(() => runtime.lastFrame('cam1'), { settleMs: SETTLE_MS, timeoutMs: 90_000 });
+  const loads: number[] = [];
+  const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
+  loads.push(loadavg()[0]!);
+  let records: PlcTriggerRecord[];
+  try {
+    const report = await runPlcProcess({
+      brokerUrl: runtime.brokerUrl,
+      cameraTopic: 'linesight/bench/cam1',
+      fps: FPS,
+      syncFrame: clock.syncFrame,
+      syncFrameTime: clock.syncFrameTime,
+      parts: line.plcParts,
+      maxParts: Math.round(minutes * 60 * rate),
+      guardMs,
+      leadMs,
+      answerWaitMs: DEADLINE_MS + 1500,
+    });
+    records = report.triggers;
+  } finally {
+    clearInterval(sampler);
+    loads.push(loadavg()[0]!);
+  }
   const triggerErrors = runtime.partCounters().cam1!.triggerErrors;
   await runtime.stop();
-  await client.endAsync(true);
   await camera.stop();
 
-  const latencies: number[] = [];
-  let noVerdict = 0;
-  let failSafeRejects = 0;
-  let missed = 0;
-  let falseRejects = 0;
-  for (const s of sent) {
-    s.part = sentAt.get(s.partId)!.part;
-    const answer = answers.get(s.partId);
-    if (!answer) continue;
-    const trigger = sentAt.get(s.partId)!;
-    latencies.push(answer.at - trigger.sentAt - trigger.delayMs);
-    const v = answer.payload;
-    const defective = parts[s.part]!.defective;
-    if (v.verdict === 'no_verdict') {
-      noVerdict++;
-      if (v.action === 'reject') failSafeRejects++;
-      continue;
+  const count_ = (o: PlcOutcome) => records.filter((r) => r.outcome === o).length;
+  const latencies = records.filter((r) => r.answeredAt !== null).map((r) => r.answeredAt! - r.sentAt - r.delayMs);
+  const noVerdictReasons: Record<string, number> = {};
+  for (const r of records) if (r.outcome === 'no_verdict') noVerdictReasons[r.reason ?? 'none'] = (noVerdictReasons[r.reason ?? 'none'] ?? 0) + 1;
+  const judged: RateResult['judged'] = { own: 0, previous: 0, next: 0, other: 0, notFound: 0 };
+  let timingErrors = 0;
+  let classifierErrors = 0;
+  for (const r of records) {
+    if (r.firstTs === null) continue;
+    const image = judgedAt.get(r.firstTs);
+    const where = image === undefined ? 'notFound' : judgedPlace(line, r.part, image);
+    judged[where]++;
+    if (r.outcome === 'missed' || r.outcome === 'false_reject') {
+      if (where === 'own') classifierErrors++;
+      else timingErrors++;
     }
-    if (v.verdict === 'reject' && !defective) falseRejects++;
-    if (v.verdict === 'ok' && defective) missed++;
   }
   const result: RateResult = {
     partsPerSecond: rate,
-    triggers: sent.length,
-    verdicts: sent.filter((s) => answers.has(s.partId)).length,
+    triggers: records.length,
+    verdicts: records.filter((r) => r.answeredAt !== null).length,
     verdictLatencyP50Ms: latencies.length ? round(percentile(latencies, 50)!, 1) : null,
     verdictLatencyP99Ms: latencies.length ? round(percentile(latencies, 99)!, 1) : null,
-    noVerdict,
-    failSafeRejects,
-    missed,
-    falseRejects,
-    unanswered: sent.filter((s) => !answers.has(s.partId)).length,
+    noVerdict: count_('no_verdict'),
+    failSafeRejects: records.filter((r) => r.outcome === 'no_verdict' && r.action === 'reject').length,
+    noVerdictReasons,
+    missed: count_('missed'),
+    falseRejects: count_('false_reject'),
+    unanswered: count_('unanswered'),
     triggerErrors,
+    judged,
+    timingErrors,
+    classifierErrors,
+    loadAverage: { min: round(Math.min(...loads), 2), mean: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2), max: round(Math.max(...loads), 2) },
   };
   say(
     `${rate} parts/s: ${result.triggers} triggers, ${result.verdicts} answered; trigger-to-verdict p50 ${result.verdictLatencyP50Ms} ms, p99 ${result.verdictLatencyP99Ms} ms; ` +
-      `no verdict ${noVerdict} (fail-safe rejected ${failSafeRejects}); missed ${missed}, false rejects ${falseRejects}; trigger errors ${triggerErrors}`,
+      `no verdict ${result.noVerdict} (fail-safe rejected ${result.failSafeRejects}; ${JSON.stringify(noVerdictReasons)}); missed ${result.missed}, false rejects ${result.falseRejects}; trigger errors ${triggerErrors}; ` +
+      `judged frames: ${JSON.stringify(judged)} (timing errors ${timingErrors}, classifier errors ${classifierErrors}); load average ${result.loadAverage.mean} (${result.loadAverage.min}-${result.loadAverage.max})`,
   );
   return result;
 }
 
 const results: RateResult[] = [];
 for (const rate of rates) results.push(await runRate(rate));
-writeBenchResult('parts', { minutes, fps: FPS, results });
+writeBenchResult('parts', { minutes, fps: FPS, windowFrames, guardMs, leadMs, results });

@@ -189,9 +189,10 @@ async function startPlc(runtime: DeviceRuntime, layout: ReturnType<typeof convey
   spans.forEach((_, k) => truth.set(partId(k), parts[k % parts.length]!));
   let count = 0;
   const send = mqttTriggers(client, 'linesight/demo/cam1');
+  // The camera's latest frame on its frame clock (free of the load's jitter); the video plays from its first frame.
   const clock = () => {
-    const cam = runtime.health().cameras[0]!;
-    return cam.frames > 0 && cam.lastFrameTs !== null ? { index: cam.frames - 1, ts: cam.lastFrameTs } : null;
+    const frame = runtime.lastFrame('cam1');
+    return frame ? { index: frame.seq, ts: frame.ts } : null;
   };
   const done = runPlc({ send: async (t) => { count++; await send(t); }, spans, fps: FPS, clock, partId, signal });
   return { client, done, sent: () => count };

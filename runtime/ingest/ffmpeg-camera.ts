@@ -17,6 +17,10 @@
  * runtime/camera-pipeline.ts) sets a queue depth with `setQueueDepth`: up to
  * that many frames wait in arrival order, and only past it is the oldest
  * dropped (and counted).
+ *
+ * Each frame carries its arrival time (`ts`) and its place in the stream
+ * (`stream`: which reader start, which frame of it), from which the camera
+ * pipeline times it on the camera's frame clock (ingest/frame-clock.ts).
  */
 import { monotonicNow } from '../clock.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -94,6 +98,9 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
   private queueDepth = 1;
   private waiter: ((frame: Frame | null) => void) | undefined;
   private seq = 0;
+  /** Reader starts (the first is 0) and frames the current reader delivered: each frame's `stream` position. */
+  private reader = -1;
+  private streamIndex = 0;
   private counters = { frames: 0, droppedFrames: 0, reconnects: 0, decodeErrors: 0 };
   private lastFrameTs: number | null = null;
   private recent: number[] = [];
@@ -157,6 +164,8 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
   private spawnReader(): void {
     if (this.stopRequested) return;
     this.assembler.reset();
+    this.reader++;
+    this.streamIndex = 0;
     this.stderrTail = [];
     this.spawnedAt = monotonicNow();
     this.setState('starting', `opening ${redactUrl(this.settings.url)}`);
@@ -189,7 +198,8 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
   private onFrame(data: Buffer): void {
     if (this.stopRequested) return;
     const ts = monotonicNow();
-    const frame: Frame = { cameraId: this.id, seq: this.seq++, ts, width: this.settings.width, height: this.settings.height, data };
+    const stream = { reader: this.reader, index: this.streamIndex++ };
+    const frame: Frame = { cameraId: this.id, seq: this.seq++, ts, stream, width: this.settings.width, height: this.settings.height, data };
     this.counters.frames++;
     this.lastFrameTs = ts;
     this.recent.push(ts);

@@ -28,7 +28,7 @@ import { waitFor } from './wait.ts';
 export interface RejectAcked {
   seq: number;
   camera: string;
-  /** The frame's arrival time (the reject's `ts`). */
+  /** The frame's time on the camera's frame clock (the reject's `ts`). */
   frameTs: number;
   /** When the broker's PUBACK arrived (ms since epoch); ackedAt - frameTs is frame-to-PUBACK latency. */
   ackedAt: number;

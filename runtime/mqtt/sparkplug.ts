@@ -226,7 +226,7 @@ export function deviceBirthPayload(o: { timestamp: number; seq: number; metrics:
   return { timestamp: o.timestamp, seq: o.seq, metrics: deviceMetricList(o.metrics, o.timestamp) };
 }
 
-/** DDATA: the metrics that changed, stamped with when they were measured (the frame's arrival for results). */
+/** DDATA: the metrics that changed, stamped with when they were measured (the frame's time on the camera's frame clock for results). */
 export function deviceDataPayload(o: { timestamp: number; seq: number; metrics: Partial<DeviceMetrics>; measuredAt: number }): UPayload {
   return { timestamp: o.timestamp, seq: o.seq, metrics: deviceMetricList(o.metrics, o.measuredAt) };
 }

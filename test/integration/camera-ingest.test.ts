@@ -56,6 +56,7 @@ t.test('frames flow from an RTSP camera; stop leaves no ffmpeg behind', async (t
   for (let i = 0; i < 10; i++) frames.push((await cam.next())!);
   t.ok(frames.every((f) => f.width === 224 && f.height === 224 && f.data.length === 224 * 224 * 3), 'whole RGB frames of the configured size');
   t.ok(frames.every((f, i) => i === 0 || f.seq > frames[i - 1]!.seq), 'sequence numbers increase');
+  t.same(frames.map((f) => f.stream), frames.map((_, i) => ({ reader: 0, index: i })), 'each frame carries its place in the stream (first reader, frames 0, 1, 2, ...)');
   t.equal(cam.state, 'streaming');
   const pid = cam.readerPid!;
   t.ok(alive(pid));
@@ -92,8 +93,9 @@ t.test('a camera that reboots is reconnected on its own', async (t) => {
   await waitForState(cam, 'streaming', 30_000);
   const before = cam.stats().frames;
   await cam.next();
-  await cam.next();
+  const after = (await cam.next())!;
   t.ok(cam.stats().frames > before, 'frames flow again');
+  t.ok(after.stream!.reader >= 1 && after.stream!.index < after.seq, `the new reader's frames count from 0 again (reader ${after.stream!.reader}, index ${after.stream!.index}, seq ${after.seq}): the frame clock starts anew`);
   t.ok(cam.stats().reconnects >= 1, `reconnects counted (${cam.stats().reconnects})`);
   t.ok(states.includes('exited') || states.includes('stalled'), 'the failure was reported');
 });

@@ -56,10 +56,10 @@ function config(overrides: Record<string, unknown>): DeviceConfig {
   });
 }
 
-/** The camera's frame clock, for the simulated PLC (the RTSP camera plays the video once from its start). */
+/** The camera's latest frame on its frame clock, for the simulated PLC (the RTSP camera plays the video once from its start). */
 const frameClock = (runtime: DeviceRuntime) => (): FrameClock | null => {
-  const cam = runtime.health().cameras[0]!;
-  return cam.frames > 0 && cam.lastFrameTs !== null ? { index: cam.frames - 1, ts: cam.lastFrameTs } : null;
+  const frame = runtime.lastFrame('cam1');
+  return frame ? { index: frame.seq, ts: frame.ts } : null;
 };
 
 const partsOf = (c: MqttCollector) => c.json<PartVerdictPayload>('linesight/line1/cam1/part');
