@@ -27,6 +27,24 @@ export function pixelLimitProblem(width: number, height: number, limit = MAX_INP
   return `the image is ${width} x ${height} = ${((width * height) / 1e6).toFixed(1)} megapixels; linesight decodes images of up to ${(limit / 1e6).toFixed(0)} megapixels`;
 }
 
+/**
+ * libvips settings for the long-running runtime, set once at its start-up
+ * (process-wide). The operation cache is off: it keeps the last 100
+ * operations to answer a repeated one, but every image the runtime encodes
+ * or decodes (camera frames, evidence PNGs, live-view JPEGs) is a new
+ * buffer, so an entry can never be reused and the cache only holds objects
+ * for nothing. One thread per image: on a 2-core device scoring needs the
+ * cores, encoding is off the reject path, and fewer libvips threads mean
+ * fewer threads allocating (sharp picks 1 itself with glibc's allocator, but
+ * not with jemalloc or musl; this makes it the same everywhere).
+ */
+export const RUNTIME_IMAGE_LIBRARY = { cache: false, concurrency: 1 } as const;
+
+export function configureImageLibraryForRuntime(): void {
+  sharp.cache(RUNTIME_IMAGE_LIBRARY.cache);
+  sharp.concurrency(RUNTIME_IMAGE_LIBRARY.concurrency);
+}
+
 /** The image files among folder entries (by extension; hidden and temporary files left out), sorted. */
 export function imageFileNames(entries: string[]): string[] {
   return entries.filter((e) => IMAGE_EXTENSIONS.includes(extname(e).toLowerCase()) && !e.startsWith('.')).sort();

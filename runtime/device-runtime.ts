@@ -37,6 +37,7 @@ import { embeddedBrokerOptions, runtimeClientConfig } from './mqtt/embedded-brok
 import { MqttPublisher } from './mqtt/publisher.ts';
 import { ProductLibrary } from './product-library.ts';
 import { ScoringLane } from './scoring-lane.ts';
+import { configureImageLibraryForRuntime } from '../product/image-io.ts';
 import { SharedModels } from '../product/shared-models.ts';
 import { createSystemdNotifier } from './systemd-notify.ts';
 import type { WebApp } from './web/web-app.ts';
@@ -103,6 +104,8 @@ export class DeviceRuntime {
 
   static async start(config: DeviceConfig, options: RuntimeOptions = {}): Promise<DeviceRuntime> {
     const log = options.logger ?? createLogger('runtime');
+    // Process-wide library settings for a long run, before anything uses them.
+    configureImageLibraryForRuntime();
     if (config.cameras.length === 0) {
       throw new ConfigError('the config has no cameras: add a "cameras:" list (each with id, url and product)');
     }

@@ -13,11 +13,22 @@
  * recovery with its time: broker restart -> publisher online again; camera
  * back -> frames streaming again. Ends with one JSON line, also written to
  * `.bench/soak.json`.
+ *
+ * Memory is sampled every 5 s and printed every 30 s by component (V8 heap,
+ * external buffers, libvips' cache, anonymous vs file-backed RSS, threads),
+ * with each component's drift in the JSON line, so growth can be traced to
+ * where it lives. The runtime gets the malloc settings of its systemd unit
+ * (`--malloc-env inherit` keeps the shell's, to compare). `--records off`
+ * runs without the evidence store; `--heap-after-gc` adds the live JS heap
+ * after a forced full collection.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import mqtt from 'mqtt';
+import sharp from 'sharp';
 import { createLogger } from '../config/logger.ts';
 import { deviceConfigSchema } from '../config/device.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
@@ -25,6 +36,7 @@ import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from '../fixtures/conveyor.ts';
 import { startMosquitto } from '../fixtures/mosquitto.ts';
 import { median, round, writeBenchResult } from './bench-common.ts';
+import { runWithUnitLibcEnvironment } from './unit-environment.ts';
 
 const args = parseArgs({
   options: {
@@ -32,19 +44,73 @@ const args = parseArgs({
     dir: { type: 'string', default: '.bench/soak' },
     'broker-every': { type: 'string', default: '60' },
     'camera-every': { type: 'string', default: '90' },
+    /** `off` runs without the evidence store (records.enabled false), to compare. */
+    records: { type: 'string', default: 'on' },
+    /** Also measure the live JS heap after a full collection every 30 s (forces those collections). */
+    'heap-after-gc': { type: 'boolean', default: false },
+    /** `unit` (default): malloc settings of systemd/linesight@.service, as deployed; `inherit`: this shell's, to compare. */
+    'malloc-env': { type: 'string', default: 'unit' },
   },
 }).values;
+if (args['malloc-env'] !== 'unit' && args['malloc-env'] !== 'inherit') throw new Error(`--malloc-env "${args['malloc-env']}": give unit or inherit`);
+// The runtime runs in this process: it gets the C library settings the unit gives it (re-running this script with them if needed).
+if (args['malloc-env'] === 'unit') runWithUnitLibcEnvironment();
+const mallocEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES'));
 const minutes = Number(args.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes "${args.minutes}": give a number of minutes above 0`);
 const brokerEveryMs = Number(args['broker-every']) * 1000;
 const cameraEveryMs = Number(args['camera-every']) * 1000;
 const dir = resolve(args.dir);
+if (args.records !== 'on' && args.records !== 'off') throw new Error(`--records "${args.records}": give on or off`);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Open file descriptors of this process (the runtime's). */
 const openFds = () => readdirSync('/proc/self/fd').length;
-const rssMb = () => process.memoryUsage().rss / 2 ** 20;
+const MB = 2 ** 20;
+
+/** Fields of /proc/self/status in MB (RssAnon: the heap, malloc arenas and buffers; RssFile: mapped code and files) and the thread count. */
+function procStatus(): { rssAnonMb: number; rssFileMb: number; threads: number } {
+  const text = readFileSync('/proc/self/status', 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssAnonMb: field('RssAnon') / 1024, rssFileMb: field('RssFile') / 1024, threads: field('Threads') };
+}
+
+/**
+ * One resource sample. RSS is split into what V8 holds (heapTotal: the JS heap
+ * it reserved; heapUsed: live objects and garbage not yet collected), what
+ * native code reports to V8 (external, of which arrayBuffers: Buffers and typed
+ * arrays), and the anonymous/file-backed split of the process; RSS growing
+ * while these stay flat points at native allocations (ONNX Runtime, libvips,
+ * SQLite, malloc arenas).
+ */
+function resourceSample(t: number) {
+  const m = process.memoryUsage();
+  // libvips' operation cache (sharp.cache() without arguments only reports it).
+  const vips = sharp.cache();
+  return {
+    t,
+    rssMb: m.rss / MB,
+    heapTotalMb: m.heapTotal / MB,
+    heapUsedMb: m.heapUsed / MB,
+    externalMb: m.external / MB,
+    arrayBuffersMb: m.arrayBuffers / MB,
+    vipsCacheMb: vips.memory.current,
+    vipsCacheItems: vips.items.current,
+    ...procStatus(),
+    fds: openFds(),
+    liveHeapMb: NaN,
+  };
+}
+
+/** A full collection on demand (`--heap-after-gc`): V8's gc() taken from a fresh context once the flag is set. */
+const fullGc = args['heap-after-gc']
+  ? (() => {
+      setFlagsFromString('--expose-gc');
+      return runInNewContext('gc') as () => void;
+    })()
+  : undefined;
+type ResourceSample = ReturnType<typeof resourceSample>;
 
 /** Waits until `check` holds (polled every 50 ms); the time it took in ms, or null after `timeoutMs`. */
 async function timeUntil(check: () => boolean, timeoutMs: number): Promise<number | null> {
@@ -73,6 +139,7 @@ const config = deviceConfigSchema.parse({
   http: { port: 0 },
   decision: { debounceFrames: 2, cooldownMs: 500 },
   cameras: [{ id: 'cam1', url: camera.url, product: sample.product, width: 224, height: 224, fps: 15 }],
+  records: { enabled: args.records === 'on' },
 });
 
 // The PLC stand-in: a persistent session, so rejects published while it reconnects wait for it at the broker.
@@ -111,7 +178,7 @@ interface Recovery {
   ms: number | null;
 }
 const recoveries: Recovery[] = [];
-const samples: { t: number; rssMb: number; fds: number }[] = [];
+const samples: ResourceSample[] = [];
 let polls = 0;
 let pollFailures = 0;
 let healthDegraded = 0;
@@ -175,13 +242,24 @@ async function killCameraEvery(): Promise<void> {
 
 async function sampleResources(): Promise<void> {
   while (!stopping) {
-    samples.push({ t: elapsedS(), rssMb: rssMb(), fds: openFds() });
+    const sample = resourceSample(elapsedS());
+    if (fullGc && samples.length % 6 === 0) {
+      fullGc();
+      sample.liveHeapMb = process.memoryUsage().heapUsed / MB;
+    }
+    samples.push(sample);
     const last = samples.at(-1)!;
-    if (samples.length % 6 === 1) say(`  t=${Math.round(last.t)}s rss ${last.rssMb.toFixed(0)} MB, ${last.fds} fds, camera ${cameraState()}, mqtt ${publisherState()}, ${stored.size} rejects stored, ${received.size} received`);
+    if (samples.length % 6 === 1) {
+      say(
+        `  t=${Math.round(last.t)}s rss ${last.rssMb.toFixed(0)} MB (heap ${last.heapUsedMb.toFixed(0)}/${last.heapTotalMb.toFixed(0)}, external ${last.externalMb.toFixed(0)}), ` +
+          `${last.fds} fds, ${last.threads} threads, camera ${cameraState()}, mqtt ${publisherState()}, ${stored.size} rejects stored, ${received.size} received`,
+      );
+    }
     await sleep(5000);
   }
 }
 
+say(`soak: malloc settings ${JSON.stringify(mallocEnv)} (${args['malloc-env'] === 'unit' ? 'from systemd/linesight@.service' : 'inherited'})`);
 say(`soak: ${minutes} min, broker restarted every ${brokerEveryMs / 1000} s, camera killed every ${cameraEveryMs / 1000} s, UI polled every second`);
 const background = [pollUi(), sampleResources()];
 await Promise.all([restartBrokerEvery(), killCameraEvery(), sleep(endAt)]);
@@ -203,6 +281,21 @@ const rssStart = median(first.map((s) => s.rssMb));
 const rssEnd = median(last.map((s) => s.rssMb));
 const fdStart = median(first.map((s) => s.fds));
 const fdEnd = median(last.map((s) => s.fds));
+// Every 30 s: where the memory is (MB), so growth can be told apart by component.
+const mb = (v: number) => v.toFixed(1).padStart(8);
+say(`\n  t(s)      rss   anon   file  heapTot heapUsed  live-gc external arrayBuf vipsCache  fds thr`);
+for (const s of samples.filter((_, i) => i % 6 === 0)) {
+  say(
+    `${String(Math.round(s.t)).padStart(6)}${mb(s.rssMb)}${mb(s.rssAnonMb).slice(1)}${mb(s.rssFileMb).slice(1)}${mb(s.heapTotalMb)}${mb(s.heapUsedMb)}${Number.isNaN(s.liveHeapMb) ? '       -' : mb(s.liveHeapMb)}` +
+      `${mb(s.externalMb)}${mb(s.arrayBuffersMb)}${mb(s.vipsCacheMb)}/${String(s.vipsCacheItems).padEnd(3)}${String(s.fds).padStart(4)}${String(s.threads).padStart(4)}`,
+  );
+}
+const drift = (pick: (s: ResourceSample) => number) => round(median(last.map(pick)) - median(first.map(pick)), 1);
+const measuredLiveHeap = (list: ResourceSample[]) => list.map((s) => s.liveHeapMb).filter((v) => !Number.isNaN(v));
+const liveHeapDrift = () => {
+  const [a, b] = [measuredLiveHeap(first), measuredLiveHeap(last)];
+  return a.length && b.length ? round(median(b) - median(a), 1) : null;
+};
 const lost = [...stored].filter((s) => !received.has(s)).sort((a, b) => a - b);
 const times = (what: Recovery['what']) => recoveries.filter((r) => r.what === what).map((r) => r.ms);
 const worst = (what: Recovery['what']) => {
@@ -216,6 +309,18 @@ const result = {
   rssStartMb: round(rssStart, 1),
   rssEndMb: round(rssEnd, 1),
   rssDriftPct: round(((rssEnd - rssStart) / rssStart) * 100, 2),
+  // Growth of each component over the same windows, MB.
+  heapUsedDriftMb: drift((s) => s.heapUsedMb),
+  heapTotalDriftMb: drift((s) => s.heapTotalMb),
+  externalDriftMb: drift((s) => s.externalMb),
+  rssAnonDriftMb: drift((s) => s.rssAnonMb),
+  rssFileDriftMb: drift((s) => s.rssFileMb),
+  liveHeapDriftMb: liveHeapDrift(),
+  vipsCacheItemsEnd: samples.at(-1)?.vipsCacheItems ?? null,
+  threadsStart: median(first.map((s) => s.threads)),
+  threadsEnd: median(last.map((s) => s.threads)),
+  records: args.records,
+  mallocEnv,
   fdStart,
   fdEnd,
   fdDrift: fdEnd - fdStart,
