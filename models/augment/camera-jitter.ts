@@ -17,7 +17,7 @@
  * a defect) — the mirrored border stands in for the belt or surface the
  * camera would see there.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { gaussianSampler } from '../components/random.ts';
 import type { RgbImage } from '../components/rgb-image.ts';
 
@@ -147,7 +147,7 @@ function toBytes(data: Float32Array): Uint8Array {
   return out;
 }
 
-async function rawStep(input: sharp.Sharp): Promise<{ data: Buffer; width: number; height: number }> {
+async function rawStep(input: Sharp): Promise<{ data: Buffer; width: number; height: number }> {
   const { data, info } = await input.raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`camera jitter expects 3 channels, sharp gave ${info.channels}`);
   return { data, width: info.width, height: info.height };
