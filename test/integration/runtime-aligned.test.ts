@@ -56,8 +56,10 @@ t.test('an aligning product scores frames in canonical pose and still rejects th
   await until(() => scored.length > 0 && scored.at(-1)!.result.seq - scored[0]!.result.seq >= 62, 30_000, 'one full loop of the video');
   t.ok(scored.every((s) => s.result.modelVersion === aligned.version), `every frame is scored by the aligning version ${aligned.version}`);
   t.ok(scored.every((s) => s.outcome.pose !== undefined), 'every scored frame was aligned (the pose is part of the outcome)');
-  const [lo, hi] = [1 / (1 + scaleRange), 1 / (1 - scaleRange)];
-  t.ok(scored.every((s) => scaleOf(s.outcome.pose!) >= lo - 1e-4 && scaleOf(s.outcome.pose!) <= hi + 1e-4), 'poses stay within the trained size change');
+  // The pose output is the transformer's pose followed by the product's framing (zoomed onto the part), so its scale is their product.
+  const framingScale = scaleOf(aligned.manifest.alignment?.framing ?? [1, 0, 0, 0]);
+  const [lo, hi] = [framingScale / (1 + scaleRange), framingScale / (1 - scaleRange)];
+  t.ok(scored.every((s) => scaleOf(s.outcome.pose!) >= lo - 1e-4 && scaleOf(s.outcome.pose!) <= hi + 1e-4), 'poses stay within the trained size change (times the framing zoom)');
   t.ok(scored.every((s) => s.outcome.image.length === 224 * 224 * 3 && s.outcome.map.length === 224 * 224), 'the aligned image and its anomaly map are at the input size');
 
   expectOneRejectInLoop(t, scored);
