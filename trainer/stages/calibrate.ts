@@ -6,10 +6,8 @@
  * held-out samples, from which the reject threshold is chosen.
  */
 import { performance } from 'node:perf_hooks';
-import { drawCameraJitter, jitterImage } from '../../models/augment/camera-jitter.ts';
-import type { RgbImage } from '../../models/components/rgb-image.ts';
+import { jitteredViews } from '../../models/augment/camera-jitter.ts';
 import { seededRandom } from '../../models/components/random.ts';
-import type { CalibrationJitterSettings } from '../../config/enroll.ts';
 import { valueRange } from '../../models/components/value-range.ts';
 import { leftOutScores } from '../../models/patchcore/model.ts';
 import { createPatchScorer } from '../../product/scorer.ts';
@@ -71,9 +69,3 @@ export async function calibrateStage(ctx: EnrollContext, progress: StageProgress
   ctx.calibration = { heldOutScores, jitterScores, leftOutScores: leftOut, negativeScores, pixelMaxima, choices, sheet };
 }
 
-/** `count` camera-jittered views of a golden sample, drawn within the ranges. */
-async function jitteredViews(image: RgbImage, count: number, ranges: CalibrationJitterSettings, random: () => number): Promise<RgbImage[]> {
-  const views: RgbImage[] = [];
-  for (let v = 0; v < count; v++) views.push(await jitterImage(image, drawCameraJitter(ranges, image.width, image.height, random), random));
-  return views;
-}
