@@ -48,7 +48,7 @@ export function frrPromiseTable(report: Pick<EvalReport, 'categories' | 'mean'>)
     `${num(m.calibrationScores, 0)} (${num(m.calibrationViews, 0)} views)`,
   ];
   const rows = [
-    ['category', 'targetFrr%', 'frr%', 'ratio', 'within 2x', 'recall%', 'calibration scores'],
+    ['category', 'targetFrr%', 'frr%', 'ratio', 'within 2x', 'recall%', 'held-out scores'],
     ...Object.entries(report.categories).map(([name, m]) => [name, ...cells(m)]),
     ['mean', ...cells(report.mean)],
   ];
