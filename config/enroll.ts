@@ -81,6 +81,28 @@ export const stnSettingsSchema = z
   })
   .strict();
 
+/**
+ * How far the camera jitters of calibration go either way
+ * (models/augment/camera-jitter.ts): what a camera adds between the golden
+ * samples' capture session and later parts.
+ */
+export const calibrationJitterSchema = z
+  .object({
+    /** Largest rotation either way, degrees. */
+    rotation: z.number().min(0).max(45).default(3),
+    /** Largest zoom change either way (0.03 = 0.97..1.03). */
+    zoom: z.number().min(0).max(0.5).default(0.03),
+    /** Largest shift either way, as a fraction of the frame. */
+    shift: z.number().min(0).max(0.25).default(0.03),
+    /** Largest gain change either way (0.08 = 0.92..1.08). */
+    gain: z.number().min(0).max(0.5).default(0.08),
+    /** Largest offset either way, grey levels (0..255). */
+    offset: z.number().min(0).max(64).default(6),
+    /** Largest standard deviation of added sensor noise, grey levels. */
+    noise: z.number().min(0).max(32).default(3),
+  })
+  .strict();
+
 /** How a product is enrolled: backbone, features, memory bank, calibration. */
 export const enrollSettingsSchema = z
   .object({
@@ -140,6 +162,14 @@ export const enrollSettingsSchema = z
     calibrate: z.enum(CALIBRATION_METHODS).default('cutswap'),
     /** Target false-reject rate on good parts for `calibrate: cutswap` (0.005 = 0.5 %). */
     targetFrr: z.number().gt(0).lt(0.5).default(0.005),
+    /**
+     * Camera-jittered views of each held-out golden sample scored for
+     * calibration besides the sample as captured (0 = none): the threshold is
+     * then fitted to held-out x (1 + views) good scores, so it covers how good
+     * parts vary between captures and not one capture session alone.
+     */
+    calibrationJitterViews: z.number().int().min(0).max(32).default(0),
+    calibrationJitter: calibrationJitterSchema.default(() => calibrationJitterSchema.parse({})),
     /** Synthetic negatives (CutSwap and scar) made from each held-out golden sample for calibration (0 = none). */
     calibrationNegatives: z.number().int().min(0).max(64).default(8),
     /** Feature adaptation before the memory bank is built: none, or self-supervised on CutSwap or CutPaste negatives. */
@@ -172,6 +202,7 @@ export const enrollSettingsSchema = z
 
 export type EnrollSettings = z.output<typeof enrollSettingsSchema>;
 export type StnSettings = z.output<typeof stnSettingsSchema>;
+export type CalibrationJitterSettings = z.output<typeof calibrationJitterSchema>;
 
 export const inferenceSettingsSchema = z
   .object({
@@ -226,6 +257,7 @@ export const ENROLL_SETTING_FLAGS: readonly EnrollSettingFlag[] = [
   { flag: '--adapt <method>', setting: ['adapt'], help: 'feature adaptation on synthetic negatives before the memory bank is built' },
   { flag: '--calibrate <method>', setting: ['calibrate'], help: 'how the reject threshold is chosen' },
   { flag: '--target-frr <rate>', setting: ['targetFrr'], help: 'target false-reject rate on good parts for --calibrate cutswap, e.g. 0.005' },
+  { flag: '--calibration-views <n>', setting: ['calibrationJitterViews'], help: 'camera-jittered views of each held-out golden sample scored for calibration (0 = none)' },
   { flag: '--scorer <kind>', setting: ['scorer'], help: 'how patches are scored: patchcore (memory bank) or padim (Gaussian per position)' },
   { flag: '--padim-tolerance <cells>', setting: ['padimTolerance'], help: 'PaDiM: feature-grid cells either way a patch may sit from its position (0-2)' },
   {

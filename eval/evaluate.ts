@@ -22,7 +22,12 @@
  * - msPerImage: median scoring time of one image (features, nearest neighbour, map);
  * - threshold, frr, recall: the product's calibrated image (reject) threshold,
  *   the share of good test images it rejects and the share of defective test
- *   images it rejects; expectedFrr, expectedMiss: what enrollment predicted
+ *   images it rejects; targetFrr, frrRatio, frrWithin2x: the false-reject
+ *   rate calibration aimed at, frr over it, and 1 when that ratio is at most
+ *   2 (the mean: the share of categories that keep the promise);
+ *   calibrationScores: the good scores the threshold was fitted to from the
+ *   held-out samples (held-out x (1 + camera-jitter views));
+ *   expectedFrr, expectedMiss: what enrollment predicted
  *   (false-reject rate on good parts, share of synthetic negatives missed);
  *   `calibrations` in the report gives the same for every calibration method
  *   side by side, from the same enrollment;
@@ -91,6 +96,13 @@ export interface CategoryMetrics {
   recall: number;
   expectedFrr: number;
   expectedMiss: number;
+  /** The false-reject rate calibration aimed at (the product's `targetFrr`), frr / targetFrr, and 1 when that is at most 2. */
+  targetFrr: number;
+  frrRatio: number;
+  frrWithin2x: number;
+  /** Camera-jittered views per held-out sample at calibration, and the held-out good scores the threshold was fitted to. */
+  calibrationViews: number;
+  calibrationScores: number;
   testImages: number;
   goldenSamples: number;
   bankSize: number;
@@ -132,6 +144,16 @@ export interface EvalOptions {
   backboneDir?: string;
   onCategory?: (name: string, metrics: CategoryMetrics) => void;
   onProgress?: (category: string, stage: EnrollProgress['stage'] | 'test', done: number, total: number) => void;
+}
+
+/** Limit on measured over target false-reject rate within which calibration keeps its promise. */
+export const FRR_PROMISE_FACTOR = 2;
+
+/** Measured false-reject rate against the calibration's target: their ratio, and 1 when it is within FRR_PROMISE_FACTOR (NaN without a target). */
+export function frrPromise(frr: number, targetFrr: number): { frrRatio: number; frrWithin2x: number } {
+  if (!(targetFrr > 0) || !Number.isFinite(frr)) return { frrRatio: NaN, frrWithin2x: NaN };
+  const frrRatio = frr / targetFrr;
+  return { frrRatio, frrWithin2x: frrRatio <= FRR_PROMISE_FACTOR ? 1 : 0 };
 }
 
 /** Share of good images rejected and of defective images rejected at a threshold (score >= threshold rejects). */
@@ -273,6 +295,10 @@ export async function evaluateCategory(
     scorer: manifest.scorer ?? 'patchcore',
     calibrate: method,
     ...calibrated,
+    targetFrr: manifest.calibration.targetFrr ?? NaN,
+    ...frrPromise(calibrated.frr, manifest.calibration.targetFrr ?? NaN),
+    calibrationViews: manifest.calibration.jitter?.views ?? 0,
+    calibrationScores: manifest.calibration.jitter?.scores ?? manifest.calibration.heldOut,
     testImages: data.test.length,
     goldenSamples: enrolled.manifest.goldenSamples.count,
     bankSize: enrolled.manifest.coreset.size,

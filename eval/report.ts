@@ -32,3 +32,25 @@ export function defectTypeTable(report: Pick<EvalReport, 'categories' | 'mean'>)
   ];
   return ['image AUROC / recall % at the calibrated threshold, by defect type', ...alignColumns(rows)];
 }
+
+/**
+ * Whether calibration keeps its promise on the unseen good test parts: per
+ * category the target false-reject rate, the one measured at the calibrated
+ * threshold, their ratio, whether it is within 2x, and recall at that threshold.
+ */
+export function frrPromiseTable(report: Pick<EvalReport, 'categories' | 'mean'>): string[] {
+  const cells = (m: EvalReport['mean']) => [
+    num(m.targetFrr * 100, 2),
+    num(m.frr * 100, 2),
+    num(m.frrRatio, 1),
+    Number.isFinite(m.frrWithin2x) ? (m.frrWithin2x === 1 ? 'yes' : m.frrWithin2x === 0 ? 'no' : `${num(m.frrWithin2x * 100, 0)} %`) : '-',
+    num(m.recall * 100, 1),
+    `${num(m.calibrationScores, 0)} (${num(m.calibrationViews, 0)} views)`,
+  ];
+  const rows = [
+    ['category', 'targetFrr%', 'frr%', 'ratio', 'within 2x', 'recall%', 'held-out scores'],
+    ...Object.entries(report.categories).map(([name, m]) => [name, ...cells(m)]),
+    ['mean', ...cells(report.mean)],
+  ];
+  return ['false rejects of unseen good parts against the calibration target', ...alignColumns(rows)];
+}

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { productIdSchema } from '../config/names.ts';
-import { BACKBONE_PRECISIONS, BANK_AUGMENTATIONS, CALIBRATION_METHODS, FEATURE_REDUCTIONS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
+import { BACKBONE_PRECISIONS, BANK_AUGMENTATIONS, CALIBRATION_METHODS, calibrationJitterSchema, FEATURE_REDUCTIONS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -129,6 +129,15 @@ export const manifestSchema = z
         leftOut: z.number().int().min(0).optional(),
         leftOutScores: scoreSummary.optional(),
         negatives: z.object({ method: z.enum(SYNTHETIC_NEGATIVE_METHODS), count: z.number().int().min(0), scores: scoreSummary.optional() }).strict().optional(),
+        /**
+         * Camera jitter of the held-out samples: views per sample, the ranges they
+         * were drawn in, and the good scores the threshold was fitted to from the
+         * held-out samples (held-out x (1 + views)); absent: no jitter.
+         */
+        jitter: z
+          .object({ views: z.number().int().min(1), ranges: calibrationJitterSchema.required(), scores: z.number().int().min(0), jitteredScores: scoreSummary.optional() })
+          .strict()
+          .optional(),
         /**
          * Every method's threshold, side by side, with what the technician is told at
          * the end of enrollment: expected false-reject rate on good parts and share of

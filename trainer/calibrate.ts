@@ -16,6 +16,15 @@
  *   of many patch distances, and maxima follow the Gumbel law, whose tail
  *   reaches past the few dozen scores a technician's golden samples give.
  *
+ * Camera jitter (setting `calibrationJitterViews`): each held-out golden
+ * sample is also scored under a few camera-like jitters (turn, zoom, shift,
+ * gain, offset, sensor noise; models/augment/camera-jitter.ts). Those scores
+ * join the held-out ones as good scores of parts the model has not seen, so
+ * every method sees how good parts vary between captures: maxnormal's
+ * highest score and the F1 split include them, and cutswap's threshold is the
+ * quantile at the target false-reject rate of all good scores together
+ * (`frrQuantile`: held-out x (1 + views) plus the left-out bank scores).
+ *
  * Every method reports the same two expectations for the technician: the
  * false-reject rate on good parts (from the Gumbel fit) and the share of
  * synthetic negatives it would miss.
@@ -59,6 +68,16 @@ export function gumbelThreshold(g: Gumbel, tail: number): number {
 }
 
 /**
+ * The threshold a share `targetFrr` of good parts scores above: the
+ * (1 - targetFrr) quantile of the Gumbel law fitted to the good scores.
+ * A target of 0.5 % lies beyond the highest of the few hundred scores
+ * calibration has, so the fitted law, not the sample, gives the quantile.
+ */
+export function frrQuantile(goodScores: number[], targetFrr: number): number {
+  return gumbelThreshold(fitGumbel(goodScores.length >= 2 ? goodScores : [...goodScores, ...goodScores]), targetFrr);
+}
+
+/**
  * The threshold of best F1 with negatives as the positive class (score >= t
  * is flagged); on ties the larger threshold, halfway to the next good score.
  */
@@ -91,6 +110,8 @@ function choice(threshold: number, gumbel: Gumbel, negative: number[]): Threshol
 export interface CalibrationInput {
   /** Scores of held-out golden samples (never in the bank). */
   heldOut: number[];
+  /** Scores of camera-jittered views of the held-out golden samples (empty without jitter). */
+  jittered?: number[];
   /** Scores of bank samples against the bank without their own patches. */
   leftOut: number[];
   /** Scores of synthetic negatives made from held-out samples. */
@@ -100,13 +121,14 @@ export interface CalibrationInput {
 /** Every method's threshold and expectations, from one set of scores. */
 export function thresholdChoices(input: CalibrationInput, opts: { targetFrr: number; margin: number }): Record<CalibrationMethod, ThresholdChoice> {
   if (input.heldOut.length === 0) throw new Error('calibration needs at least one held-out golden sample');
-  const good = [...input.heldOut, ...input.leftOut];
+  const unseen = [...input.heldOut, ...(input.jittered ?? [])];
+  const good = [...unseen, ...input.leftOut];
   const gumbel = fitGumbel(good.length >= 2 ? good : [...good, ...good]);
-  const maxHeld = Math.max(...input.heldOut);
+  const maxHeld = Math.max(...unseen);
   return {
     maxnormal: choice(maxHeld * (1 + opts.margin), gumbel, input.negative),
     f1synthetic: choice(input.negative.length ? f1Threshold(good, input.negative) : maxHeld, gumbel, input.negative),
-    cutswap: choice(gumbelThreshold(gumbel, opts.targetFrr), gumbel, input.negative),
+    cutswap: choice(frrQuantile(good, opts.targetFrr), gumbel, input.negative),
   };
 }
 

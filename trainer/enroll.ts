@@ -9,7 +9,7 @@
  */
 import { ENROLL_STAGES, type EnrollResult } from '../product/enrollment-progress.ts';
 import { sessionOptions } from '../models/session.ts';
-import { newContext, type EnrollOptions, type StageRuns } from './stages/context.ts';
+import { newContext, type EnrollContext, type EnrollOptions, type StageRuns } from './stages/context.ts';
 import { loadStage } from './stages/load.ts';
 import { alignStage } from './stages/align.ts';
 import { featuresStage } from './stages/features.ts';
@@ -35,11 +35,17 @@ const STAGE_RUNS: StageRuns = {
 };
 
 export async function enrollProduct(opts: EnrollOptions): Promise<EnrollResult> {
+  const ctx = await runEnrollment(opts);
+  if (!ctx.result) throw new Error('enrollment ended without writing the product');
+  return ctx.result;
+}
+
+/** Every stage of an enrollment; the run's context, with what each stage left (e.g. the calibration scores). */
+export async function runEnrollment(opts: EnrollOptions): Promise<EnrollContext> {
   const ctx = newContext(opts, sessionOptions(opts.inference));
   for (const stage of ENROLL_STAGES) {
     if (!stage.runs(opts.settings)) continue;
     await STAGE_RUNS[stage.id](ctx, (done, total) => opts.onProgress?.({ stage: stage.id, done, total }));
   }
-  if (!ctx.result) throw new Error('enrollment ended without writing the product');
-  return ctx.result;
+  return ctx;
 }

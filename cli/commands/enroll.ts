@@ -59,6 +59,17 @@ async function enroll(flags: EnrollFlags): Promise<void> {
   else printEnrollment(id, result, flags.activate !== false);
 }
 
+/** What the reject threshold was fitted to: held-out good scores, as captured and under camera jitter. */
+export function calibrationLine(c: EnrollResult['manifest']['calibration']): string {
+  const j = c.jitter;
+  if (!j) return `calibration: ${c.heldOut} held-out golden samples as captured (no camera jitter)`;
+  const r = j.ranges;
+  return (
+    `calibration: ${j.scores} good scores from ${c.heldOut} held-out golden samples x (1 + ${j.views} camera-jittered views: ` +
+    `+-${fmt(r.rotation, 1)} deg, +-${fmt(r.zoom * 100, 1)} % zoom, +-${fmt(r.shift * 100, 1)} % shift, +-${fmt(r.gain * 100, 1)} % gain, +-${fmt(r.offset, 1)} offset, noise <= ${fmt(r.noise, 1)})`
+  );
+}
+
 /** What a technician wants to know about a finished enrollment. */
 function printEnrollment(id: string, result: EnrollResult, activated: boolean): void {
   const m = result.manifest;
@@ -73,6 +84,7 @@ function printEnrollment(id: string, result: EnrollResult, activated: boolean): 
   const target = c.method === 'cutswap' ? `, target ${fmt((c.targetFrr ?? NaN) * 100, 2)} %` : '';
   const missed = chosen?.expectedMiss == null ? 'no synthetic negatives were made' : `misses ${fmt(chosen.expectedMiss * 100, 1)} % of ${c.negatives?.count} synthetic ${c.negatives?.method} negatives`;
   console.log(`reject threshold (${c.method}${target}): expected false rejects ${fmt((chosen?.expectedFrr ?? NaN) * 100, 2)} % of good parts; ${missed}`);
+  console.log(calibrationLine(c));
   for (const note of m.notes ?? []) console.log(`note: ${note}`);
   if (m.alignment) {
     const a = m.alignment;

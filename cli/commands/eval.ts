@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { EnrollSettings } from '../../config/enroll.ts';
 import { ConfigError } from '../../config/errors.ts';
 import { loadDeviceConfig } from '../../config/load.ts';
-import { defectTypeTable } from '../../eval/report.ts';
+import { defectTypeTable, frrPromiseTable } from '../../eval/report.ts';
 import { EVAL_STAGES, evaluateDataset, type CategoryMetrics, type EvalReport, type EvalStage } from '../../eval/evaluate.ts';
 import { fmt } from '../format.ts';
 import { createProgress } from '../progress.ts';
@@ -91,6 +91,7 @@ function printReport(report: EvalReportWithAlignments, refine: EvalStage[], sett
   printCategories(report);
   const byType = defectTypeTable(report);
   if (byType.length > 0) console.log(['', ...byType].join('\n'));
+  console.log(['', ...frrPromiseTable(report)].join('\n'));
   if (refine.length > 1 || refine[0] !== 'none') printRefinements(report);
   if (Object.keys(report.calibrations).length > 0) printCalibrations(report, settings);
   if (report.alignments) printAlignments(report.alignments, Object.keys(report.categories), settings);

@@ -180,3 +180,10 @@ export async function jitterImage(image: RgbImage, j: CameraJitter, random: () =
   }
   return { data: applyLight(Float32Array.from(data), j, random), width, height };
 }
+
+/** `count` camera-jittered views of an image, each drawn within the ranges (one seeded sequence for draws and noise). */
+export async function jitteredViews(image: RgbImage, count: number, ranges: CameraJitterRanges, random: () => number): Promise<RgbImage[]> {
+  const views: RgbImage[] = [];
+  for (let v = 0; v < count; v++) views.push(await jitterImage(image, drawCameraJitter(ranges, image.width, image.height, random), random));
+  return views;
+}

@@ -6,7 +6,7 @@ import { mkdir, readdir, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseEnrollLine, type EnrollLine } from '../../product/enrollment-progress.ts';
-import { readActiveVersion } from '../../product/artifact.ts';
+import { loadProductArtifact, readActiveVersion } from '../../product/artifact.ts';
 import { generateDevset } from '../../fixtures/devset.ts';
 import { linesight } from '../helpers/cli.ts';
 
@@ -54,5 +54,23 @@ t.test('the human output stays the default', async (t) => {
   const r = await linesight(['enroll', '--product', 'washer', '--images', images, '--data-dir', join(dir, 'data3'), '--input-size', '64']);
   t.equal(r.code, 0, `exit status 0${r.code ? `: ${r.stderr.slice(-300)}` : ''}`);
   t.match(r.stdout, /^enrolled washer v1 \(active\)/m);
+  t.match(r.stdout, /^calibration: 2 held-out golden samples as captured \(no camera jitter\)$/m, 'one line on what calibration used');
   t.notMatch(r.stdout, /"event"/);
+});
+
+t.test('camera-jittered views of the held-out samples are scored and recorded', async (t) => {
+  const dataDir = join(dir, 'data4');
+  const views = 2;
+  const r = await linesight(['enroll', '--product', 'washer', '--images', images, '--data-dir', dataDir, '--input-size', '64', '--calibration-views', String(views), '--progress', 'json']);
+  t.equal(r.code, 0, `exit status 0${r.code ? `: ${r.stderr.slice(-300)}` : ''}`);
+  const { manifest } = await loadProductArtifact(dataDir, 'washer');
+  const c = manifest.calibration;
+  t.equal(c.heldOut, 2);
+  t.match(c.jitter, { views, ranges: { rotation: 3, zoom: 0.03, shift: 0.03, gain: 0.08, offset: 6, noise: 3 }, scores: c.heldOut * (1 + views) });
+  const calibrate = lines(r.stdout).filter((l): l is Extract<EnrollLine, { event: 'progress' }> => l?.event === 'progress' && l.stage === 'calibrate');
+  const negatives = c.negatives?.count ?? 0;
+  t.equal(calibrate.at(-1)?.total, c.heldOut * (1 + views) + negatives + (c.leftOut ?? 0), 'every view is one scoring step of calibration');
+  t.equal(calibrate.at(-1)?.done, calibrate.at(-1)?.total);
+  const human = await linesight(['enroll', '--product', 'washer', '--images', images, '--data-dir', dataDir, '--input-size', '64', '--calibration-views', String(views)]);
+  t.match(human.stdout, /^calibration: 6 good scores from 2 held-out golden samples x \(1 \+ 2 camera-jittered views: \+-3\.0 deg/m);
 });

@@ -3,7 +3,7 @@
  * its tail, the F1 threshold, every method's choice and expectations.
  */
 import t from 'tap';
-import { f1Threshold, fitGumbel, gumbelTail, gumbelThreshold, pixelThreshold, splitHoldout, thresholdChoices } from '../../trainer/calibrate.ts';
+import { f1Threshold, fitGumbel, frrQuantile, gumbelTail, gumbelThreshold, pixelThreshold, splitHoldout, thresholdChoices } from '../../trainer/calibrate.ts';
 import { seededRandom } from '../../models/components/random.ts';
 
 t.test('fitGumbel recovers the location and scale of Gumbel samples', async (t) => {
@@ -58,4 +58,30 @@ t.test('splitHoldout is reproducible and keeps at least one sample in the bank',
   t.equal(a.heldOut.length, 3);
   t.same([...a.heldOut, ...a.bank].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));
   t.same(splitHoldout(2, 0.5, seededRandom(1)).bank.length, 1);
+});
+
+t.test('frrQuantile: the target-FRR quantile of the Gumbel law fitted to the good scores', async (t) => {
+  // Scores 1 and 3: mean 2, sample sd sqrt 2, scale sqrt 2 sqrt 6 / pi = 2 sqrt 3 / pi, location 2 - gamma scale.
+  const scale = (2 * Math.sqrt(3)) / Math.PI;
+  const location = 2 - 0.5772156649015329 * scale;
+  // A tail of 1 - 1/e puts the threshold at the location; a tail of 1 - exp(-1/e) one scale above it.
+  t.ok(Math.abs(frrQuantile([1, 3], 1 - Math.exp(-1)) - location) < 1e-12);
+  t.ok(Math.abs(frrQuantile([3, 1], 1 - Math.exp(-1 / Math.E)) - (location + scale)) < 1e-12, 'order does not matter');
+  t.ok(frrQuantile([1, 3], 0.005) > frrQuantile([1, 3], 0.05), 'a smaller target rate lies further out');
+  t.ok(frrQuantile([1, 3, 1, 3], 0.005) < frrQuantile([1, 3], 0.005), 'more scores of the same spread: a tighter fit');
+  t.throws(() => frrQuantile([1, 3], 0), /strictly between/);
+});
+
+t.test('thresholdChoices: camera-jittered views count as good scores of parts the model has not seen', async (t) => {
+  const heldOut = [1, 1.2];
+  const leftOut = [1.1];
+  const jittered = [1.4, 1.6, 1.3, 1.5];
+  const opts = { targetFrr: 0.005, margin: 0.1 };
+  const plain = thresholdChoices({ heldOut, leftOut, negative: [] }, opts);
+  const viewed = thresholdChoices({ heldOut, jittered, leftOut, negative: [] }, opts);
+  t.ok(Math.abs(plain.maxnormal.threshold - 1.32) < 1e-9, 'without views: 10 % above 1.2');
+  t.ok(Math.abs(viewed.maxnormal.threshold - 1.76) < 1e-9, 'with views: 10 % above the highest view, 1.6');
+  t.equal(viewed.cutswap.threshold, frrQuantile([1, 1.2, 1.4, 1.6, 1.3, 1.5, 1.1], 0.005), 'cutswap: the quantile of held-out x (1 + views) plus left-out scores');
+  t.ok(viewed.cutswap.threshold > plain.cutswap.threshold, 'views that score higher raise the threshold');
+  t.same(thresholdChoices({ heldOut, jittered: [], leftOut, negative: [] }, opts), plain, 'no views: the same as without jitter');
 });

@@ -198,3 +198,18 @@ t.test('an int8 product keeps its precision and calibrated activation ranges thr
   await writeFile(join(dataDir, 'products', 'bracket', 'v1', 'manifest.json'), JSON.stringify({ ...m, precision: 'int4' }));
   await t.rejects(loadProductArtifact(dataDir, 'bracket'), /precision/);
 });
+
+t.test('what camera-jitter calibration used round-trips through the manifest; an incomplete record is refused', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linesight-artifact-'));
+  const jitter = { views: 4, ranges: { rotation: 3, zoom: 0.03, shift: 0.03, gain: 0.08, offset: 6, noise: 3 }, scores: 10, jitteredScores: { min: 1, max: 2.5, mean: 1.6 } };
+  const calibration = { heldOut: 2, margin: 0.1, method: 'cutswap' as const, targetFrr: 0.005, jitter };
+  await writeProductArtifact(dataDir, draft('bracket', { calibration }), bank);
+  const loaded = await loadProductArtifact(dataDir, 'bracket');
+  t.same(loaded.manifest.calibration.jitter, jitter);
+  t.equal(loaded.manifest.calibration.targetFrr, 0.005);
+  const path = join(dataDir, 'products', 'bracket', 'v1', 'manifest.json');
+  const m = JSON.parse(await readFile(path, 'utf8'));
+  const { noise: _noise, ...withoutNoise } = jitter.ranges;
+  await writeFile(path, JSON.stringify({ ...m, calibration: { ...calibration, jitter: { ...jitter, ranges: withoutNoise } } }));
+  await t.rejects(loadProductArtifact(dataDir, 'bracket'), /noise/, 'the ranges are recorded in full');
+});

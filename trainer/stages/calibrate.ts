@@ -1,10 +1,12 @@
 /**
  * Enrollment's calibration stage: scores of good parts the model has not
- * seen (held-out samples; for the memory bank also bank samples scored
- * without their own patches) and of synthetic negatives made from the
+ * seen (held-out samples, as captured and under `calibrationJitterViews`
+ * camera jitters; for the memory bank also bank samples scored without
+ * their own patches) and of synthetic negatives made from the
  * held-out samples, from which the reject threshold is chosen.
  */
 import { performance } from 'node:perf_hooks';
+import { jitteredViews } from '../../models/augment/camera-jitter.ts';
 import { seededRandom } from '../../models/components/random.ts';
 import { valueRange } from '../../models/components/value-range.ts';
 import { leftOutScores } from '../../models/patchcore/model.ts';
@@ -27,11 +29,14 @@ export async function calibrateStage(ctx: EnrollContext, progress: StageProgress
   const start = performance.now();
   // The bank's left-out scores apply to the memory bank only; PaDiM calibrates on held-out samples.
   const leftOutCount = model.padim ? 0 : bankSamples.length;
-  const total = heldOut.length * (1 + settings.calibrationNegatives) + leftOutCount;
+  const views = settings.calibrationJitterViews;
+  const total = heldOut.length * (1 + views + settings.calibrationNegatives) + leftOutCount;
   let calibrated = 0;
   const step = () => progress(++calibrated, total);
   const scorer = await createPatchScorer(extractor, { bank: model.bank.rows, reduction: model.reduction, padim: model.padim }, { sigma: settings.sigma, padimTolerance: settings.padimTolerance, reweightNeighbours: settings.reweightNeighbours }, session);
   const heldOutScores: number[] = [];
+  const jitterScores: number[] = [];
+  const jitterRandom = seededRandom(settings.seed + 6);
   const pixelMaxima: number[] = [];
   const negativeScores: number[] = [];
   const sheet: ContactSheetRow[] = [];
@@ -42,6 +47,10 @@ export async function calibrateStage(ctx: EnrollContext, progress: StageProgress
     heldOutScores.push(result.score);
     pixelMaxima.push(valueRange(result.map).max);
     step();
+    for (const view of await jitteredViews(image, views, settings.calibrationJitter, jitterRandom)) {
+      jitterScores.push((await scorer.score(view)).score);
+      step();
+    }
     if (settings.calibrationNegatives === 0) continue;
     const made = await makeNegatives(image, settings.calibrationNegatives, calibrationMethod, random, saliency);
     for (const n of made.negatives) {
@@ -55,7 +64,8 @@ export async function calibrateStage(ctx: EnrollContext, progress: StageProgress
   const leftOut = await leftOutScores(model.bank, leftOutCount, features.positions, (i) => imageRows(features, i), { channels: features.channels, reduction: model.reduction, session, reweightNeighbours: settings.reweightNeighbours }, step);
   await scorer.release();
   await saliency?.release();
-  const choices = thresholdChoices({ heldOut: heldOutScores, leftOut, negative: negativeScores }, { targetFrr: settings.targetFrr, margin: settings.thresholdMargin });
+  const choices = thresholdChoices({ heldOut: heldOutScores, jittered: jitterScores, leftOut, negative: negativeScores }, { targetFrr: settings.targetFrr, margin: settings.thresholdMargin });
   ctx.timings.calibrateMs = since(start);
-  ctx.calibration = { heldOutScores, leftOutScores: leftOut, negativeScores, pixelMaxima, choices, sheet };
+  ctx.calibration = { heldOutScores, jitterScores, leftOutScores: leftOut, negativeScores, pixelMaxima, choices, sheet };
 }
+

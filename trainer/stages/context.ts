@@ -74,6 +74,8 @@ export interface FittedModel {
 
 export interface Calibration {
   heldOutScores: number[];
+  /** Scores of the held-out samples' camera-jittered views, sample by sample (`calibrationJitterViews` each). */
+  jitterScores: number[];
   leftOutScores: number[];
   negativeScores: number[];
   pixelMaxima: number[];

@@ -25,6 +25,9 @@ function calibrationRecord(ctx: EnrollContext, heldOut: number): ManifestDraft['
     leftOut: c.leftOutScores.length,
     ...(c.leftOutScores.length ? { leftOutScores: summarise(c.leftOutScores) } : {}),
     negatives: { method: calibrationMethod, count: c.negativeScores.length, ...(c.negativeScores.length ? { scores: summarise(c.negativeScores) } : {}) },
+    ...(c.jitterScores.length
+      ? { jitter: { views: settings.calibrationJitterViews, ranges: settings.calibrationJitter, scores: c.heldOutScores.length + c.jitterScores.length, jitteredScores: summarise(c.jitterScores) } }
+      : {}),
     choices: c.choices,
   };
 }

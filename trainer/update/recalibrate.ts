@@ -11,7 +11,9 @@
  *   found) and the new good images, each scored against the updated bank
  *   without its own rows (left-out.ts), join the good scores the Gumbel fit
  *   sees, as enrollment's left-out scores do. PaDiM calibrates on the
- *   held-out samples only, as enrollment does.
+ *   held-out samples only, as enrollment does. A version calibrated with
+ *   camera jitter scores as many jittered views of each held-out sample,
+ *   within the same ranges.
  * - without it (or when no held-out sample is found), the earlier version's
  *   thresholds are kept: the new good images pass because their patches are
  *   now covered, not because the threshold moved.
@@ -26,6 +28,7 @@ import type { PatchScorer } from '../../models/features/patch-scorer.ts';
 import type { Aligner } from '../../models/stn/model.ts';
 import type { SaliencyExtractor } from '../../models/saliency/layer-cam.ts';
 import { seededRandom } from '../../models/components/random.ts';
+import { jitteredViews } from '../../models/augment/camera-jitter.ts';
 import { valueRange } from '../../models/components/value-range.ts';
 import { pixelThreshold, summarise, thresholdChoices } from '../calibrate.ts';
 import { makeNegatives, type NegativeMethod } from '../synthetic-negatives.ts';
@@ -95,13 +98,17 @@ export async function recalibrate(input: RecalibrateInput): Promise<Recalibratio
   const heldOutScores: number[] = [];
   const pixelMaxima: number[] = [];
   const negativeScores: number[] = [];
+  const jitterScores: number[] = [];
   const random = seededRandom(input.seed + 5);
+  const jitter = manifest.calibration.jitter;
+  const jitterRandom = seededRandom(input.seed + 6);
   for (const [i, path] of input.heldOut.entries()) {
     const image = await readImage(path, manifest.inputSize);
     const data = input.aligner ? (await input.aligner.align(image)).data : image.data;
     const r = await input.candidate.score({ data });
     heldOutScores.push(r.score);
     pixelMaxima.push(valueRange(r.map).max);
+    for (const view of jitter ? await jitteredViews({ ...image, data }, jitter.views, jitter.ranges, jitterRandom) : []) jitterScores.push((await input.candidate.score(view)).score);
     if (input.negativesPerSample > 0) {
       const made = await makeNegatives({ ...image, data }, input.negativesPerSample, input.negativeMethod, random, input.saliency);
       for (const n of made.negatives) negativeScores.push((await input.candidate.score(n.image)).score);
@@ -112,7 +119,7 @@ export async function recalibrate(input: RecalibrateInput): Promise<Recalibratio
   const method = c.method ?? 'maxnormal';
   const targetFrr = c.targetFrr ?? 0.005;
   const { leftOut } = input;
-  const choices = thresholdChoices({ heldOut: heldOutScores, leftOut, negative: negativeScores }, { targetFrr, margin: c.margin });
+  const choices = thresholdChoices({ heldOut: heldOutScores, jittered: jitterScores, leftOut, negative: negativeScores }, { targetFrr, margin: c.margin });
   return {
     how: 'recalibrated',
     missing: input.missing,
@@ -127,6 +134,7 @@ export async function recalibrate(input: RecalibrateInput): Promise<Recalibratio
       leftOut: leftOut.length,
       ...(leftOut.length ? { leftOutScores: summarise(leftOut) } : {}),
       negatives: { method: input.negativeMethod, count: negativeScores.length, ...(negativeScores.length ? { scores: summarise(negativeScores) } : {}) },
+      ...(jitter && jitterScores.length ? { jitter: { ...jitter, scores: heldOutScores.length + jitterScores.length, jitteredScores: summarise(jitterScores) } } : {}),
       choices,
     },
   };
