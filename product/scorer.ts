@@ -6,7 +6,6 @@
 import type { InferenceSettings } from '../config/enroll.ts';
 import { labelComponents } from '../models/components/connected-components.ts';
 import { MAP_ALWAYS, PatchScorer, type DeferredPatchScores, type PatchScores, type WantsMap } from '../models/features/patch-scorer.ts';
-import { anomalyMapUpperBound } from '../models/features/anomaly-map-bound.ts';
 import type { FeatureExtractor } from '../models/features/extractor.ts';
 import type { FeatureReduction } from '../models/features/reduction.ts';
 import { NearestNeighbourSearch } from '../models/patchcore/model.ts';
@@ -60,13 +59,14 @@ export interface FrameOutcome extends Omit<ScoreOutcome, 'map'> {
  * When the anomaly map is built: `always` (evaluation, calibration, anything
  * that reads every map), or `whenNeeded`: only when the frame is rejected
  * (its image score reaches the image threshold) or some map value may reach
- * the pixel threshold (so its mask and regions are not empty).
+ * the pixel threshold by an upper bound of the map (anomaly-map-bound.ts), so
+ * its mask and regions may not be empty.
  */
 export type MapPolicy = 'always' | 'whenNeeded';
 
 /** Whether a frame needs its anomaly map for the verdict's mask and regions (see MapPolicy). */
-export function mapNeeded(scores: { score: number; patchRange: { min: number; max: number } }, thresholds: { image: number; pixel: number }): boolean {
-  return scores.score >= thresholds.image || anomalyMapUpperBound(scores.patchRange) >= thresholds.pixel;
+export function mapNeeded(scores: { score: number; mapBound: number }, thresholds: { image: number; pixel: number }): boolean {
+  return scores.score >= thresholds.image || scores.mapBound >= thresholds.pixel;
 }
 
 /** Binary mask of map values at or above `threshold`. */
@@ -265,7 +265,7 @@ export class ProductScorer {
   /** Verdict, mask and defect regions of one frame's patch scores, with the product's thresholds. */
   private decide(result: DeferredPatchScores, image: Float32Array, aligned: Alignment | undefined): FrameOutcome {
     const { thresholds } = this.manifest;
-    const { patchRange: _range, ...scores } = result;
+    const { mapBound: _bound, ...scores } = result;
     const decision = decideScores(result, thresholds, this.inputSize);
     return { ...scores, image, pose: aligned?.pose, alignMs: aligned?.ms ?? 0, threshold: thresholds.image, ...decision };
   }

@@ -8,6 +8,7 @@ import ort from 'onnxruntime-node';
 import { createSession, type SessionOptions } from '../session.ts';
 import { valueRange } from '../components/value-range.ts';
 import { anomalyMapGraph } from './anomaly-map.ts';
+import { measureSeparableWeights, separableMapBound, type SeparableWeights } from './anomaly-map-bound.ts';
 import type { FeatureExtractor, FeatureTimings } from './extractor.ts';
 
 export interface ScoreTimings extends FeatureTimings {
@@ -29,12 +30,12 @@ export interface PatchScores {
 /** Patch scores whose anomaly map is built only when it was wanted (`map` undefined otherwise). */
 export interface DeferredPatchScores extends Omit<PatchScores, 'map'> {
   map?: Float32Array;
-  /** Smallest and largest patch score (bounds every value of the map, see anomaly-map-bound.ts). */
-  patchRange: { min: number; max: number };
+  /** No value of the anomaly map exceeds this (anomaly-map-bound.ts); Infinity when the map was built regardless. */
+  mapBound: number;
 }
 
-/** Whether an image's anomaly map is to be built, from its image score and the range of its patch scores. */
-export type WantsMap = (scores: { score: number; patchRange: { min: number; max: number } }) => boolean;
+/** Whether an image's anomaly map is to be built, from its image score and an upper bound of the map's values. */
+export type WantsMap = (scores: { score: number; mapBound: number }) => boolean;
 
 /** Builds every map. */
 export const MAP_ALWAYS: WantsMap = () => true;
@@ -54,6 +55,8 @@ export class PatchScorer {
     private readonly mapSession: ort.InferenceSession,
   ) {}
 
+  private weights?: Promise<SeparableWeights>;
+
   /** Takes ownership of `search`: `release` frees it. */
   static async create(features: FeatureExtractor, search: PatchDistances, opts: { sigma: number } & SessionOptions): Promise<PatchScorer> {
     const { height, width } = features.shape;
@@ -65,6 +68,15 @@ export class PatchScorer {
   async anomalyMap(patchScores: Float32Array): Promise<Float32Array> {
     const out = await this.mapSession.run({ patchScores: new ort.Tensor('float32', patchScores, [patchScores.length]) });
     return out.map!.data as Float32Array;
+  }
+
+  /**
+   * The anomaly map's row and column weights (anomaly-map-bound.ts),
+   * measured once on the map graph itself.
+   */
+  mapWeights(): Promise<SeparableWeights> {
+    this.weights ??= measureSeparableWeights(this.features.shape, this.features.inputSize, (scores) => this.anomalyMap(scores));
+    return this.weights;
   }
 
   /** Scores one image's patch rows, with its anomaly map. */
@@ -80,18 +92,18 @@ export class PatchScorer {
     const t0 = performance.now();
     const scored = this.search.score ? await this.search.score(rows) : undefined;
     const patchScores = scored?.patchScores ?? (await this.search.distances(rows));
-    const patchRange = valueRange(patchScores);
-    const score = scored?.score ?? patchRange.max;
+    const score = scored?.score ?? valueRange(patchScores).max;
+    const mapBound = wantsMap === MAP_ALWAYS ? Infinity : separableMapBound(patchScores, await this.mapWeights());
     const t1 = performance.now();
-    const map = wantsMap({ score, patchRange }) ? await this.anomalyMap(patchScores) : undefined;
+    const map = wantsMap({ score, mapBound }) ? await this.anomalyMap(patchScores) : undefined;
     const knnMs = t1 - t0;
     const mapMs = map ? performance.now() - t1 : 0;
-    return { score, patchScores, patchRange, map, timings: { ...featureTimings, knnMs, mapMs, totalMs: featureTimings.backboneMs + featureTimings.aggregateMs + knnMs + mapMs } };
+    return { score, patchScores, mapBound, map, timings: { ...featureTimings, knnMs, mapMs, totalMs: featureTimings.backboneMs + featureTimings.aggregateMs + knnMs + mapMs } };
   }
 
   /** The scores with their anomaly map, built now when it was left out. */
   async complete(scores: DeferredPatchScores): Promise<PatchScores> {
-    const { patchRange: _range, map, ...rest } = scores;
+    const { mapBound: _bound, map, ...rest } = scores;
     return { ...rest, map: map ?? (await this.anomalyMap(scores.patchScores)) };
   }
 
