@@ -58,7 +58,8 @@ export interface SeparableWeights {
 export function separableMapBound(patchScores: Float32Array, weights: SeparableWeights): number {
   const { rows, columns } = weights;
   if (patchScores.length !== rows.length * columns.length) throw new Error(`${patchScores.length} patch scores for a ${columns.length}x${rows.length} grid`);
-  const rowPeaks = rows.map((_, i) => rowPeak(patchScores.subarray(i * columns.length, (i + 1) * columns.length), columns));
+  const supports = columns.map(support);
+  const rowPeaks = rows.map((_, i) => rowPeak(patchScores.subarray(i * columns.length, (i + 1) * columns.length), columns, supports));
   let bound = -Infinity;
   for (let y = 0; y < rows[0]!.length; y++) {
     let sum = 0;
@@ -68,13 +69,23 @@ export function separableMapBound(patchScores: Float32Array, weights: SeparableW
   return finiteOr(bound + roundingSlack(patchScores));
 }
 
+/** First and one past the last index of the non-zero weights (a patch reaches only pixels near it). */
+function support(weights: Float32Array): [number, number] {
+  let lo = 0;
+  let hi = weights.length;
+  while (lo < hi && weights[lo] === 0) lo++;
+  while (hi > lo && weights[hi - 1] === 0) hi--;
+  return [lo, hi];
+}
+
 /** max_x sum_j b_j(x) * s_j: the largest value of one patch row smoothed along x. */
-function rowPeak(scores: Float32Array, columns: Float32Array[]): number {
+function rowPeak(scores: Float32Array, columns: Float32Array[], supports: [number, number][]): number {
   const smoothed = new Float64Array(columns[0]!.length);
   for (let j = 0; j < columns.length; j++) {
     const s = scores[j]!;
     const b = columns[j]!;
-    for (let x = 0; x < b.length; x++) smoothed[x]! += b[x]! * s;
+    const [lo, hi] = supports[j]!;
+    for (let x = lo; x < hi; x++) smoothed[x]! += b[x]! * s;
   }
   let peak = -Infinity;
   for (const v of smoothed) peak = Math.max(peak, v);
