@@ -5,7 +5,7 @@
  */
 import type { InferenceSettings } from '../config/enroll.ts';
 import { labelComponents } from '../models/components/connected-components.ts';
-import { PatchScorer, type PatchScores } from '../models/features/patch-scorer.ts';
+import { MAP_ALWAYS, PatchScorer, type DeferredPatchScores, type PatchScores, type WantsMap } from '../models/features/patch-scorer.ts';
 import type { FeatureExtractor } from '../models/features/extractor.ts';
 import type { FeatureReduction } from '../models/features/reduction.ts';
 import { NearestNeighbourSearch } from '../models/patchcore/model.ts';
@@ -45,6 +45,30 @@ export interface ScoreOutcome extends PatchScores {
   regions: Region[];
 }
 
+/**
+ * A frame's outcome whose anomaly map may have been left out (`map`
+ * undefined): then no map value reaches the pixel threshold, so `mask` is all
+ * zeros and `regions` is empty, exactly as with the map. `ProductScorer.withMap`
+ * builds the map when it is needed after all.
+ */
+export interface FrameOutcome extends Omit<ScoreOutcome, 'map'> {
+  map?: Float32Array;
+}
+
+/**
+ * When the anomaly map is built: `always` (evaluation, calibration, anything
+ * that reads every map), or `whenNeeded`: only when the frame is rejected
+ * (its image score reaches the image threshold) or some map value may reach
+ * the pixel threshold by an upper bound of the map (anomaly-map-bound.ts), so
+ * its mask and regions may not be empty.
+ */
+export type MapPolicy = 'always' | 'whenNeeded';
+
+/** Whether a frame needs its anomaly map for the verdict's mask and regions (see MapPolicy). */
+export function mapNeeded(scores: { score: number; mapBound: number }, thresholds: { image: number; pixel: number }): boolean {
+  return scores.score >= thresholds.image || scores.mapBound >= thresholds.pixel;
+}
+
 /** Binary mask of map values at or above `threshold`. */
 export function thresholdMap(map: Float32Array, threshold: number): Uint8Array {
   const mask = new Uint8Array(map.length);
@@ -61,6 +85,22 @@ export function defectRegions(mask: Uint8Array, map: Float32Array, width: number
     if (l > 0 && map[i]! > peaks[l]!) peaks[l] = map[i]!;
   }
   return boxes.map((b, i) => ({ ...b, area: areas[i]!, maxScore: peaks[i + 1]! })).sort((a, b) => b.maxScore - a.maxScore);
+}
+
+/**
+ * Verdict, mask and regions of one image's score and anomaly map; without the
+ * map (left out because no value of it reaches the pixel threshold, see
+ * `mapNeeded`) the mask is all zeros and there are no regions.
+ */
+export function decideScores(
+  scores: { score: number; map?: Float32Array },
+  thresholds: { image: number; pixel: number },
+  size: { width: number; height: number },
+): { verdict: Verdict; mask: Uint8Array; regions: Region[] } {
+  const verdict: Verdict = scores.score >= thresholds.image ? 'reject' : 'ok';
+  if (!scores.map) return { verdict, mask: new Uint8Array(size.width * size.height), regions: [] };
+  const mask = thresholdMap(scores.map, thresholds.pixel);
+  return { verdict, mask, regions: defectRegions(mask, scores.map, size.width, size.height) };
 }
 
 /** What a product scores patches against: its memory bank, or PaDiM's Gaussians when it has them. */
@@ -82,6 +122,16 @@ export async function createPatchScorer(
     ? await MahalanobisSearch.create(model.padim, channels, model.reduction, session, { grid: { width, height }, cells: settings.padimTolerance ?? 0 })
     : await NearestNeighbourSearch.create(model.bank, channels, model.reduction, { ...session, reweightNeighbours: settings.reweightNeighbours });
   return PatchScorer.create(extractor, search, { sigma: settings.sigma, ...session });
+}
+
+/** A product as the scoring lane sees it: batches scored with `map: 'whenNeeded'`. */
+function lanesView(product: ProductScorer): ProductScorer['frames'] {
+  return {
+    get maxBatch() {
+      return product.maxBatch;
+    },
+    scoreBatch: (frames) => product.scoreBatch(frames, { map: 'whenNeeded' }),
+  };
 }
 
 export class ProductScorer {
@@ -167,12 +217,14 @@ export class ProductScorer {
   /**
    * Scores one frame (HWC RGB 0..255 at the product's input size), aligned
    * into the product's canonical pose first when it was enrolled with a
-   * spatial transformer; map, mask and regions refer to `image`.
+   * spatial transformer; map, mask and regions refer to `image`. With
+   * `map: 'whenNeeded'` the map is left out when it changes neither verdict,
+   * mask nor regions.
    */
-  async score(frame: { data: Float32Array }): Promise<ScoreOutcome> {
-    const aligned = this.aligner ? await this.aligner.align(frame) : undefined;
-    const image = aligned?.data ?? frame.data;
-    return this.decide(await this.scorer.score({ data: image }), image, aligned);
+  score(frame: { data: Float32Array }, opts?: { map?: 'always' }): Promise<ScoreOutcome>;
+  score(frame: { data: Float32Array }, opts: { map: MapPolicy }): Promise<FrameOutcome>;
+  async score(frame: { data: Float32Array }, opts: { map?: MapPolicy } = {}): Promise<FrameOutcome> {
+    return (await this.scoreBatch([frame], { map: opts.map ?? 'always' }))[0]!;
   }
 
   /** Frames one batch run may score together (the device's `inference.maxBatch`). */
@@ -187,20 +239,34 @@ export class ProductScorer {
    * frame by frame first (the spatial transformer runs on one image), then
    * score the aligned frames as one batch.
    */
-  async scoreBatch(frames: { data: Float32Array }[]): Promise<ScoreOutcome[]> {
+  scoreBatch(frames: { data: Float32Array }[], opts?: { map?: 'always' }): Promise<ScoreOutcome[]>;
+  scoreBatch(frames: { data: Float32Array }[], opts: { map: MapPolicy }): Promise<FrameOutcome[]>;
+  async scoreBatch(frames: { data: Float32Array }[], opts: { map?: MapPolicy } = {}): Promise<FrameOutcome[]> {
     const aligned: (Alignment | undefined)[] = [];
     for (const frame of frames) aligned.push(this.aligner ? await this.aligner.align(frame) : undefined);
     const images = frames.map((frame, i) => aligned[i]?.data ?? frame.data);
-    const results = await this.scorer.scoreBatch(images.map((data) => ({ data })));
+    const wantsMap: WantsMap = opts.map === 'whenNeeded' ? (s) => mapNeeded(s, this.manifest.thresholds) : MAP_ALWAYS;
+    const results = await this.scorer.scoreBatchDeferred(images.map((data) => ({ data })), wantsMap);
     return results.map((result, i) => this.decide(result, images[i]!, aligned[i]));
   }
 
+  /**
+   * The device's scoring lane's view of this product: batches scored with
+   * `map: 'whenNeeded'` (the same object every time, so the lane batches
+   * frames of several cameras together).
+   */
+  readonly frames: { readonly maxBatch: number; scoreBatch(frames: { data: Float32Array }[]): Promise<FrameOutcome[]> } = lanesView(this);
+
+  /** The outcome with its anomaly map, built now when scoring left it out (mask and regions stay as they are). */
+  async withMap(outcome: FrameOutcome): Promise<ScoreOutcome> {
+    return outcome.map ? { ...outcome, map: outcome.map } : { ...outcome, map: await this.scorer.anomalyMap(outcome.patchScores) };
+  }
+
   /** Verdict, mask and defect regions of one frame's patch scores, with the product's thresholds. */
-  private decide(result: PatchScores, image: Float32Array, aligned: Alignment | undefined): ScoreOutcome {
+  private decide(result: DeferredPatchScores, image: Float32Array, aligned: Alignment | undefined): FrameOutcome {
     const { thresholds } = this.manifest;
-    const { width, height } = this.inputSize;
-    const verdict: Verdict = result.score >= thresholds.image ? 'reject' : 'ok';
-    const mask = thresholdMap(result.map, thresholds.pixel);
-    return { ...result, image, pose: aligned?.pose, alignMs: aligned?.ms ?? 0, threshold: thresholds.image, verdict, mask, regions: defectRegions(mask, result.map, width, height) };
+    const { mapBound: _bound, ...scores } = result;
+    const decision = decideScores(result, thresholds, this.inputSize);
+    return { ...scores, image, pose: aligned?.pose, alignMs: aligned?.ms ?? 0, threshold: thresholds.image, ...decision };
   }
 }

@@ -54,7 +54,7 @@ import { PartTracker, type PartVerdict, type TrackedFrame } from './parts/tracke
 import type { ProductLibrary } from './product-library.ts';
 import type { ProductScorer } from '../product/scorer.ts';
 import type { ScoringLane } from './scoring-lane.ts';
-import type { ScoreOutcome } from '../product/scorer.ts';
+import type { FrameOutcome, ScoreOutcome } from '../product/scorer.ts';
 import type { PartVerdictPayload } from './parts/payloads.ts';
 
 /** Longest wait for a reject's PUBACK before its mask is refined. */
@@ -120,11 +120,34 @@ export interface ScoredFrame {
   /** Set when this frame triggered a reject signal. */
   reject?: RejectPayload;
   timings: { decodeToInputMs: number; scoreMs: number };
-  /** What was scored: image, anomaly map and mask at the product's input size (for overlays). */
-  outcome: ScoreOutcome;
+  /**
+   * What was scored: image, anomaly map and mask at the product's input size
+   * (for overlays). Frames are scored with `map: 'whenNeeded'`, so the map of
+   * a frame whose mask is empty may be missing: read it with `outcomeWithMap`.
+   */
+  outcome: FrameOutcome;
+  /** Builds the missing anomaly map on the scoring lane (once); absent when `outcome.map` is set. */
+  buildMap?: () => Promise<ScoreOutcome>;
   /** The product's input size and pixel threshold the outcome refers to. */
   inputSize: { width: number; height: number };
   pixelThreshold: number;
+}
+
+/** The scored frame's outcome with its anomaly map (built on the scoring lane when scoring left it out). */
+export function outcomeWithMap(frame: ScoredFrame): Promise<ScoreOutcome> {
+  const { outcome } = frame;
+  if (outcome.map) return Promise.resolve({ ...outcome, map: outcome.map });
+  if (!frame.buildMap) return Promise.reject(new Error(`frame ${frame.result.frameId} has no anomaly map`));
+  return frame.buildMap();
+}
+
+/** `make` called on first use only; later calls share its promise. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= make();
+    return made;
+  };
 }
 
 export interface PipelineStats {
@@ -334,12 +357,12 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
   }
 
   /** Scores a frame, publishes its result (and the reject `fires` asks for), emits `scored`, then refines the mask of a reject. */
-  private async scoreFrame(frame: Frame, product: ProductScorer, fires: (outcome: ScoreOutcome) => boolean): Promise<ScoredFrame> {
+  private async scoreFrame(frame: Frame, product: ProductScorer, fires: (outcome: FrameOutcome) => boolean): Promise<ScoredFrame> {
     const { id: camera, product: productId } = this.station;
     const t0 = performance.now();
     const input = await frameToInput(frame.data, frame.width, frame.height, product.inputSize);
     const t1 = performance.now();
-    const outcome = await this.lane.score(product, input, camera);
+    const outcome = await this.lane.score(product.frames, input, camera);
     const t2 = performance.now();
     const frameId = `${camera}-${frame.seq}`;
     const latencyMs = Math.max(0, monotonicNow() - (frame.arrivalTs ?? frame.ts));
@@ -373,6 +396,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       outcome,
       inputSize: product.inputSize,
       pixelThreshold: product.manifest.thresholds.pixel,
+      buildMap: outcome.map ? undefined : once(() => this.lane.run(() => product.withMap(outcome))),
     };
     this.emit('scored', scored);
     if (reject && this.station.publishMasks) await this.publishMask(frame, frameId, product, outcome, reject.seq);
@@ -383,13 +407,14 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
    * Off the reject path: the refined mask follows once the broker has the reject (or
    * after a short wait when it is unreachable), so refining never delays the PLC signal.
    */
-  private async publishMask(frame: Frame, frameId: string, product: ProductScorer, outcome: ScoreOutcome, rejectSeq: number): Promise<void> {
+  private async publishMask(frame: Frame, frameId: string, product: ProductScorer, scored: FrameOutcome, rejectSeq: number): Promise<void> {
     await this.publisher.waitForReject(rejectSeq, REJECT_FIRST_MS);
     const { width, height } = product.inputSize;
     const minRegionArea = minAreaAtInput(this.station.refine.minRegionArea, frame, product.inputSize);
-    const refined = await this.lane.run(() =>
-      refineMask(this.station.refine.mode, { image: { data: outcome.image, width, height }, map: outcome.map, threshold: product.manifest.thresholds.pixel, minRegionArea }, this.station.refine, product),
-    );
+    const refined = await this.lane.run(async () => {
+      const outcome = await product.withMap(scored);
+      return refineMask(this.station.refine.mode, { image: { data: outcome.image, width, height }, map: outcome.map, threshold: product.manifest.thresholds.pixel, minRegionArea }, this.station.refine, product);
+    });
     if (refined.fallback && !this.warnedFallback.has(product.manifest.version)) {
       this.warnedFallback.add(product.manifest.version);
       this.logger?.warn(`camera ${this.station.id}: refine.mode ${this.station.refine.mode} is not possible (${refined.fallback}); masks use the per-image threshold instead`);

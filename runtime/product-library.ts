@@ -50,11 +50,14 @@ const UNREADABLE_POINTER = '(unreadable active pointer)';
  * Scores one grey frame with a freshly loaded version before cameras use it:
  * ONNX Runtime's first run of a session allocates and plans (hundreds of ms),
  * which would otherwise fall on the first part after start-up or a swap and
- * could push it past its deadline.
+ * could push it past its deadline. Also measures the anomaly map's row and column
+ * weights that frames need to tell whether their map can be left out.
  */
 async function warmedUp(scorer: ProductScorer): Promise<ProductScorer> {
   const { width, height } = scorer.inputSize;
   await scorer.score({ data: new Float32Array(width * height * 3).fill(128) });
+  // Measured once per version; frames scored with `map: 'whenNeeded'` bound their maps with them.
+  await scorer.scorer.mapWeights();
   return scorer;
 }
 

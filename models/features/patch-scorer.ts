@@ -8,6 +8,7 @@ import ort from 'onnxruntime-node';
 import { createSession, type SessionOptions } from '../session.ts';
 import { valueRange } from '../components/value-range.ts';
 import { anomalyMapGraph } from './anomaly-map.ts';
+import { measureSeparableWeights, separableMapBound, type SeparableWeights } from './anomaly-map-bound.ts';
 import type { FeatureExtractor, FeatureTimings } from './extractor.ts';
 
 export interface ScoreTimings extends FeatureTimings {
@@ -26,6 +27,19 @@ export interface PatchScores {
   timings: ScoreTimings;
 }
 
+/** Patch scores whose anomaly map is built only when it was wanted (`map` undefined otherwise). */
+export interface DeferredPatchScores extends Omit<PatchScores, 'map'> {
+  map?: Float32Array;
+  /** No value of the anomaly map exceeds this (anomaly-map-bound.ts); Infinity when the map was built regardless. */
+  mapBound: number;
+}
+
+/** Whether an image's anomaly map is to be built, from its image score and an upper bound of the map's values. */
+export type WantsMap = (scores: { score: number; mapBound: number }) => boolean;
+
+/** Builds every map. */
+export const MAP_ALWAYS: WantsMap = () => true;
+
 /** Distance of every patch row to what golden samples showed: the memory bank's nearest feature, or PaDiM's Gaussian at its position. */
 export interface PatchDistances {
   distances(rows: Float32Array): Promise<Float32Array>;
@@ -41,6 +55,8 @@ export class PatchScorer {
     private readonly mapSession: ort.InferenceSession,
   ) {}
 
+  private weights?: Promise<SeparableWeights>;
+
   /** Takes ownership of `search`: `release` frees it. */
   static async create(features: FeatureExtractor, search: PatchDistances, opts: { sigma: number } & SessionOptions): Promise<PatchScorer> {
     const { height, width } = features.shape;
@@ -48,22 +64,47 @@ export class PatchScorer {
     return new PatchScorer(features, search, map);
   }
 
+  /** The smoothed anomaly map at the input size of one image's patch scores. */
+  async anomalyMap(patchScores: Float32Array): Promise<Float32Array> {
+    const out = await this.mapSession.run({ patchScores: new ort.Tensor('float32', patchScores, [patchScores.length]) });
+    return out.map!.data as Float32Array;
+  }
+
+  /**
+   * The anomaly map's row and column weights (anomaly-map-bound.ts),
+   * measured once on the map graph itself.
+   */
+  mapWeights(): Promise<SeparableWeights> {
+    this.weights ??= measureSeparableWeights(this.features.shape, this.features.inputSize, (scores) => this.anomalyMap(scores));
+    return this.weights;
+  }
+
+  /** Scores one image's patch rows, with its anomaly map. */
   async scoreFeatures(rows: Float32Array, featureTimings: FeatureTimings): Promise<PatchScores> {
+    return this.complete(await this.scoreFeaturesDeferred(rows, featureTimings, MAP_ALWAYS));
+  }
+
+  /**
+   * Scores one image's patch rows; builds the anomaly map only when
+   * `wantsMap` says so from the image score and the range of patch scores.
+   */
+  async scoreFeaturesDeferred(rows: Float32Array, featureTimings: FeatureTimings, wantsMap: WantsMap): Promise<DeferredPatchScores> {
     const t0 = performance.now();
     const scored = this.search.score ? await this.search.score(rows) : undefined;
     const patchScores = scored?.patchScores ?? (await this.search.distances(rows));
-    const t1 = performance.now();
-    const mapOut = await this.mapSession.run({ patchScores: new ort.Tensor('float32', patchScores, [patchScores.length]) });
-    const t2 = performance.now();
     const score = scored?.score ?? valueRange(patchScores).max;
+    const mapBound = wantsMap === MAP_ALWAYS ? Infinity : separableMapBound(patchScores, await this.mapWeights());
+    const t1 = performance.now();
+    const map = wantsMap({ score, mapBound }) ? await this.anomalyMap(patchScores) : undefined;
     const knnMs = t1 - t0;
-    const mapMs = t2 - t1;
-    return {
-      score,
-      patchScores,
-      map: mapOut.map!.data as Float32Array,
-      timings: { ...featureTimings, knnMs, mapMs, totalMs: featureTimings.backboneMs + featureTimings.aggregateMs + knnMs + mapMs },
-    };
+    const mapMs = map ? performance.now() - t1 : 0;
+    return { score, patchScores, mapBound, map, timings: { ...featureTimings, knnMs, mapMs, totalMs: featureTimings.backboneMs + featureTimings.aggregateMs + knnMs + mapMs } };
+  }
+
+  /** The scores with their anomaly map, built now when it was left out. */
+  async complete(scores: DeferredPatchScores): Promise<PatchScores> {
+    const { mapBound: _bound, map, ...rest } = scores;
+    return { ...rest, map: map ?? (await this.anomalyMap(scores.patchScores)) };
   }
 
   /**
@@ -75,13 +116,20 @@ export class PatchScorer {
    * the batch's time.
    */
   async scoreBatch(images: { data: Float32Array }[]): Promise<PatchScores[]> {
+    const results: PatchScores[] = [];
+    for (const r of await this.scoreBatchDeferred(images, MAP_ALWAYS)) results.push(await this.complete(r));
+    return results;
+  }
+
+  /** `scoreBatch`, building each image's anomaly map only when `wantsMap` says so. */
+  async scoreBatchDeferred(images: { data: Float32Array }[], wantsMap: WantsMap): Promise<DeferredPatchScores[]> {
     if (images.length === 0) return [];
     const n = images.length;
     const { rows, timings } = await this.features.extractBatch(images);
     const perImage = rows.length / n;
     const share: FeatureTimings = { backboneMs: timings.backboneMs / n, aggregateMs: timings.aggregateMs / n };
-    const results: PatchScores[] = [];
-    for (let i = 0; i < n; i++) results.push(await this.scoreFeatures(rows.slice(i * perImage, (i + 1) * perImage), share));
+    const results: DeferredPatchScores[] = [];
+    for (let i = 0; i < n; i++) results.push(await this.scoreFeaturesDeferred(rows.subarray(i * perImage, (i + 1) * perImage), share, wantsMap));
     return results;
   }
 

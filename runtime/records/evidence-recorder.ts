@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { type RecordsSettings, recordsSettingsOf } from '../../config/records.ts';
 import { maskPng, overlayPng } from '../../product/heatmap.ts';
 import type { RecordVerdict } from '../../product/records-index.ts';
-import type { ScoredFrame } from '../camera-pipeline.ts';
+import { outcomeWithMap, type ScoredFrame } from '../camera-pipeline.ts';
 import type { PartVerdict } from '../parts/tracker.ts';
 import { openRecordStore } from './open-store.ts';
 import { ProductionLog } from './production-log.ts';
@@ -56,7 +56,7 @@ export function evidenceFrame(frames: readonly ScoredFrame[], v: Pick<PartVerdic
 /** The image, heatmap overlay and mask of a scored frame, as PNG. */
 export async function framePngs(frame: ScoredFrame): Promise<NewRecord['files']> {
   const { width, height } = frame.inputSize;
-  const { image, map, mask } = frame.outcome;
+  const { image, map, mask } = await outcomeWithMap(frame);
   const rgb = Buffer.alloc(width * height * 3);
   for (let i = 0; i < rgb.length; i++) rgb[i] = Math.max(0, Math.min(255, Math.round(image[i]!)));
   return {

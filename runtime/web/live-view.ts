@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import sharp from 'sharp';
-import type { Frame, PipelineEvents, ScoredFrame } from '../camera-pipeline.ts';
+import { outcomeWithMap, type Frame, type PipelineEvents, type ScoredFrame } from '../camera-pipeline.ts';
 import { maskPng, overlayPng } from '../../product/heatmap.ts';
 import type { FrameEmitter } from '../capture/golden-capture.ts';
 
@@ -87,9 +87,9 @@ export class LiveView extends EventEmitter<{ change: [] }> {
   }
 
   private keepReject(view: CameraView, scored: ScoredFrame): void {
-    const { outcome, inputSize: { width, height }, pixelThreshold } = scored;
-    const images = Promise.all([overlayPng(outcome.image, outcome.map, outcome.mask, width, height, pixelThreshold), maskPng(outcome.mask, width, height)]).then(
-      ([overlay, mask]) => ({ overlay, mask }),
+    const { inputSize: { width, height }, pixelThreshold } = scored;
+    const images = outcomeWithMap(scored).then((outcome) =>
+      Promise.all([overlayPng(outcome.image, outcome.map, outcome.mask, width, height, pixelThreshold), maskPng(outcome.mask, width, height)]).then(([overlay, mask]) => ({ overlay, mask })),
     );
     images.catch(() => undefined);
     view.rejects = pushRecent(view.rejects, { ...lastResult(scored), rejectSeq: scored.reject!.seq, images }, RECENT_REJECTS);
@@ -130,7 +130,9 @@ export class LiveView extends EventEmitter<{ change: [] }> {
     const key = showScored ? `s${scored.result.seq}` : `f${frame.seq}`;
     if (view.encoded?.key !== key) {
       const image = showScored
-        ? overlayPng(scored.outcome.image, scored.outcome.map, scored.outcome.mask, scored.inputSize.width, scored.inputSize.height, scored.pixelThreshold).then((body) => ({ type: 'image/png', body }))
+        ? outcomeWithMap(scored)
+            .then((o) => overlayPng(o.image, o.map, o.mask, scored.inputSize.width, scored.inputSize.height, scored.pixelThreshold))
+            .then((body) => ({ type: 'image/png', body }))
         : sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer().then((body) => ({ type: 'image/jpeg', body }));
       view.encoded = { key, image };
     }

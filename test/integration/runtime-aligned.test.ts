@@ -60,7 +60,8 @@ t.test('an aligning product scores frames in canonical pose and still rejects th
   const framingScale = scaleOf(aligned.manifest.alignment?.framing ?? [1, 0, 0, 0]);
   const [lo, hi] = [framingScale / (1 + scaleRange), framingScale / (1 - scaleRange)];
   t.ok(scored.every((s) => scaleOf(s.outcome.pose!) >= lo - 1e-4 && scaleOf(s.outcome.pose!) <= hi + 1e-4), 'poses stay within the trained size change (times the framing zoom)');
-  t.ok(scored.every((s) => s.outcome.image.length === 224 * 224 * 3 && s.outcome.map.length === 224 * 224), 'the aligned image and its anomaly map are at the input size');
+  t.ok(scored.every((s) => s.outcome.image.length === 224 * 224 * 3 && (s.outcome.map ?? new Float32Array(224 * 224)).length === 224 * 224), 'the aligned image and its anomaly map are at the input size');
+  t.ok(scored.filter((s) => s.reject).every((s) => s.outcome.map !== undefined), 'every rejected frame comes with its anomaly map');
 
   expectOneRejectInLoop(t, scored);
   const mask = await collector.waitForJson('linesight/line1/cam1/mask', () => true, 10_000);

@@ -5,6 +5,7 @@
  * backbone whose graph takes one image at a time.
  */
 import t, { type Test } from 'tap';
+import { valueRange } from '../../models/components/value-range.ts';
 import { loadBackbone, type Backbone } from '../../models/backbones/registry.ts';
 import { FeatureExtractor } from '../../models/features/extractor.ts';
 import { PatchScorer, type PatchScores } from '../../models/features/patch-scorer.ts';
@@ -70,6 +71,16 @@ async function compare(t: Test, scorer: PatchScorer, label: string): Promise<voi
   for (const f of frames) single.push(await scorer.score(f));
   sameScores(t, await scorer.scoreBatch(frames), single, label);
   t.same(await scorer.scoreBatch([]), [], `${label}: an empty batch`);
+  // Maps left out, then built on request: the same maps, and the bound holds above each.
+  const deferred = await scorer.scoreBatchDeferred(frames, () => false);
+  t.ok(deferred.every((d) => d.map === undefined), `${label}: no map built when none is wanted`);
+  t.ok(
+    deferred.every((d, i) => d.mapBound >= valueRange(single[i]!.map).max),
+    `${label}: every map stays under its bound`,
+  );
+  const completed: PatchScores[] = [];
+  for (const d of deferred) completed.push(await scorer.complete(d));
+  sameScores(t, completed, single, `${label} (maps built later)`);
   await scorer.release();
 }
 
