@@ -70,6 +70,8 @@ const LEVERS: Lever[] = [
   { id: 'input320', what: 'input 320 px (40x40 grid), coreset 10 %', settings: { inputSize: 320 } },
   { id: 'cutswap', what: 'CutSwap feature adaptation', settings: { adapt: 'cutswap' } },
   { id: 'int8', what: 'int8 backbone', settings: { precision: 'int8' } },
+  { id: 'mobilenet-mid', what: 'backbone mobilenet_v2_mid (width 1.4, float weights), its default layers', settings: { backbone: 'mobilenet_v2_mid' } },
+  { id: 'inception', what: 'backbone inception_v3, its default layers', settings: { backbone: 'inception_v3' } },
   { id: 'f2pad', what: 'F2PAD mask refinement vs the thresholded mask', settings: {}, refine: ['none', 'f2pad'] },
   {
     id: 'combined',
