@@ -46,10 +46,10 @@ export async function prepareLine(o: { dir: string; minutes: number; rate: numbe
   // The triggered parts, the settling before them, and a little video after the last.
   const count = Math.ceil((o.minutes * 60 + SETTLE_MS / 1000 + 4) * o.rate);
   const parts = [...Array.from({ length: leadInParts }, () => syncPart), ...Array.from({ length: count }, (_, i) => sequence[i % sequence.length]!)];
-  const path = join(o.dir, `parts-${o.rate}pps-${count}-leadin${LEAD_IN_S}s.mp4`);
+  const path = join(o.dir, `parts-${o.rate}pps-${count}-leadin${LEAD_IN_S}s-qp.mp4`);
   if (!existsSync(path)) {
     o.log(`encoding ${count} parts at ${o.rate} parts/s (${partFrames} frames each at ${LINE_FPS} fps) after a ${LEAD_IN_S} s black lead-in`);
-    await encodeConveyorVideo(parts, path, { size: 224, fps: LINE_FPS, partFrames });
+    await encodeConveyorVideo(parts, path, { size: 224, fps: LINE_FPS, partFrames, quality: 'constant' });
   }
   const layout = conveyorLayout(parts, { partFrames, fps: LINE_FPS });
   const plcParts = Array.from({ length: count }, (_, i) => ({ partId: `P${i + 1}`, firstFrame: layout.spans[leadInParts + i]!.firstFrame, defective: parts[leadInParts + i]!.defective }));
