@@ -9,9 +9,17 @@ import { z } from 'zod';
 export const STN_LOSSES = ['image', 'siamese'] as const;
 export type StnLoss = (typeof STN_LOSSES)[number];
 
-/** Arithmetic of the backbone (models/onnx/emit-int8.ts for int8). */
+/** Arithmetic of the backbone (models/onnx/emit-int8.ts for int8), as a product's manifest records it. */
 export const BACKBONE_PRECISIONS = ['float32', 'int8'] as const;
 export type BackbonePrecision = (typeof BACKBONE_PRECISIONS)[number];
+
+/**
+ * Backbone arithmetic an enrollment can ask for: a concrete one, or `auto`,
+ * resolved at enrollment from the backbone (models/backbones/registry.ts,
+ * `resolvePrecision`) and recorded in the manifest as float32 or int8.
+ */
+export const ENROLL_PRECISIONS = ['auto', ...BACKBONE_PRECISIONS] as const;
+export type EnrollPrecision = (typeof ENROLL_PRECISIONS)[number];
 
 /** Ways of choosing the image (reject) threshold (trainer/calibrate.ts). */
 export const CALIBRATION_METHODS = ['maxnormal', 'f1synthetic', 'cutswap'] as const;
@@ -111,8 +119,13 @@ export const enrollSettingsSchema = z
     layers: z.array(z.string().min(1)).min(1).max(4).optional(),
     /** Square input size in pixels the images are resized to. */
     inputSize: z.number().int().min(32).max(1024).default(224),
-    /** Backbone arithmetic: float32, or int8 (QDQ from the same layer IR, activation ranges calibrated on the golden samples). */
-    precision: z.enum(BACKBONE_PRECISIONS).default('float32'),
+    /**
+     * Backbone arithmetic: int8 (QDQ from the same layer IR, activation ranges
+     * calibrated on the golden samples), float32, or auto: int8 for the
+     * backbones of the nsfwjs package (MobileNetV2, its width-1.4 version,
+     * InceptionV3), float32 for the others (ResNets, `onnx:` files).
+     */
+    precision: z.enum(ENROLL_PRECISIONS).default('auto'),
     aggregation: z.enum(['patchcore', 'sppm']).default('patchcore'),
     /** Share of all golden-sample patch features kept in the memory bank. */
     coresetRatio: z.number().gt(0).max(1).default(0.1),
@@ -245,7 +258,11 @@ export const ENROLL_SETTING_FLAGS: readonly EnrollSettingFlag[] = [
   { flag: '--backbone <id>', setting: ['backbone'], help: 'backbone: mobilenet_v2 (default), mobilenet_v2_mid, inception_v3, resnet18, wide_resnet50_2, onnx:<file>' },
   { flag: '--layers <a,b>', setting: ['layers'], help: 'backbone layers to combine, comma separated' },
   { flag: '--input-size <px>', setting: ['inputSize'], help: 'square input size in pixels' },
-  { flag: '--precision <p>', setting: ['precision'], help: 'backbone arithmetic: float32, or int8 calibrated on the golden samples' },
+  {
+    flag: '--precision <p>',
+    setting: ['precision'],
+    help: 'backbone arithmetic; auto (default): int8, calibrated on the golden samples, for mobilenet_v2, mobilenet_v2_mid and inception_v3, float32 for the others',
+  },
   { flag: '--aggregation <kind>', setting: ['aggregation'], help: 'patch aggregation' },
   { flag: '--coreset <ratio>', setting: ['coresetRatio'], help: 'share of patch features kept in the memory bank (0-1)' },
   { flag: '--feature-dim <n>', setting: ['featureDim'], help: 'dimension patch features are reduced to (0 = keep all)' },

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { productIdSchema } from '../config/names.ts';
-import { BACKBONE_PRECISIONS, BANK_AUGMENTATIONS, CALIBRATION_METHODS, calibrationJitterSchema, FEATURE_REDUCTIONS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
+import { BACKBONE_PRECISIONS, type BackbonePrecision, BANK_AUGMENTATIONS, CALIBRATION_METHODS, calibrationJitterSchema, FEATURE_REDUCTIONS, STN_LOSSES, SYNTHETIC_NEGATIVE_METHODS } from '../config/enroll.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -193,3 +193,8 @@ export const manifestSchema = z
   .strict();
 
 export type Manifest = z.output<typeof manifestSchema>;
+
+/** The backbone arithmetic a product is scored with: its manifest's, float32 for products enrolled before int8 (no field). */
+export function manifestPrecision(manifest: Pick<Manifest, 'precision'>): BackbonePrecision {
+  return manifest.precision ?? 'float32';
+}

@@ -17,6 +17,7 @@ import { sessionOptions } from '../models/session.ts';
 import type { Backbone } from '../models/backbones/registry.ts';
 import { F2padModel } from '../models/refine/f2pad-model.ts';
 import { SharedModels } from './shared-models.ts';
+import { manifestPrecision } from './manifest.ts';
 import { Aligner, type Alignment } from '../models/stn/model.ts';
 import { localisationShape } from '../models/stn/localisation-net.ts';
 import type { Similarity } from '../models/stn/pose.ts';
@@ -159,8 +160,9 @@ export class ProductScorer {
         `product "${productId}" ${manifest.version} was enrolled with other ${manifest.backbone.id} weights (sha256 ${manifest.backbone.sha256.slice(0, 12)}…, installed ${backbone.sha256.slice(0, 12)}…); enroll it again`,
       );
     }
-    const int8Ranges = manifest.precision === 'int8' ? manifest.int8?.ranges : undefined;
-    if (manifest.precision === 'int8' && !int8Ranges) throw new ArtifactError(`product "${productId}" ${manifest.version} is int8 but its manifest has no calibrated ranges; enroll it again`);
+    const int8 = manifestPrecision(manifest) === 'int8';
+    const int8Ranges = int8 ? manifest.int8?.ranges : undefined;
+    if (int8 && !int8Ranges) throw new ArtifactError(`product "${productId}" ${manifest.version} is int8 but its manifest has no calibrated ranges; enroll it again`);
     const extractor = await models.extractor(manifest.backbone.id, manifest.layers.map((l) => l.name), manifest.inputSize, manifest.aggregation, int8Ranges);
     const expected = manifest.reduction?.from ?? manifest.featureDim;
     if (extractor.shape.channels !== expected) {

@@ -4,7 +4,7 @@
  * with everything else at its default and the same seed. A lever is a set of
  * enroll settings laid over the defaults (feature dimension and reduction,
  * PatchCore's image-score reweighting, bank augmentation, a stride-4 layer,
- * input size, CutSwap adaptation, int8), or a mask refinement measured
+ * input size, CutSwap adaptation, float32), or a mask refinement measured
  * against the thresholded mask it starts from (F2PAD).
  *
  * Per lever: image and pixel AUROC (mean over categories), image AUROC of the
@@ -69,7 +69,7 @@ const LEVERS: Lever[] = [
   { id: 'stride4-10', what: 'block_2_add + default pair, coreset 10 % (4x bank)', settings: { layers: STRIDE4_LAYERS } },
   { id: 'input320', what: 'input 320 px (40x40 grid), coreset 10 %', settings: { inputSize: 320 } },
   { id: 'cutswap', what: 'CutSwap feature adaptation', settings: { adapt: 'cutswap' } },
-  { id: 'int8', what: 'int8 backbone', settings: { precision: 'int8' } },
+  { id: 'float32', what: 'float32 backbone (the default is int8)', settings: { precision: 'float32' } },
   { id: 'mobilenet-mid', what: 'backbone mobilenet_v2_mid (width 1.4, float weights), its default layers', settings: { backbone: 'mobilenet_v2_mid' } },
   { id: 'inception', what: 'backbone inception_v3, its default layers', settings: { backbone: 'inception_v3' } },
   { id: 'f2pad', what: 'F2PAD mask refinement vs the thresholded mask', settings: {}, refine: ['none', 'f2pad'] },

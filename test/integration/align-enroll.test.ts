@@ -47,6 +47,8 @@ for (const scorer of ['patchcore', 'padim']) {
     t.equal(manifest.alignment.lossCurve.length, 10);
     t.ok(manifest.alignment.ssim.validation > 0 && manifest.alignment.ssim.validation <= 1);
     t.equal(manifest.scorer ?? 'patchcore', scorer);
+    t.equal(manifest.precision, 'int8', 'int8 by default, its ranges calibrated on the aligned samples');
+    t.equal(manifest.int8.samples, manifest.goldenSamples.files.filter((f: { role: string }) => f.role === 'bank').length);
     t.ok((await readdir(dir)).includes('alignment.png'), 'before/after contact sheet next to the artifact');
     const sheet = await sharp(join(dir, 'alignment.png')).metadata();
     t.same([sheet.width, sheet.height], [8 * (size + 4) - 4, 2 * size + 4], 'eight golden samples, before and after');

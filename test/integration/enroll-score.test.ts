@@ -28,6 +28,8 @@ t.test('enroll, then good parts pass and a defective part is rejected', async (t
   const manifest = JSON.parse(await readFile(join(dataDir, 'products', 'disc', 'v1', 'manifest.json'), 'utf8'));
   t.equal(manifest.goldenSamples.count, 14);
   t.same(manifest.goldenSamples.skipped.map((s: { name: string }) => s.name), ['broken.png']);
+  t.equal(manifest.precision, 'int8', 'the default backbone enrolls in int8 by default');
+  t.ok(Object.keys(manifest.int8.ranges).length > 30, 'with its activation ranges calibrated on the golden samples');
 
   const good = await writePng(join(root, 'good.png'), partPixels(64, 64, 40), 64, 64);
   const bad = await writePng(join(root, 'bad.png'), partPixels(64, 64, 41, { x: 40, y: 26, r: 5 }), 64, 64);

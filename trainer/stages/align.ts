@@ -5,6 +5,7 @@
  */
 import { alignGoldenSamples, ALIGNMENT_SHEET_FILE } from '../align-golden.ts';
 import { need, type EnrollContext, type StageProgress } from './context.ts';
+import { quantizeAlignedBackbone } from './load.ts';
 
 export async function alignStage(ctx: EnrollContext, progress: StageProgress): Promise<void> {
   const { settings } = ctx;
@@ -25,6 +26,7 @@ export async function alignStage(ctx: EnrollContext, progress: StageProgress): P
   });
   if ('skipped' in aligned) {
     ctx.notes.push(aligned.skipped);
+    await quantizeAlignedBackbone(ctx);
     return;
   }
   golden.images.forEach((image, i) => (image.data = aligned.aligned[i]!));
@@ -33,4 +35,5 @@ export async function alignStage(ctx: EnrollContext, progress: StageProgress): P
   ctx.stn = aligned.weights;
   Object.assign(ctx.timings, aligned.timings);
   if (settings.contactSheet) ctx.attachments[ALIGNMENT_SHEET_FILE] = aligned.contactSheet;
+  await quantizeAlignedBackbone(ctx);
 }

@@ -6,7 +6,7 @@
  */
 import type { ActivationRanges } from '../../models/onnx/emit-int8.ts';
 import { performance } from 'node:perf_hooks';
-import type { EnrollSettings, InferenceSettings } from '../../config/enroll.ts';
+import type { BackbonePrecision, EnrollSettings, InferenceSettings } from '../../config/enroll.ts';
 import type { ManifestDraft } from '../../product/artifact.ts';
 import type { EnrollProgress, EnrollResult, EnrollStage } from '../../product/enrollment-progress.ts';
 import type { Backbone } from '../../models/backbones/registry.ts';
@@ -43,7 +43,9 @@ export interface EnrollModels {
   saliency?: SaliencyExtractor;
   /** How calibration makes its synthetic negatives: CutSwap when saliency maps exist. */
   calibrationMethod: NegativeMethod;
-  /** int8 backbone: activation ranges calibrated on the bank samples (absent: float32). */
+  /** The backbone arithmetic the enrollment resolved (`auto` made concrete); the manifest records it. */
+  precision: BackbonePrecision;
+  /** int8 backbone: activation ranges calibrated on the bank samples (absent: float32, or int8 before the align stage calibrated them). */
   int8?: { samples: number; ranges: ActivationRanges };
 }
 

@@ -35,17 +35,18 @@ function calibrationRecord(ctx: EnrollContext, heldOut: number): ManifestDraft['
 export function manifestDraft(ctx: EnrollContext, refine: RefineModel | undefined): ManifestDraft {
   const { settings, attachments, notes } = ctx;
   const golden = need(ctx.golden, 'the golden samples', 'load');
-  const { backbone, extractor, int8 } = need(ctx.models, 'the feature extractor', 'load');
+  const { backbone, extractor, precision, int8 } = need(ctx.models, 'the feature extractor', 'load');
   const { heldOut } = need(ctx.split, 'the hold-out split', 'load');
   const { dim, reductionInfo, bank, padim } = need(ctx.model, 'the fitted model', 'coreset');
   const c = need(ctx.calibration, 'the calibration scores', 'calibrate');
+  if (precision === 'int8' && !int8) throw new Error('an int8 enrollment reached its manifest without calibrated activation ranges');
   const heldSet = new Set(heldOut);
   return {
     productId: ctx.opts.productId,
     createdAt: new Date().toISOString(),
     trainerVersion,
     backbone: { id: backbone.id, sha256: backbone.sha256 },
-    precision: int8 ? 'int8' : 'float32',
+    precision,
     ...(int8 ? { int8: { calibration: 'minmax' as const, samples: int8.samples, ranges: int8.ranges } } : {}),
     inputSize: ctx.size,
     layers: extractor.layers,
