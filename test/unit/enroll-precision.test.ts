@@ -13,8 +13,8 @@ t.test('the default precision is auto, resolved per backbone', async (t) => {
   const settings = enrollSettingsSchema.parse({});
   t.equal(settings.precision, 'auto');
   t.equal(resolvePrecision(settings.precision, settings.backbone), 'int8', 'the default backbone runs int8');
-  for (const id of ['mobilenet_v2', 'mobilenet_v2_mid', 'inception_v3']) t.equal(resolvePrecision('auto', id), 'int8', id);
-  for (const id of ['resnet18', 'wide_resnet50_2', 'onnx:/models/extractor.onnx']) t.equal(resolvePrecision('auto', id), 'float32', id);
+  t.equal(resolvePrecision('auto', 'mobilenet_v2'), 'int8', 'the default backbone, whose int8 accuracy was measured');
+  for (const id of ['mobilenet_v2_mid', 'inception_v3', 'resnet18', 'wide_resnet50_2', 'onnx:/models/extractor.onnx']) t.equal(resolvePrecision('auto', id), 'float32', id);
 });
 
 t.test('an explicit precision is kept for every backbone', async (t) => {
