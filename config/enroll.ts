@@ -121,9 +121,9 @@ export const enrollSettingsSchema = z
     inputSize: z.number().int().min(32).max(1024).default(224),
     /**
      * Backbone arithmetic: int8 (QDQ from the same layer IR, activation ranges
-     * calibrated on the golden samples), float32, or auto: int8 for the
-     * backbones of the nsfwjs package (MobileNetV2, its width-1.4 version,
-     * InceptionV3), float32 for the others (ResNets, `onnx:` files).
+     * calibrated on the golden samples), float32, or auto: int8 for
+     * MobileNetV2, whose int8 accuracy was measured, float32 for the others
+     * (models/backbones/registry.ts `resolvePrecision`).
      */
     precision: z.enum(ENROLL_PRECISIONS).default('auto'),
     aggregation: z.enum(['patchcore', 'sppm']).default('patchcore'),
@@ -261,7 +261,7 @@ export const ENROLL_SETTING_FLAGS: readonly EnrollSettingFlag[] = [
   {
     flag: '--precision <p>',
     setting: ['precision'],
-    help: 'backbone arithmetic; auto (default): int8, calibrated on the golden samples, for mobilenet_v2, mobilenet_v2_mid and inception_v3, float32 for the others',
+    help: 'backbone arithmetic; auto (default): int8, calibrated on the golden samples, for mobilenet_v2, float32 for the others',
   },
   { flag: '--aggregation <kind>', setting: ['aggregation'], help: 'patch aggregation' },
   { flag: '--coreset <ratio>', setting: ['coresetRatio'], help: 'share of patch features kept in the memory bank (0-1)' },
