@@ -162,6 +162,13 @@ export interface PipelineStats {
   /** Frame arrival to decision, over the last frames. */
   p50Ms: number | null;
   p99Ms: number | null;
+  /**
+   * How late the device read frames: arrival minus the frame's time on the
+   * camera's frame clock, over the last frames (ms; null without a clock).
+   * Grows when the device is too busy to read its cameras on time.
+   */
+  readDelayP50Ms: number | null;
+  readDelayP99Ms: number | null;
 }
 
 export interface PipelineEvents {
@@ -179,6 +186,7 @@ export function partQueueDepth(deadlineMs: number): number {
 export class CameraPipeline extends EventEmitter<PipelineEvents> {
   private frameDecision: FrameDecisionState = initialFrameDecisionState;
   private readonly latency = new LatencyWindow();
+  private readonly readDelay = new LatencyWindow();
   private counts = { scored: 0, unscored: 0, rejects: 0, errors: 0 };
   private last: { score: number; verdict: 'ok' | 'reject' } | null = null;
   private loop: Promise<void> | undefined;
@@ -261,7 +269,9 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       this.frameClock = new FrameClock({ intervalMs: 1000 / fps });
       this.clockReader = frame.stream.reader;
     }
-    return { ...frame, ts: this.frameClock.stamp(frame.stream.index, frame.ts), arrivalTs: frame.ts };
+    const ts = this.frameClock.stamp(frame.stream.index, frame.ts);
+    this.readDelay.add(frame.ts - ts);
+    return { ...frame, ts, arrivalTs: frame.ts };
   }
 
   /** Frames mode: every frame scored and decided on its own. */
@@ -434,6 +444,8 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
       lastVerdict: this.last?.verdict ?? null,
       p50Ms: this.latency.percentile(50),
       p99Ms: this.latency.percentile(99),
+      readDelayP50Ms: this.readDelay.percentile(50),
+      readDelayP99Ms: this.readDelay.percentile(99),
     };
   }
 

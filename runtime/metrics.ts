@@ -91,6 +91,19 @@ export class RuntimeMetrics {
       },
     });
     new Gauge({
+      name: 'linesight_camera_read_delay_ms',
+      help: 'How late the device read frames (arrival minus the time on the camera frame clock) over the last frames, by quantile',
+      labelNames: ['camera', 'quantile'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of snapshot().cameras) {
+          if (c.readDelayP50Ms !== null) this.set({ camera: c.id, quantile: '0.5' }, c.readDelayP50Ms);
+          if (c.readDelayP99Ms !== null) this.set({ camera: c.id, quantile: '0.99' }, c.readDelayP99Ms);
+        }
+      },
+    });
+    new Gauge({
       name: 'linesight_camera_up',
       help: '1 when the camera is streaming',
       labelNames: ['camera'],

@@ -49,6 +49,8 @@ const args = parseArgs({
     'guard-ms': { type: 'string', default: '10' },
     'lead-ms': { type: 'string', default: '150' },
     serve: { type: 'boolean', default: false },
+    /** Writes a V8 CPU profile of the device process into this folder (open it in Chrome's DevTools). */
+    'profile-dir': { type: 'string' },
   },
 });
 const PLC = { username: 'plc', password: process.env.BENCH_OPCUA_PASSWORD ?? 'bench-opcua-secret' };
@@ -112,8 +114,14 @@ async function serve(): Promise<void> {
   });
   const clock = await leadIn.lineClock(() => runtime.lastFrame(CAMERA), { settleMs: SETTLE_MS, timeoutMs: 90_000 });
   console.log(JSON.stringify({ ready: { endpointUrl: `opc.tcp://127.0.0.1:${c.port}`, syncFrame: clock.syncFrame, syncFrameTime: clock.syncFrameTime } }));
+  // How late the busy device reads its camera, printed as the run goes (the frame clock's input).
+  const readDelay = setInterval(() => {
+    const cam = runtime.health().cameras[0];
+    say(`device: frames read p50 ${cam?.readDelayP50Ms ?? '-'} ms / p99 ${cam?.readDelayP99Ms ?? '-'} ms after their time on the frame clock`);
+  }, 15_000);
   stdin.resume();
   await new Promise((r) => stdin.once('end', r));
+  clearInterval(readDelay);
   await runtime.stop();
   console.log(JSON.stringify({ judged }));
   process.exit(0);
@@ -128,7 +136,8 @@ interface DeviceProcess {
 }
 
 async function startDeviceProcess(config: ServeConfig): Promise<DeviceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const profile = args.values['profile-dir'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(args.values['profile-dir'])] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', import.meta.filename, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin.write(`${JSON.stringify(config)}\n`);
   const lines = createInterface({ input: child.stdout });
   let judged: Record<string, number> | undefined;

@@ -76,6 +76,8 @@ interface RateResult {
   timingErrors: number;
   classifierErrors: number;
   loadAverage: { min: number; mean: number; max: number };
+  /** Arrival after the frame-clock time of the frames read, ms: median of the 5 s samples of the p50, and the worst sampled p99. */
+  frameReadDelayMs: { p50: number | null; p99Max: number | null };
 }
 
 async function runRate(rate: number): Promise<RateResult> {
@@ -99,8 +101,15 @@ async function runRate(rate: number): Promise<RateResult> {
   // Commissioning: when the end of the lead-in was at the camera, on the device's frame clock.
   const clock = await leadIn.lineClock(() => runtime.lastFrame('cam1'), { settleMs: SETTLE_MS, timeoutMs: 90_000 });
   const loads: number[] = [];
-  const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
-  loads.push(loadavg()[0]!);
+  // How late the device read its camera (arrival after the frame clock's time), sampled with the load.
+  const readDelays: { p50: number; p99: number }[] = [];
+  const sample = () => {
+    loads.push(loadavg()[0]!);
+    const cam = runtime.health().cameras[0];
+    if (cam?.readDelayP50Ms != null && cam.readDelayP99Ms != null) readDelays.push({ p50: cam.readDelayP50Ms, p99: cam.readDelayP99Ms });
+  };
+  const sampler = setInterval(sample, 5000);
+  sample();
   let records: PlcTriggerRecord[];
   try {
     const report = await runPlcProcess({
@@ -158,11 +167,16 @@ async function runRate(rate: number): Promise<RateResult> {
     timingErrors,
     classifierErrors,
     loadAverage: { min: round(Math.min(...loads), 2), mean: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2), max: round(Math.max(...loads), 2) },
+    frameReadDelayMs: {
+      p50: readDelays.length ? round(percentile(readDelays.map((d) => d.p50), 50)!, 1) : null,
+      p99Max: readDelays.length ? round(Math.max(...readDelays.map((d) => d.p99)), 1) : null,
+    },
   };
   say(
     `${rate} parts/s: ${result.triggers} triggers, ${result.verdicts} answered; trigger-to-verdict p50 ${result.verdictLatencyP50Ms} ms, p99 ${result.verdictLatencyP99Ms} ms; ` +
       `no verdict ${result.noVerdict} (fail-safe rejected ${result.failSafeRejects}; ${JSON.stringify(noVerdictReasons)}); missed ${result.missed}, false rejects ${result.falseRejects}; trigger errors ${triggerErrors}; ` +
-      `judged frames: ${JSON.stringify(judged)} (timing errors ${timingErrors}, classifier errors ${classifierErrors}); load average ${result.loadAverage.mean} (${result.loadAverage.min}-${result.loadAverage.max})`,
+      `judged frames: ${JSON.stringify(judged)} (timing errors ${timingErrors}, classifier errors ${classifierErrors}); load average ${result.loadAverage.mean} (${result.loadAverage.min}-${result.loadAverage.max}); ` +
+      `frames read ${result.frameReadDelayMs.p50} ms after their frame-clock time (median of the samples; worst p99 ${result.frameReadDelayMs.p99Max} ms)`,
   );
   return result;
 }

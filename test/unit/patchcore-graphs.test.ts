@@ -2,7 +2,7 @@ import t from 'tap';
 import ort from 'onnxruntime-node';
 import { aggregationGraph, aggregatedShape } from '../../models/features/aggregation.ts';
 import { anomalyMapGraph } from '../../models/features/anomaly-map.ts';
-import { nearestNeighbourGraph } from '../../models/patchcore/graphs.ts';
+import { BANK_BLOCK_ROWS, nearestNeighbourGraph } from '../../models/patchcore/graphs.ts';
 
 const tensor = (data: number[] | Float32Array, dims: number[]) => new ort.Tensor('float32', Float32Array.from(data), dims);
 
@@ -33,6 +33,29 @@ t.test('nearest-neighbour graph matches brute force on random data', async (t) =
     }
     t.ok(Math.abs(got[p]! - Math.sqrt(best)) < 1e-4, `patch ${p}`);
   }
+});
+
+t.test('the search in bank blocks finds the nearest row in any block, and the penalty leaves rows out in every block', async (t) => {
+  // Three and a bit blocks; each query's nearest row is planted in a different block, one in the last, short block.
+  const M = 3 * BANK_BLOCK_ROWS + 7, C = 4;
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+  const bank = Float32Array.from({ length: M * C }, () => 10 + rnd());
+  const planted = [5, BANK_BLOCK_ROWS + 3, 2 * BANK_BLOCK_ROWS + 100, 3 * BANK_BLOCK_ROWS + 6];
+  const q = new Float32Array(planted.length * C);
+  planted.forEach((row, p) => {
+    for (let c = 0; c < C; c++) bank[row * C + c] = p + c * 0.5;
+    for (let c = 0; c < C; c++) q[p * C + c] = p + c * 0.5 + (c === 0 ? 0.25 : 0);
+  });
+  const plain = await ort.InferenceSession.create(nearestNeighbourGraph(bank, M, C));
+  const d = (await plain.run({ features: tensor(q, [planted.length, C]) })).patchScores!.data as Float32Array;
+  planted.forEach((row, p) => t.ok(Math.abs(d[p]! - 0.25) < 1e-4, `query ${p}: nearest is row ${row} at 0.25, got ${d[p]}`));
+  // Leaving the planted rows out: every query's nearest is then one of the far rows (about 10 away).
+  const penalty = new Float32Array(M);
+  for (const row of planted) penalty[row] = 1e30;
+  const left = await ort.InferenceSession.create(nearestNeighbourGraph(bank, M, C, undefined, { withPenalty: true }));
+  const e = (await left.run({ features: tensor(q, [planted.length, C]), penalty: new ort.Tensor('float32', penalty, [M]) })).patchScores!.data as Float32Array;
+  planted.forEach((_, p) => t.ok(e[p]! > 5, `query ${p} without the planted rows: ${e[p]} is a far row`));
 });
 
 t.test('aggregation averages 3x3 neighbourhoods, upsamples deeper layers and concatenates', async (t) => {
