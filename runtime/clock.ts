@@ -12,3 +12,16 @@ import { performance } from 'node:perf_hooks';
 export function monotonicNow(): number {
   return Math.floor(performance.timeOrigin + performance.now());
 }
+
+/** The process's monotonic clock (`process.hrtime`, the same in every thread), ms. */
+export function hrtimeMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** How far `monotonicNow` is ahead of `hrtimeMs` in this thread (a worker's `performance` counts from its own start). */
+const HRTIME_TO_MONOTONIC = performance.timeOrigin + performance.now() - hrtimeMs();
+
+/** A time taken with `hrtimeMs` (in any thread of the process) on the runtime's clock, whole ms. */
+export function monotonicFromHrtime(ms: number): number {
+  return Math.floor(ms + HRTIME_TO_MONOTONIC);
+}

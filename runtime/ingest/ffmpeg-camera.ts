@@ -21,9 +21,11 @@
  * Each frame carries its arrival time (`ts`) and its place in the stream
  * (`stream`: which reader start, which frame of it), from which the camera
  * pipeline times it on the camera's frame clock (ingest/frame-clock.ts).
+ * ffmpeg runs and is read on a thread of the camera's own
+ * (ingest/reader-thread.ts), so arrival times do not wait for the main
+ * thread.
  */
 import { monotonicNow } from '../clock.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CameraSettings } from '../../config/camera-settings.ts';
@@ -31,7 +33,7 @@ import { redactSecrets, secretRedactor, urlPassword } from '../../config/secrets
 import type { Frame, FrameSource } from '../camera-pipeline.ts';
 import { ffmpegArgs, redactUrl } from './ffmpeg-command.ts';
 import { resolveFfmpeg } from './find-ffmpeg.ts';
-import { FrameAssembler } from './frame-assembler.ts';
+import { ReaderThread, type ReaderHandle } from './reader-thread.ts';
 
 export type CameraState = 'idle' | 'starting' | 'streaming' | 'stalled' | 'exited' | 'backoff' | 'stopped';
 
@@ -90,9 +92,9 @@ export function describeFailure(stderrTail: string[], url: string): string {
 export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements FrameSource {
   private current: CameraState = 'idle';
   private reason = 'not started';
-  private child: ChildProcess | undefined;
+  private thread: ReaderThread | undefined;
+  private child: ReaderHandle | undefined;
   private childExited: Promise<void> | undefined;
-  private assembler: FrameAssembler;
   /** Frames not yet taken, oldest first (at most `queueDepth`). */
   private queued: Frame[] = [];
   private queueDepth = 1;
@@ -125,7 +127,6 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     this.log = opts.logger;
     this.redact = secretRedactor([urlPassword(settings.url)]);
     this.ffmpeg = resolveFfmpeg(opts.ffmpegPath ?? settings.ffmpegPath);
-    this.assembler = new FrameAssembler(settings.width * settings.height * 3);
   }
 
   get id(): string {
@@ -163,41 +164,47 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
 
   private spawnReader(): void {
     if (this.stopRequested) return;
-    this.assembler.reset();
     this.reader++;
     this.streamIndex = 0;
     this.stderrTail = [];
     this.spawnedAt = monotonicNow();
     this.setState('starting', `opening ${redactUrl(this.settings.url)}`);
-    const child = spawn(this.ffmpeg.path, ffmpegArgs(this.settings, this.ffmpeg.major), { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    this.childExited = new Promise((resolve) => child.once('close', () => resolve()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      for (const data of this.assembler.push(chunk)) this.onFrame(data);
-    });
+    // A thread that failed is replaced at the next start (its reader was reported closed).
+    const thread = (this.thread ??= new ReaderThread((err) => {
+      if (this.thread === thread) this.thread = undefined;
+      this.log?.error({ err }, `camera ${this.id}: reader thread failed: ${this.redact(err.message)}`);
+    }));
     let partial = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const raw of lines) {
-        const line = this.redact(raw.trim());
-        if (!line) continue;
-        this.stderrTail.push(line);
-        if (this.stderrTail.length > 20) this.stderrTail.shift();
-        if (DECODE_ERROR.test(line)) this.counters.decodeErrors++;
-        this.emit('log', line);
-      }
+    let closed!: () => void;
+    this.childExited = new Promise((resolve) => (closed = resolve));
+    const child: ReaderHandle = thread.spawn(this.ffmpeg.path, ffmpegArgs(this.settings, this.ffmpeg.major), this.settings.width * this.settings.height * 3, {
+      frame: (data, arrival) => this.onFrame(data, arrival),
+      stderr: (text) => {
+        const lines = (partial + text).split('\n');
+        partial = lines.pop() ?? '';
+        for (const raw of lines) this.onStderrLine(raw);
+      },
+      error: (message) => this.stderrTail.push(this.redact(message)),
+      close: (code, signal) => {
+        closed();
+        if (this.child === child) this.child = undefined;
+        this.onReaderExit(code, signal);
+      },
     });
-    child.once('error', (err) => this.stderrTail.push(this.redact(err.message)));
-    child.once('close', (code, signal) => {
-      if (this.child === child) this.child = undefined;
-      this.onReaderExit(code, signal);
-    });
+    this.child = child;
   }
 
-  private onFrame(data: Buffer): void {
+  private onStderrLine(raw: string): void {
+    const line = this.redact(raw.trim());
+    if (!line) return;
+    this.stderrTail.push(line);
+    if (this.stderrTail.length > 20) this.stderrTail.shift();
+    if (DECODE_ERROR.test(line)) this.counters.decodeErrors++;
+    this.emit('log', line);
+  }
+
+  private onFrame(data: Buffer, ts: number): void {
     if (this.stopRequested) return;
-    const ts = monotonicNow();
     const stream = { reader: this.reader, index: this.streamIndex++ };
     const frame: Frame = { cameraId: this.id, seq: this.seq++, ts, stream, width: this.settings.width, height: this.settings.height, data };
     this.counters.frames++;
@@ -239,11 +246,11 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
 
   private killReader(): void {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exited) return;
     child.kill('SIGTERM');
-    const hard = setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), 2000);
+    const hard = setTimeout(() => !child.exited && child.kill('SIGKILL'), 2000);
     hard.unref?.();
-    child.once('close', () => clearTimeout(hard));
+    void this.childExited?.then(() => clearTimeout(hard));
   }
 
   private onReaderExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -299,5 +306,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     this.waiter = undefined;
     waiter?.(null);
     if (this.child) await this.childExited;
+    await this.thread?.close();
+    this.thread = undefined;
   }
 }
