@@ -20,6 +20,7 @@
  * and are not counted.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,6 +52,8 @@ const args = parseArgs({
     serve: { type: 'boolean', default: false },
     /** Writes a V8 CPU profile of the device process into this folder (open it in Chrome's DevTools). */
     'profile-dir': { type: 'string' },
+    /** Writes every camera frame's stream index and arrival time (ms) to this file, one "index arrival" line each. */
+    'frame-log': { type: 'string' },
   },
 });
 const PLC = { username: 'plc', password: process.env.BENCH_OPCUA_PASSWORD ?? 'bench-opcua-secret' };
@@ -70,6 +73,7 @@ interface ServeConfig {
   syncFrame: number;
   /** Part images the judged frames are matched to (scripts/bench-line.ts). */
   references: string[];
+  frameLog?: string;
 }
 
 /**
@@ -96,6 +100,7 @@ async function serve(): Promise<void> {
   const identifier = await FrameIdentifier.create(c.references);
   const judgedAt = new Map<number, number>();
   const leadIn = new LeadInWatcher({ syncFrame: c.syncFrame, fps: FPS });
+  const frameLog: string[] = [];
   const runtime = await DeviceRuntime.start(
     deviceConfigSchema.parse({
       dataDir: c.dataDir,
@@ -105,7 +110,7 @@ async function serve(): Promise<void> {
       opcua: { enabled: true, host: '127.0.0.1', port: c.port, allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir: c.pkiDir },
       cameras: [{ id: CAMERA, url: c.cameraUrl, product: c.product, width: 224, height: 224, fps: FPS }],
     }),
-    { logger: createLogger('bench-opcua-device'), onFrame: leadIn.onFrame, onScored: (s) => judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)) },
+    { logger: createLogger('bench-opcua-device'), onFrame: (f) => (leadIn.onFrame(f), frameLog.push(`${f.stream?.reader ?? 0} ${f.stream?.index ?? f.seq} ${f.ts}`)), onScored: (s) => judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)) },
   );
   const judged: Record<string, number> = {};
   runtime.onPartVerdict((v) => {
@@ -123,6 +128,7 @@ async function serve(): Promise<void> {
   await new Promise((r) => stdin.once('end', r));
   clearInterval(readDelay);
   await runtime.stop();
+  if (c.frameLog) writeFileSync(c.frameLog, `${frameLog.join('\n')}\n`);
   console.log(JSON.stringify({ judged }));
   process.exit(0);
 }
@@ -193,6 +199,7 @@ async function bench(): Promise<void> {
     outboxDir: join(work, 'outbox'),
     syncFrame: line.syncFrame,
     references: line.references,
+    frameLog: args.values['frame-log'] ? resolve(args.values['frame-log']) : undefined,
   });
   const clock = lineClock(device.syncFrame, device.syncFrameTime, FPS);
   const plc = await connectVisionClient(device.endpointUrl, { identity, securityMode: MessageSecurityMode.SignAndEncrypt, user: PLC });

@@ -18,11 +18,23 @@
  * the jitter and keeps the pipeline's fixed latency (network, decoder), the
  * same for every frame. Details:
  *
- * - The anchor may rise slowly (`riseMsPerSecond`, 0.2 ms per second of
- *   stream = 200 ppm) between new minima, so a camera whose clock runs slower than the
- *   device's (crystals differ by tens of ppm) does not pile up an ever
- *   larger error; a faster one lowers the minimum on its own. The rise is too
- *   slow to follow load: a minute of heavy load moves stamps by 12 ms.
+ * - The anchor follows the camera's clock drift (crystals differ by tens of
+ *   ppm, so a camera slower than the device delivers every frame a little
+ *   later than the last): every 10 s of stream (a block) the least delay of
+ *   the block is kept for the last 10 minutes, and a straight line is fitted
+ *   through those block minima. When every block minimum lies within
+ *   `driftToleranceMs` of the line, its slope (at most `riseMsPerSecond`,
+ *   0.2 ms per second of stream = 200 ppm; never negative, a faster camera
+ *   lowers the minimum on its own) is the drift; otherwise the drift stays
+ *   what it was. The anchor rises at the drift and is set at each block's
+ *   end to the lowest block minimum carried forward by it. Arrivals that
+ *   step later and stay there (a busy device, a camera pipeline that fell a
+ *   frame behind) do not fit a line, so they are not taken for drift: the
+ *   frames' place in the stream has not changed, so neither may their time,
+ *   until the blocks from before the step have left the window (10 minutes).
+ *   A fixed rise followed such a step at 12 ms per minute, and a PLC timing
+ *   its parts by the stream saw the window open on the previous part after
+ *   a minute.
  * - A new reader (a reconnect: the stream index starts again) starts a new
  *   anchor.
  * - If every frame for `lagWindowMs` came more than `maxLagMs` after its
@@ -41,12 +53,26 @@
 export interface FrameClockSettings {
   /** Time between two frames of the stream, ms (1000 / the camera's fps). */
   intervalMs: number;
-  /** How fast the anchor may rise without a new minimum, ms per second of stream. */
+  /** The fastest drift the anchor follows, ms per second of stream. */
   riseMsPerSecond?: number;
   /** A frame this much later than its stamp counts as lagging, ms. */
   maxLagMs?: number;
   /** Every frame lagging for this long re-anchors the clock, ms. */
   lagWindowMs?: number;
+  /** Stream time per block of the drift estimate, ms. */
+  blockMs?: number;
+  /** Blocks the drift is estimated over (the oldest is forgotten). */
+  driftBlocks?: number;
+  /** Blocks needed before any drift is followed. */
+  minDriftBlocks?: number;
+  /** Largest distance of a block minimum from the fitted line for its slope to count as drift, ms. */
+  driftToleranceMs?: number;
+}
+
+/** The least `arrival - index * interval` of one block of the stream, and the index where it was seen. */
+export interface BlockMinimum {
+  index: number;
+  candidate: number;
 }
 
 export interface FrameClockState {
@@ -60,14 +86,24 @@ export interface FrameClockState {
   lagSince: number | null;
   /** Least `arrival - index * interval` seen during the lagging stretch. */
   lagAnchor: number;
+  /** The block being filled: its first index and its minimum so far (null before its first frame). */
+  block: { start: number; least: BlockMinimum | null };
+  /** Minima of the last closed blocks, oldest first. */
+  blocks: BlockMinimum[];
+  /** Estimated drift, ms per ms of stream (0 until enough blocks). */
+  drift: number;
 }
 
 export const DEFAULT_RISE_MS_PER_SECOND = 0.2;
 export const DEFAULT_MAX_LAG_MS = 1000;
 export const DEFAULT_LAG_WINDOW_MS = 2000;
+export const DEFAULT_BLOCK_MS = 10_000;
+export const DEFAULT_DRIFT_BLOCKS = 60;
+export const DEFAULT_MIN_DRIFT_BLOCKS = 6;
+export const DEFAULT_DRIFT_TOLERANCE_MS = 4;
 
 export function initialFrameClock(): FrameClockState {
-  return { anchor: null, lastIndex: -1, lastTs: -Infinity, lagSince: null, lagAnchor: Infinity };
+  return { anchor: null, lastIndex: -1, lastTs: -Infinity, lagSince: null, lagAnchor: Infinity, block: { start: 0, least: null }, blocks: [], drift: 0 };
 }
 
 export interface Stamp {
@@ -88,28 +124,69 @@ export function stampFrame(state: FrameClockState, index: number, arrival: numbe
   if (!(interval > 0)) throw new Error(`frame clock: the interval between frames must be positive, got ${interval}`);
   const candidate = arrival - index * interval;
   // A new reader starts counting again: a new stream, a new anchor.
-  if (state.anchor === null || index <= state.lastIndex) {
-    const fresh = initialFrameClock();
-    return finish({ ...fresh, anchor: candidate }, index, arrival, interval);
-  }
-  // Rise by stream time (not arrival time, which load stretches).
-  const rise = ((settings.riseMsPerSecond ?? DEFAULT_RISE_MS_PER_SECOND) * (index - state.lastIndex) * interval) / 1000;
-  let anchor = Math.min(state.anchor + rise, candidate);
+  if (state.anchor === null || index <= state.lastIndex) return finish(freshAnchor(index, candidate), index, arrival, interval);
+  // Drift by stream time (not arrival time, which load stretches).
+  let anchor = Math.min(state.anchor + state.drift * (index - state.lastIndex) * interval, candidate);
   let lagSince = state.lagSince;
   let lagAnchor = state.lagAnchor;
   if (arrival - (anchor + index * interval) > (settings.maxLagMs ?? DEFAULT_MAX_LAG_MS)) {
     lagSince ??= arrival;
     lagAnchor = Math.min(lagAnchor, candidate);
     if (arrival - lagSince >= (settings.lagWindowMs ?? DEFAULT_LAG_WINDOW_MS)) {
-      anchor = lagAnchor;
-      lagSince = null;
-      lagAnchor = Infinity;
+      // The stream's time base moved: what was learnt of the old one does not apply.
+      return finish({ ...state, ...freshAnchor(index, lagAnchor), lastIndex: state.lastIndex, lastTs: state.lastTs }, index, arrival, interval);
     }
   } else {
     lagSince = null;
     lagAnchor = Infinity;
   }
-  return finish({ ...state, anchor, lagSince, lagAnchor }, index, arrival, interval);
+  const blocked = trackDrift({ ...state, anchor, lagSince, lagAnchor }, index, candidate, settings);
+  return finish(blocked, index, arrival, interval);
+}
+
+function freshAnchor(index: number, candidate: number): FrameClockState {
+  return { ...initialFrameClock(), anchor: candidate, block: { start: index, least: { index, candidate } } };
+}
+
+/**
+ * Adds the frame to its block; when a block ends, keeps its minimum,
+ * re-estimates the drift and sets the anchor on the drift line through the
+ * lowest block minimum (never above this frame's candidate).
+ */
+function trackDrift(state: FrameClockState, index: number, candidate: number, settings: FrameClockSettings): FrameClockState {
+  const interval = settings.intervalMs;
+  const blockFrames = Math.max(1, Math.round((settings.blockMs ?? DEFAULT_BLOCK_MS) / interval));
+  const least = state.block.least;
+  if (index < state.block.start + blockFrames) {
+    const block = least && least.candidate <= candidate ? state.block : { start: state.block.start, least: { index, candidate } };
+    return { ...state, block };
+  }
+  const blocks = least ? [...state.blocks, least].slice(-(settings.driftBlocks ?? DEFAULT_DRIFT_BLOCKS)) : state.blocks;
+  const maxDrift = (settings.riseMsPerSecond ?? DEFAULT_RISE_MS_PER_SECOND) / 1000;
+  const fit = blocks.length >= (settings.minDriftBlocks ?? DEFAULT_MIN_DRIFT_BLOCKS) ? fitLine(blocks, interval) : null;
+  const drift = fit && fit.maxResidual <= (settings.driftToleranceMs ?? DEFAULT_DRIFT_TOLERANCE_MS) ? Math.min(maxDrift, Math.max(0, fit.slope)) : state.drift;
+  const line = Math.min(...blocks.map((b) => b.candidate + drift * (index - b.index) * interval));
+  return { ...state, anchor: Math.min(line, candidate), blocks, drift, block: { start: index, least: { index, candidate } } };
+}
+
+/**
+ * Least-squares line through the block minima: its slope (ms per ms of
+ * stream) and the largest distance of a minimum from it (ms).
+ */
+export function fitLine(points: readonly BlockMinimum[], intervalMs: number): { slope: number; maxResidual: number } {
+  const n = points.length;
+  const xs = points.map((p) => p.index * intervalMs);
+  const meanX = xs.reduce((a, b) => a + b, 0) / n;
+  const meanY = points.reduce((a, p) => a + p.candidate, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  points.forEach((p, i) => {
+    sxx += (xs[i]! - meanX) ** 2;
+    sxy += (xs[i]! - meanX) * (p.candidate - meanY);
+  });
+  const slope = sxx > 0 ? sxy / sxx : 0;
+  const maxResidual = Math.max(...points.map((p, i) => Math.abs(p.candidate - (meanY + slope * (xs[i]! - meanX)))));
+  return { slope, maxResidual };
 }
 
 function finish(state: FrameClockState, index: number, arrival: number, interval: number): Stamp {

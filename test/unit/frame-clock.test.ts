@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { FrameClock, initialFrameClock, stampFrame } from '../../runtime/ingest/frame-clock.ts';
+import { FrameClock, fitLine, initialFrameClock, stampFrame } from '../../runtime/ingest/frame-clock.ts';
 
 const I = 40;
 const truth = (k: number) => 1000 + k * I;
@@ -84,6 +84,35 @@ t.test('minutes of heavy load (every frame 300 ms late) move the stamps by at mo
   const worst = Math.max(...out.map((s, k) => s - truth(k)));
   t.ok(worst <= 0.2 * ((2500 * I) / 1000) + 1, `stamps at most ${worst} ms after the stream's time during 100 s of load`);
   t.equal(out.at(-1), truth(2999), 'back on time afterwards');
+});
+
+t.test('arrivals that step a frame later and stay there (a pipeline fallen behind) do not move the stamps', async (t) => {
+  // 25 fps for 6 minutes; from 60 s on every frame arrives 40 ms (one frame) later, with 0-3 ms of jitter throughout.
+  const jitter = (k: number) => (k * 7) % 4;
+  const arrivals = Array.from({ length: 9000 }, (_, k) => truth(k) + jitter(k) + (k >= 1500 ? 40 : 0));
+  const out = stamps(arrivals);
+  const worst = Math.max(...out.map((s, k) => Math.abs(s - truth(k))));
+  t.ok(worst <= 1, `every stamp within 1 ms of the stream's time for 5 minutes after the step (worst ${worst} ms; a fixed 200 ppm rise: 40 ms after 200 s)`);
+});
+
+t.test('a slow camera (100 ppm) whose arrivals also step later: the drift learnt before the step is kept', async (t) => {
+  const slow = (k: number) => 1000 + k * I * 1.0001;
+  const clock = new FrameClock({ intervalMs: I });
+  let worst = 0;
+  for (let k = 0; k < 15_000; k++) {
+    const stamp = clock.stamp(k, Math.floor(slow(k)) + (k >= 6000 ? 40 : 0));
+    if (k >= 3000) worst = Math.max(worst, Math.abs(slow(k) - stamp));
+  }
+  t.ok(worst <= 2, `from 2 minutes on (through a step at 4 minutes, to 10 minutes) every stamp within 2 ms of the camera's time (worst ${worst.toFixed(2)} ms)`);
+});
+
+t.test('fitLine: slope and largest residual of block minima, by hand', async (t) => {
+  const line = fitLine([{ index: 0, candidate: 5 }, { index: 10, candidate: 6 }, { index: 20, candidate: 7 }], 1);
+  t.ok(Math.abs(line.slope - 0.1) < 1e-12 && line.maxResidual < 1e-9, 'three points on a line of slope 0.1');
+  // A step of 40 between two pairs: the least-squares line (slope 16) misses the inner points by 12, the outer by 4.
+  const step = fitLine([{ index: 0, candidate: 0 }, { index: 1, candidate: 0 }, { index: 2, candidate: 40 }, { index: 3, candidate: 40 }], 1);
+  t.equal(step.slope, 16);
+  t.ok(Math.abs(step.maxResidual - 12) < 1e-9, `a step leaves residuals of 12 (got ${step.maxResidual})`);
 });
 
 t.test('a stream whose time base jumps (every frame 5 s later than the clock says for 2 s) is re-anchored', async (t) => {
