@@ -126,7 +126,7 @@ export function stampFrame(state: FrameClockState, index: number, arrival: numbe
   // A new reader starts counting again: a new stream, a new anchor.
   if (state.anchor === null || index <= state.lastIndex) return finish(freshAnchor(index, candidate), index, arrival, interval);
   // Drift by stream time (not arrival time, which load stretches).
-  let anchor = Math.min(state.anchor + state.drift * (index - state.lastIndex) * interval, candidate);
+  const anchor = Math.min(state.anchor + state.drift * (index - state.lastIndex) * interval, candidate);
   let lagSince = state.lagSince;
   let lagAnchor = state.lagAnchor;
   if (arrival - (anchor + index * interval) > (settings.maxLagMs ?? DEFAULT_MAX_LAG_MS)) {
