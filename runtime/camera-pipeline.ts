@@ -100,7 +100,7 @@ export interface StationSettings {
   id: string;
   product: string;
   /**
-   * The camera's constant output frame rate (ffmpeg's `fps=` filter): frames
+   * The camera's constant output frame rate (ffmpeg's `-fps_mode cfr -r`): frames
    * that carry their stream position are timed by the frame clock at
    * 1000 / fps ms per frame. Without it frames keep their arrival time.
    */

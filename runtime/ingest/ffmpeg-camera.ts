@@ -114,7 +114,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
   private retryTimer: NodeJS.Timeout | undefined;
   private started = false;
   private stopRequested = false;
-  private readonly ffmpeg: { path: string; major: number };
+  private readonly ffmpeg: { path: string; major: number; minor: number };
   private readonly log?: Logger;
   /** Scrubs the camera's password from every reason and ffmpeg line this camera reports. */
   private readonly redact: (text: string) => string;
@@ -177,7 +177,7 @@ export class FfmpegCamera extends EventEmitter<FfmpegCameraEvents> implements Fr
     let partial = '';
     let closed!: () => void;
     this.childExited = new Promise((resolve) => (closed = resolve));
-    const child: ReaderHandle = thread.spawn(this.ffmpeg.path, ffmpegArgs(this.settings, this.ffmpeg.major), this.settings.width * this.settings.height * 3, {
+    const child: ReaderHandle = thread.spawn(this.ffmpeg.path, ffmpegArgs(this.settings, this.ffmpeg), this.settings.width * this.settings.height * 3, {
       frame: (data, arrival) => this.onFrame(data, arrival),
       stderr: (text) => {
         const lines = (partial + text).split('\n');

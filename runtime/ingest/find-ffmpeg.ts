@@ -13,6 +13,8 @@ export interface FfmpegBinary {
   source: 'config' | 'system' | 'bundled';
   /** Major version (4 for the 2018-era snapshots that print `N-...`). */
   major: number;
+  /** Minor version (0 when unknown). */
+  minor: number;
 }
 
 export class FfmpegNotFoundError extends Error {
@@ -49,8 +51,13 @@ function bundled(): string | undefined {
 
 /** Major version from `ffmpeg -version` (`ffmpeg version 5.1.9-...` -> 5; `N-47683-...` snapshots -> 4). */
 export function parseFfmpegMajor(versionLine: string): number {
-  const m = /ffmpeg version n?(\d+)\./i.exec(versionLine);
-  return m ? Number(m[1]) : 4;
+  return parseFfmpegVersion(versionLine).major;
+}
+
+/** Major and minor version from `ffmpeg -version` (`5.1.9-...` -> 5, 1; `N-...` snapshots -> 4, 0). */
+export function parseFfmpegVersion(versionLine: string): { major: number; minor: number } {
+  const m = /ffmpeg version n?(\d+)\.(\d+)/i.exec(versionLine);
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : { major: 4, minor: 0 };
 }
 
 const cache = new Map<string, FfmpegBinary>();
@@ -74,7 +81,7 @@ export function resolveFfmpeg(explicit?: string, env: NodeJS.ProcessEnv = proces
   }
   const probe = spawnSync(path, ['-hide_banner', '-version'], { encoding: 'utf8', timeout: 10_000 });
   if (probe.status !== 0) throw new FfmpegNotFoundError(`${path} does not run (${probe.error?.message ?? probe.stderr.split('\n')[0] ?? `exit ${probe.status}`})`);
-  const binary = { path, source, major: parseFfmpegMajor(probe.stdout.split('\n')[0] ?? '') };
+  const binary = { path, source, ...parseFfmpegVersion(probe.stdout.split('\n')[0] ?? '') };
   cache.set(key, binary);
   return binary;
 }

@@ -7,8 +7,8 @@
  * A frame's arrival does: ffmpeg and the runtime share the CPU with whatever
  * else runs (an enrollment training a product while the line runs), and
  * frames come out of the pipe late and in bursts. The stream itself is
- * regular: the ffmpeg command (ingest/ffmpeg-command.ts) ends in an `fps=`
- * filter, so its output is constant-frame-rate, frame n being stream time
+ * regular: the ffmpeg command (ingest/ffmpeg-command.ts) asks for a constant
+ * output frame rate (`-fps_mode cfr -r <fps>`), frame n being stream time
  * n / fps after the stream started (a frame the camera lost is replaced by a
  * copy of the previous one, so the count stays in step with stream time).
  *

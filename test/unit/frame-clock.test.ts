@@ -39,7 +39,7 @@ t.test('a burst at the start (decoder pre-roll): stamps wait for the stream to c
   t.same(stamps(arrivals), [1120, 1120, 1120, 1120, 1160, 1200, 1240]);
 });
 
-t.test('a frame the camera lost, replaced by the fps= filter with a copy sent along with the next one: no shift', async (t) => {
+t.test('a frame the camera lost, replaced by the constant-rate output of ffmpeg with a copy sent along with the next one: no shift', async (t) => {
   // Source frame 5 missing: the filter emits its copy of frame 4 as output frame 5 once frame 6 is in.
   const arrivals = Array.from({ length: 10 }, (_, k) => (k === 5 ? truth(6) : truth(k)));
   t.same(stamps(arrivals), arrivals.map((_, k) => truth(k)));

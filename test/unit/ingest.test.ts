@@ -1,28 +1,32 @@
 import t from 'tap';
 import { ffmpegArgs, inputKind, redactUrl } from '../../runtime/ingest/ffmpeg-command.ts';
 import { describeFailure } from '../../runtime/ingest/ffmpeg-camera.ts';
-import { parseFfmpegMajor } from '../../runtime/ingest/find-ffmpeg.ts';
+import { parseFfmpegMajor, parseFfmpegVersion } from '../../runtime/ingest/find-ffmpeg.ts';
 import { FrameAssembler } from '../../runtime/ingest/frame-assembler.ts';
 
 const camera = { url: 'rtsp://10.0.0.5:554/line', width: 224, height: 160, fps: 15 };
 
 t.test('rtsp cameras are read over TCP with a socket timeout', async (t) => {
-  const args = ffmpegArgs(camera, 5);
+  const args = ffmpegArgs(camera, { major: 5, minor: 1 });
   const i = args.indexOf('-i');
   const input = args.slice(0, i);
   t.same(input.slice(input.indexOf('-rtsp_transport'), input.indexOf('-rtsp_transport') + 2), ['-rtsp_transport', 'tcp']);
   t.ok(input.includes('-timeout'), 'ffmpeg 5 calls the socket timeout -timeout');
-  t.ok(ffmpegArgs(camera, 4).includes('-stimeout'), 'ffmpeg 4 calls it -stimeout');
+  t.ok(ffmpegArgs(camera, { major: 4, minor: 4 }).includes('-stimeout'), 'ffmpeg 4 calls it -stimeout');
   t.equal(args[i + 1], camera.url);
   t.equal(args.at(-1), 'pipe:1');
   t.same(args.slice(args.indexOf('-pix_fmt'), args.indexOf('-pix_fmt') + 4), ['-pix_fmt', 'rgb24', '-f', 'rawvideo']);
-  t.equal(args[args.indexOf('-vf') + 1], 'fps=15,scale=224:160');
+  t.equal(args[args.indexOf('-vf') + 1], 'scale=224:160');
+  const rate = args.slice(args.indexOf('-fps_mode'), args.indexOf('-fps_mode') + 4);
+  t.same(rate, ['-fps_mode', 'cfr', '-r', '15'], 'constant frame rate at the output, decided frame by frame (no fps= filter holding a frame)');
+  const old = ffmpegArgs(camera, { major: 5, minor: 0 });
+  t.same(old.slice(old.indexOf('-vsync'), old.indexOf('-vsync') + 4), ['-vsync', 'cfr', '-r', '15'], 'before 5.1 the option is -vsync');
   t.notOk(args.includes('-re'), 'a live camera is not paced');
 });
 
 t.test('a region of interest is cropped before scaling', async (t) => {
   const args = ffmpegArgs({ ...camera, roi: { x: 100, y: 50, width: 640, height: 480 } });
-  t.equal(args[args.indexOf('-vf') + 1], 'crop=640:480:100:50,fps=15,scale=224:160');
+  t.equal(args[args.indexOf('-vf') + 1], 'crop=640:480:100:50,scale=224:160');
 });
 
 t.test('files play at real-time rate, looping; http reconnects', async (t) => {
@@ -53,6 +57,8 @@ t.test("ffmpeg's last words become a sentence for technicians", async (t) => {
 
 t.test('ffmpeg versions', async (t) => {
   t.equal(parseFfmpegMajor('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026'), 5);
+  t.same(parseFfmpegVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026'), { major: 5, minor: 1 });
+  t.same(parseFfmpegVersion('ffmpeg version n6.0 Copyright'), { major: 6, minor: 0 });
   t.equal(parseFfmpegMajor('ffmpeg version 7.0.2 Copyright'), 7);
   t.equal(parseFfmpegMajor('ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/'), 4);
 });
