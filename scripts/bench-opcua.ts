@@ -54,6 +54,8 @@ const args = parseArgs({
     'profile-dir': { type: 'string' },
     /** Writes every camera frame's stream index and arrival time (ms) to this file, one "index arrival" line each. */
     'frame-log': { type: 'string' },
+    /** ONNX Runtime threads of the device (`inference.threads`; 0 = one per core). */
+    threads: { type: 'string', default: '0' },
   },
 });
 const PLC = { username: 'plc', password: process.env.BENCH_OPCUA_PASSWORD ?? 'bench-opcua-secret' };
@@ -74,6 +76,7 @@ interface ServeConfig {
   /** Part images the judged frames are matched to (scripts/bench-line.ts). */
   references: string[];
   frameLog?: string;
+  threads: number;
 }
 
 /**
@@ -106,6 +109,7 @@ async function serve(): Promise<void> {
       dataDir: c.dataDir,
       mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: c.outboxDir },
       http: { enabled: false },
+      inference: { threads: c.threads },
       parts: { mode: 'trigger', window: { kind: 'frames', frames: 1 }, deadlineMs: DEADLINE_MS, inViewCheck: false },
       opcua: { enabled: true, host: '127.0.0.1', port: c.port, allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir: c.pkiDir },
       cameras: [{ id: CAMERA, url: c.cameraUrl, product: c.product, width: 224, height: 224, fps: FPS }],
@@ -200,6 +204,7 @@ async function bench(): Promise<void> {
     syncFrame: line.syncFrame,
     references: line.references,
     frameLog: args.values['frame-log'] ? resolve(args.values['frame-log']) : undefined,
+    threads: Number(args.values.threads),
   });
   const clock = lineClock(device.syncFrame, device.syncFrameTime, FPS);
   const plc = await connectVisionClient(device.endpointUrl, { identity, securityMode: MessageSecurityMode.SignAndEncrypt, user: PLC });
