@@ -48,7 +48,9 @@ export LINESIGHT_LOG_LEVEL=${LINESIGHT_LOG_LEVEL:-warn}
 log=$(mktemp)
 npx tap "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-summary=$(grep -E '^# \{ total: ' "$log" | tail -n 1)
+# -a: a test's output may hold a stray control byte (a hostile config echoed
+# in a warning); grep must still read the log as text.
+summary=$(grep -a -E '^# \{ total: ' "$log" | tail -n 1)
 rm -f "$log"
 total=$(sed -nE 's/.*total: ([0-9]+).*/\1/p' <<<"$summary")
 pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
