@@ -114,7 +114,7 @@ async function serve(): Promise<void> {
       opcua: { enabled: true, host: '127.0.0.1', port: c.port, allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir: c.pkiDir },
       cameras: [{ id: CAMERA, url: c.cameraUrl, product: c.product, width: 224, height: 224, fps: FPS }],
     }),
-    { logger: createLogger('bench-opcua-device'), onFrame: (f) => (leadIn.onFrame(f), frameLog.push(`${f.stream?.reader ?? 0} ${f.stream?.index ?? f.seq} ${f.ts}`)), onScored: (s) => judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)) },
+    { logger: createLogger('bench-opcua-device'), onFrame: (f) => (leadIn.onFrame(f), c.frameLog && frameLog.push(`${f.stream?.reader ?? 0} ${f.stream?.index ?? f.seq} ${f.ts}`)), onScored: (s) => judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)) },
   );
   const judged: Record<string, number> = {};
   runtime.onPartVerdict((v) => {

@@ -34,12 +34,11 @@ const IO_TIMEOUT_US = 5_000_000;
 
 /** `ffmpeg` is the binary's version (ingest/find-ffmpeg.ts); options were renamed in 5.0 and 5.1. */
 export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'height' | 'fps' | 'roi'>, ffmpeg: { major: number; minor: number } = { major: 5, minor: 1 }): string[] {
-  const ffmpegMajor = ffmpeg.major;
   const kind = inputKind(camera.url);
   const input: string[] = [];
   if (kind === 'rtsp') {
     // ffmpeg 5 renamed the RTSP socket timeout from -stimeout to -timeout.
-    input.push('-rtsp_transport', 'tcp', ffmpegMajor >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US));
+    input.push('-rtsp_transport', 'tcp', ffmpeg.major >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US));
   } else if (kind === 'http') {
     input.push('-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', String(IO_TIMEOUT_US));
   } else if (kind === 'file') {

@@ -49,11 +49,6 @@ function bundled(): string | undefined {
   }
 }
 
-/** Major version from `ffmpeg -version` (`ffmpeg version 5.1.9-...` -> 5; `N-47683-...` snapshots -> 4). */
-export function parseFfmpegMajor(versionLine: string): number {
-  return parseFfmpegVersion(versionLine).major;
-}
-
 /** Major and minor version from `ffmpeg -version` (`5.1.9-...` -> 5, 1; `N-...` snapshots -> 4, 0). */
 export function parseFfmpegVersion(versionLine: string): { major: number; minor: number } {
   const m = /ffmpeg version n?(\d+)\.(\d+)/i.exec(versionLine);

@@ -36,7 +36,7 @@ port.on('message', (command: ReaderCommand) => {
   proc.stdout!.on('data', (chunk: Buffer) => {
     for (const frame of assembler.push(chunk)) {
       const arrival = hrtimeMs();
-      // Frames are allocated whole (never from Buffer's shared pool), so their memory can move to the main thread.
+      // A frame of a camera has its own memory, which moves to the main thread; one small enough to come from Buffer's shared pool is copied first.
       const bytes = frame.buffer.byteLength === frame.byteLength ? (frame.buffer as ArrayBuffer) : (frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength) as ArrayBuffer);
       send({ type: 'frame', reader, bytes, hrtimeMs: arrival }, [bytes]);
     }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ffmpegArgs, inputKind, redactUrl } from '../../runtime/ingest/ffmpeg-command.ts';
 import { describeFailure } from '../../runtime/ingest/ffmpeg-camera.ts';
-import { parseFfmpegMajor, parseFfmpegVersion } from '../../runtime/ingest/find-ffmpeg.ts';
+import { parseFfmpegVersion } from '../../runtime/ingest/find-ffmpeg.ts';
 import { FrameAssembler } from '../../runtime/ingest/frame-assembler.ts';
 
 const camera = { url: 'rtsp://10.0.0.5:554/line', width: 224, height: 160, fps: 15 };
@@ -56,11 +56,11 @@ t.test("ffmpeg's last words become a sentence for technicians", async (t) => {
 });
 
 t.test('ffmpeg versions', async (t) => {
-  t.equal(parseFfmpegMajor('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026'), 5);
+  t.equal(parseFfmpegVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026').major, 5);
   t.same(parseFfmpegVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026'), { major: 5, minor: 1 });
   t.same(parseFfmpegVersion('ffmpeg version n6.0 Copyright'), { major: 6, minor: 0 });
-  t.equal(parseFfmpegMajor('ffmpeg version 7.0.2 Copyright'), 7);
-  t.equal(parseFfmpegMajor('ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/'), 4);
+  t.equal(parseFfmpegVersion('ffmpeg version 7.0.2 Copyright').major, 7);
+  t.equal(parseFfmpegVersion('ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/').major, 4);
 });
 
 t.test('the byte stream is cut into whole frames whatever the chunking', async (t) => {
