@@ -231,6 +231,14 @@ export const inferenceSettingsSchema = z
      * execution providers that run a batch in parallel (GPUs).
      */
     maxBatch: z.number().int().min(1).max(64).default(1),
+    /**
+     * The runtime scores frames on a thread of its own (runtime/scoring/):
+     * ONNX Runtime's Node binding holds the thread that runs a model for the
+     * whole inference, and on the main thread that delayed MQTT, part
+     * deadlines and OPC UA by a frame's inference time. `false` scores on the
+     * main thread (one copy of each model in memory instead of two).
+     */
+    scoringThread: z.boolean().default(true),
   })
   .strict();
 

@@ -125,8 +125,14 @@ export async function createPatchScorer(
   return PatchScorer.create(extractor, search, { sigma: settings.sigma, ...session });
 }
 
+/** What the runtime's scoring lane scores a version's frames with: batches, `map: 'whenNeeded'`. */
+export interface FrameBatchScorer {
+  readonly maxBatch: number;
+  scoreBatch(frames: { data: Float32Array }[]): Promise<FrameOutcome[]>;
+}
+
 /** A product as the scoring lane sees it: batches scored with `map: 'whenNeeded'`. */
-function lanesView(product: ProductScorer): ProductScorer['frames'] {
+function lanesView(product: ProductScorer): FrameBatchScorer {
   return {
     get maxBatch() {
       return product.maxBatch;
@@ -257,7 +263,20 @@ export class ProductScorer {
    * `map: 'whenNeeded'` (the same object every time, so the lane batches
    * frames of several cameras together).
    */
-  readonly frames: { readonly maxBatch: number; scoreBatch(frames: { data: Float32Array }[]): Promise<FrameOutcome[]> } = lanesView(this);
+  readonly frames: FrameBatchScorer = lanesView(this);
+
+  /**
+   * Scores one grey frame: ONNX Runtime's first run of a session allocates
+   * and plans (hundreds of ms), which would otherwise fall on the first part
+   * after start-up or a swap and could push it past its deadline. Also
+   * measures the anomaly map's row and column weights that frames scored
+   * with `map: 'whenNeeded'` bound their maps with.
+   */
+  async warmUp(): Promise<void> {
+    const { width, height } = this.inputSize;
+    await this.score({ data: new Float32Array(width * height * 3).fill(128) });
+    await this.scorer.mapWeights();
+  }
 
   /** The outcome with its anomaly map, built now when scoring left it out (mask and regions stay as they are). */
   async withMap(outcome: FrameOutcome): Promise<ScoreOutcome> {

@@ -51,9 +51,9 @@ import { LatencyWindow } from './latency-window.ts';
 import { decideFrame, initialFrameDecisionState, type FrameDecisionState } from './parts/frame-decision.ts';
 import { makeThumbnail } from './parts/presence.ts';
 import { PartTracker, type PartVerdict, type TrackedFrame } from './parts/tracker.ts';
-import type { ProductLibrary } from './product-library.ts';
+import type { ProductLibrary, ServedProduct } from './product-library.ts';
 import type { ProductScorer } from '../product/scorer.ts';
-import type { ScoringLane } from './scoring-lane.ts';
+import type { ScoringLane } from './scoring/scoring-lane.ts';
 import type { FrameOutcome, ScoreOutcome } from '../product/scorer.ts';
 import type { PartVerdictPayload } from './parts/payloads.ts';
 
@@ -173,7 +173,11 @@ export interface PipelineStats {
 
 export interface PipelineEvents {
   scored: [ScoredFrame];
-  /** One part's verdict, once stored in the part outbox (`seq` is the stored one). */
+  /**
+   * One part's verdict, once stored in the part outbox (`seq` is the stored
+   * one). A reject's signal is stored after this: OPC UA's result event and
+   * the part record do not wait for the reject outbox's disk write.
+   */
   part: [PartVerdictPayload];
   error: [Error];
 }
@@ -347,6 +351,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     } catch (err) {
       this.logger?.error({ err, partId: verdict.partId }, `camera ${this.station.id}: the verdict of part ${verdict.partId} could not be stored: ${(err as Error).message}`);
     }
+    this.emit('part', stored);
     if (verdict.action === 'reject') {
       try {
         await this.publisher.publishReject({
@@ -363,16 +368,16 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
         this.logger?.error({ err, partId: verdict.partId }, `camera ${this.station.id}: the reject of part ${verdict.partId} could not be stored: ${(err as Error).message}`);
       }
     }
-    this.emit('part', stored);
   }
 
   /** Scores a frame, publishes its result (and the reject `fires` asks for), emits `scored`, then refines the mask of a reject. */
-  private async scoreFrame(frame: Frame, product: ProductScorer, fires: (outcome: FrameOutcome) => boolean): Promise<ScoredFrame> {
+  private async scoreFrame(frame: Frame, served: ServedProduct, fires: (outcome: FrameOutcome) => boolean): Promise<ScoredFrame> {
     const { id: camera, product: productId } = this.station;
+    const product = served.scorer;
     const t0 = performance.now();
     const input = await frameToInput(frame.data, frame.width, frame.height, product.inputSize);
     const t1 = performance.now();
-    const outcome = await this.lane.score(product.frames, input, camera);
+    const outcome = await this.lane.score(served.frames, input, camera);
     const t2 = performance.now();
     const frameId = `${camera}-${frame.seq}`;
     const latencyMs = Math.max(0, monotonicNow() - (frame.arrivalTs ?? frame.ts));

@@ -36,7 +36,8 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker
 import { embeddedBrokerOptions, runtimeClientConfig } from './mqtt/embedded-broker-options.ts';
 import { MqttPublisher } from './mqtt/publisher.ts';
 import { ProductLibrary } from './product-library.ts';
-import { ScoringLane } from './scoring-lane.ts';
+import { ScoringLane } from './scoring/scoring-lane.ts';
+import { ScoringThread } from './scoring/scoring-thread.ts';
 import { configureImageLibraryForRuntime } from '../product/image-io.ts';
 import { SharedModels } from '../product/shared-models.ts';
 import { createSystemdNotifier } from './systemd-notify.ts';
@@ -112,7 +113,10 @@ export class DeviceRuntime {
     const ffmpeg = resolveFfmpeg(config.cameras.find((c) => c.ffmpegPath)?.ffmpegPath);
     log.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source }, `decoding cameras with ${ffmpeg.source} ffmpeg ${ffmpeg.path}`);
 
-    const products = new ProductLibrary(new SharedModels(config.dataDir, config.inference), log.child({ part: 'products' }));
+    const scoringThread = config.inference.scoringThread
+      ? new ScoringThread({ dataDir: config.dataDir, inference: config.inference }, (err) => log.error({ err }, `the scoring thread stopped (${err.message}); it starts again with the next frame`))
+      : undefined;
+    const products = new ProductLibrary(new SharedModels(config.dataDir, config.inference), log.child({ part: 'products' }), scoringThread);
     const cleanups: (() => Promise<unknown>)[] = [() => products.close()];
     const undo = async () => {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);

@@ -13,8 +13,9 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { ArtifactError, listVersions, readActiveVersion } from '../product/artifact.ts';
-import { ProductScorer } from '../product/scorer.ts';
+import { ProductScorer, type FrameBatchScorer } from '../product/scorer.ts';
 import type { SharedModels } from '../product/shared-models.ts';
+import type { ScoringThread } from './scoring/scoring-thread.ts';
 
 export interface ProductSwap {
   product: string;
@@ -47,35 +48,45 @@ const RETIRE_AFTER_MS = 5000;
 const UNREADABLE_POINTER = '(unreadable active pointer)';
 
 /**
- * Scores one grey frame with a freshly loaded version before cameras use it:
- * ONNX Runtime's first run of a session allocates and plans (hundreds of ms),
- * which would otherwise fall on the first part after start-up or a swap and
- * could push it past its deadline. Also measures the anomaly map's row and column
- * weights that frames need to tell whether their map can be left out.
+ * A product version as the device serves it: the version on the main thread
+ * (manifest, thresholds, anomaly maps built later, mask refinement) and what
+ * the scoring lane scores its frames with — the scoring thread's copy when
+ * the device scores on one (scoring/scoring-thread.ts), else the same version.
  */
-async function warmedUp(scorer: ProductScorer): Promise<ProductScorer> {
-  const { width, height } = scorer.inputSize;
-  await scorer.score({ data: new Float32Array(width * height * 3).fill(128) });
-  // Measured once per version; frames scored with `map: 'whenNeeded'` bound their maps with them.
-  await scorer.scorer.mapWeights();
-  return scorer;
+export interface ServedProduct {
+  readonly scorer: ProductScorer;
+  readonly frames: FrameBatchScorer & { release?(): Promise<void> };
 }
 
 export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
-  private readonly products = new Map<string, ProductScorer>();
+  private readonly products = new Map<string, ServedProduct>();
   /** Products with no active version yet, loaded as soon as one is activated. */
   private readonly waiting = new Set<string>();
   /** Versions that failed to load, so a broken artifact is reported once, not every poll. */
   private readonly failed = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
-  private readonly retiring = new Map<NodeJS.Timeout, ProductScorer>();
+  private readonly retiring = new Map<NodeJS.Timeout, ServedProduct>();
 
+  /** With `thread`, frames are scored on the scoring thread (each version is loaded there too); `close` ends it. */
   constructor(
     private readonly models: SharedModels,
     private readonly logger?: Logger,
+    private readonly thread?: ScoringThread,
   ) {
     super();
+  }
+
+  /** Warms a loaded version up and, with a scoring thread, loads it there too. */
+  private async served(scorer: ProductScorer): Promise<ServedProduct> {
+    try {
+      await scorer.warmUp();
+      const frames = this.thread ? await this.thread.load(scorer.manifest.productId, scorer.manifest.version, scorer.maxBatch) : scorer.frames;
+      return { scorer, frames };
+    } catch (err) {
+      await scorer.release().catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -93,9 +104,10 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
         this.logger?.warn({ product: id }, `product ${id} is not enrolled yet: its cameras stream without scoring until a version is activated`);
         continue;
       }
-      const scorer = await warmedUp(await this.loadUsable(id));
-      this.products.set(id, scorer);
-      this.logger?.info({ product: id, version: scorer.manifest.version }, `product ${id} ${scorer.manifest.version} loaded`);
+      const served = await this.served(await this.loadUsable(id));
+      this.products.set(id, served);
+      const { version } = served.scorer.manifest;
+      this.logger?.info({ product: id, version }, `product ${id} ${version} loaded${this.thread ? ' (scoring on its own thread)' : ''}`);
     }
   }
 
@@ -125,14 +137,14 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     return this.models.extractorCount;
   }
 
-  get(productId: string): ProductScorer {
-    const scorer = this.products.get(productId);
-    if (!scorer) throw new ArtifactError(`product "${productId}" is not loaded`);
-    return scorer;
+  get(productId: string): ServedProduct {
+    const served = this.products.get(productId);
+    if (!served) throw new ArtifactError(`product "${productId}" is not loaded`);
+    return served;
   }
 
-  /** The product's scorer, or undefined while it waits for its first active version. */
-  find(productId: string): ProductScorer | undefined {
+  /** The product as served, or undefined while it waits for its first active version. */
+  find(productId: string): ServedProduct | undefined {
     return this.products.get(productId);
   }
 
@@ -143,7 +155,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
 
   /** Product id -> active version, as served. */
   versions(): Record<string, string> {
-    return Object.fromEntries([...this.products].map(([id, p]) => [id, p.manifest.version]));
+    return Object.fromEntries([...this.products].map(([id, p]) => [id, p.scorer.manifest.version]));
   }
 
   /** Polls the `active` pointers every `intervalMs`. */
@@ -174,18 +186,19 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
         this.logger?.warn({ product: id, err }, `cannot read the active version of product ${id}`);
         continue;
       }
-      if (!active || active === current.manifest.version || this.failed.get(id) === active) continue;
+      const running = current.scorer.manifest.version;
+      if (!active || active === running || this.failed.get(id) === active) continue;
       try {
-        const next = await warmedUp(await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models));
+        const next = await this.served(await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models));
         this.products.set(id, next);
         this.failed.delete(id);
         this.retire(current);
-        this.logger?.info({ product: id, from: current.manifest.version, to: active }, `product ${id}: now scoring with ${active} (was ${current.manifest.version})`);
-        this.emit('swap', { product: id, from: current.manifest.version, to: active });
+        this.logger?.info({ product: id, from: running, to: active }, `product ${id}: now scoring with ${active} (was ${running})`);
+        this.emit('swap', { product: id, from: running, to: active });
       } catch (err) {
         this.failed.set(id, active);
         const reason = (err as Error).message;
-        this.logger?.error({ product: id, version: active }, `product ${id}: version ${active} cannot be used, still scoring with ${current.manifest.version}: ${reason}`);
+        this.logger?.error({ product: id, version: active }, `product ${id}: version ${active} cannot be used, still scoring with ${running}: ${reason}`);
         this.emit('swapFailed', { product: id, version: active, reason });
       }
     }
@@ -209,10 +222,10 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     const active = await this.activeVersion(id);
     if (!active || this.failed.get(id) === active) return;
     try {
-      const scorer = await warmedUp(await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models));
+      const served = await this.served(await ProductScorer.load(this.models.dataDir, id, this.models.inference, active, this.models));
       this.waiting.delete(id);
       this.failed.delete(id);
-      this.products.set(id, scorer);
+      this.products.set(id, served);
       this.logger?.info({ product: id, version: active }, `product ${id}: now scoring with ${active}`);
       this.emit('enrolled', { product: id, version: active });
     } catch (err) {
@@ -223,24 +236,31 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     }
   }
 
-  private retire(scorer: ProductScorer): void {
+  private retire(served: ServedProduct): void {
     const timer = setTimeout(() => {
       this.retiring.delete(timer);
-      void scorer.release().catch(() => undefined);
+      void release(served);
     }, RETIRE_AFTER_MS);
     timer.unref();
-    this.retiring.set(timer, scorer);
+    this.retiring.set(timer, served);
   }
 
-  /** Stops watching and frees every product's sessions. */
+  /** Stops watching, frees every product's sessions and ends the scoring thread. */
   async close(): Promise<void> {
     this.unwatch();
     await this.checking;
     for (const t of this.retiring.keys()) clearTimeout(t);
     const all = [...this.products.values(), ...this.retiring.values()];
     this.retiring.clear();
-    await Promise.all(all.map((p) => p.release().catch(() => undefined)));
+    await Promise.all(all.map(release));
+    await this.thread?.close();
     this.products.clear();
     this.waiting.clear();
   }
+}
+
+/** Frees a version's sessions, on both threads. */
+async function release(served: ServedProduct): Promise<void> {
+  await served.frames.release?.().catch(() => undefined);
+  await served.scorer.release().catch(() => undefined);
 }

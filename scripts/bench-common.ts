@@ -21,3 +21,10 @@ export function writeBenchResult(name: string, result: unknown): void {
   writeFileSync(`.bench/${name}.json`, `${line}\n`);
   console.log(line);
 }
+
+/** `--scoring-thread on|off`: whether the device scores frames on its scoring thread (`inference.scoringThread`). */
+export function scoringThreadFlag(value: string | undefined): boolean {
+  if (value === undefined || value === 'on') return true;
+  if (value === 'off') return false;
+  throw new Error(`--scoring-thread is on or off, got "${value}"`);
+}

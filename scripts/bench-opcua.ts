@@ -38,7 +38,9 @@ import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { monotonicNow } from '../runtime/clock.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
-import { round, writeBenchResult } from './bench-common.ts';
+import type { ScoredFrame } from '../runtime/camera-pipeline.ts';
+import type { PartVerdictPayload } from '../runtime/parts/payloads.ts';
+import { round, scoringThreadFlag, writeBenchResult } from './bench-common.ts';
 import { FrameIdentifier, judgedPlace, LINE_FPS as FPS, prepareLine, SETTLE_MS, type JudgedPlace } from './bench-line.ts';
 import { matchResults } from './bench-opcua-stats.ts';
 
@@ -56,6 +58,8 @@ const args = parseArgs({
     'frame-log': { type: 'string' },
     /** ONNX Runtime threads of the device (`inference.threads`; 0 = one per core). */
     threads: { type: 'string', default: '0' },
+    /** Scores frames on the device's scoring thread (`on`, the default) or its main thread (`off`). */
+    'scoring-thread': { type: 'string', default: 'on' },
   },
 });
 const PLC = { username: 'plc', password: process.env.BENCH_OPCUA_PASSWORD ?? 'bench-opcua-secret' };
@@ -77,6 +81,7 @@ interface ServeConfig {
   references: string[];
   frameLog?: string;
   threads: number;
+  scoringThread: boolean;
 }
 
 /**
@@ -109,17 +114,19 @@ async function serve(): Promise<void> {
       dataDir: c.dataDir,
       mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: c.outboxDir },
       http: { enabled: false },
-      inference: { threads: c.threads },
+      inference: { threads: c.threads, scoringThread: c.scoringThread },
       parts: { mode: 'trigger', window: { kind: 'frames', frames: 1 }, deadlineMs: DEADLINE_MS, inViewCheck: false },
       opcua: { enabled: true, host: '127.0.0.1', port: c.port, allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir: c.pkiDir },
       cameras: [{ id: CAMERA, url: c.cameraUrl, product: c.product, width: 224, height: 224, fps: FPS }],
     }),
-    { logger: createLogger('bench-opcua-device'), onFrame: (f) => (leadIn.onFrame(f), c.frameLog && frameLog.push(`${f.stream?.reader ?? 0} ${f.stream?.index ?? f.seq} ${f.ts}`)), onScored: (s) => judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)) },
+    { logger: createLogger('bench-opcua-device'), onFrame: (f) => (leadIn.onFrame(f), c.frameLog && frameLog.push(`${f.stream?.reader ?? 0} ${f.stream?.index ?? f.seq} ${f.ts}`)), onScored: (s) => (judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)), timeline.scored(s)) },
   );
   const judged: Record<string, number> = {};
+  const timeline = new PartTimeline();
   runtime.onPartVerdict((v) => {
     const image = v.firstTs === null ? undefined : judgedAt.get(v.firstTs);
     if (image !== undefined) judged[v.partId] = image;
+    timeline.decided(v);
   });
   const clock = await leadIn.lineClock(() => runtime.lastFrame(CAMERA), { settleMs: SETTLE_MS, timeoutMs: 90_000 });
   console.log(JSON.stringify({ ready: { endpointUrl: `opc.tcp://127.0.0.1:${c.port}`, syncFrame: clock.syncFrame, syncFrameTime: clock.syncFrameTime } }));
@@ -132,9 +139,46 @@ async function serve(): Promise<void> {
   await new Promise((r) => stdin.once('end', r));
   clearInterval(readDelay);
   await runtime.stop();
+  say(timeline.report(WARM_UP_PARTS));
   if (c.frameLog) writeFileSync(c.frameLog, `${frameLog.join('\n')}\n`);
   console.log(JSON.stringify({ judged }));
   process.exit(0);
+}
+
+/**
+ * Where a part's time on the device goes, from its frame's time on the frame
+ * clock to its verdict: the frame read late (arrival - clock time), waiting
+ * for and going through scoring (scored - arrival; of it the inference
+ * itself), and the tracker's decision after the score (decided - scored).
+ */
+class PartTimeline {
+  private readonly frames = new Map<number, { lateMs: number; toScoredMs: number; scoreMs: number; scoredAt: number }>();
+  private readonly parts: { totalMs: number; lateMs: number; toScoredMs: number; scoreMs: number; afterMs: number }[] = [];
+
+  scored(s: ScoredFrame): void {
+    const scoredAt = monotonicNow();
+    const arrival = scoredAt - s.result.latencyMs;
+    this.frames.set(s.result.ts, { lateMs: arrival - s.result.ts, toScoredMs: s.result.latencyMs, scoreMs: s.timings.scoreMs, scoredAt });
+  }
+
+  decided(v: PartVerdictPayload): void {
+    const frame = v.firstTs === null ? undefined : this.frames.get(v.firstTs);
+    if (!frame || v.firstTs === null) return;
+    this.parts.push({ totalMs: v.decidedTs - v.firstTs, lateMs: frame.lateMs, toScoredMs: frame.toScoredMs, scoreMs: frame.scoreMs, afterMs: v.decidedTs - frame.scoredAt });
+  }
+
+  /** p50 and p99 of each stage over the counted parts, and each stage's median over the slowest 2 % of parts. */
+  report(skip: number): string {
+    const parts = this.parts.slice(skip);
+    if (parts.length === 0) return 'device timeline: no part';
+    const stages = ['totalMs', 'lateMs', 'toScoredMs', 'scoreMs', 'afterMs'] as const;
+    const slowest = [...parts].sort((a, b) => b.totalMs - a.totalMs).slice(0, Math.max(1, Math.round(parts.length * 0.02)));
+    const line = (name: (typeof stages)[number]) => {
+      const all = parts.map((p) => p[name]);
+      return `${name} p50 ${round(percentile(all, 50)!, 1)} p99 ${round(percentile(all, 99)!, 1)} slowest-2% median ${round(percentile(slowest.map((p) => p[name]), 50)!, 1)}`;
+    };
+    return `device timeline (${parts.length} parts, frame clock time -> verdict):\n  ${stages.map(line).join('\n  ')}`;
+  }
 }
 
 interface DeviceProcess {
@@ -205,12 +249,15 @@ async function bench(): Promise<void> {
     references: line.references,
     frameLog: args.values['frame-log'] ? resolve(args.values['frame-log']) : undefined,
     threads: Number(args.values.threads),
+    scoringThread: scoringThreadFlag(args.values['scoring-thread']),
   });
   const clock = lineClock(device.syncFrame, device.syncFrameTime, FPS);
   const plc = await connectVisionClient(device.endpointUrl, { identity, securityMode: MessageSecurityMode.SignAndEncrypt, user: PLC });
-  const received: { partId: string; at: number; deviceLatencyMs: number; verdict: string; action: string }[] = [];
+  // transitMs: the verdict's DecidedTime to its event here (the device and this client share the machine's wall clock).
+  const received: { partId: string; at: number; deviceLatencyMs: number; verdict: string; action: string; transitMs: number }[] = [];
   const unsubscribe = await subscribeResultEvents(plc, (e) => {
-    received.push({ partId: String(e.PartId), at: monotonicNow(), deviceLatencyMs: Number(e.LatencyMs), verdict: String(e.Verdict), action: String(e.Action) });
+    const at = monotonicNow();
+    received.push({ partId: String(e.PartId), at, deviceLatencyMs: Number(e.LatencyMs), verdict: String(e.Verdict), action: String(e.Action), transitMs: Date.now() - new Date(e.DecidedTime as Date).getTime() });
   });
 
   const total = Math.round(minutes * 60 * rate);
@@ -265,6 +312,7 @@ async function bench(): Promise<void> {
   const firstEvent = new Map<string, (typeof counted)[number]>();
   for (const r of counted) if (!firstEvent.has(r.partId)) firstEvent.set(r.partId, r);
   const device_ = [...firstEvent.values()].filter((r) => sent.has(r.partId)).map((r) => r.deviceLatencyMs - sent.get(r.partId)!.delayMs);
+  const transit = [...firstEvent.values()].map((r) => r.transitMs);
   const outcomes = { right: 0, missed: 0, false_reject: 0, no_verdict: 0, unanswered: 0 };
   const judged: Record<JudgedPlace | 'notFound', number> = { own: 0, previous: 0, next: 0, other: 0, notFound: 0 };
   let timingErrors = 0;
@@ -287,7 +335,7 @@ async function bench(): Promise<void> {
   const r2 = (v: number | null) => (v === null ? null : round(v, 1));
   const load = round(loads.reduce((a, b) => a + b, 0) / loads.length, 1);
   say(`parts ${stats.parts}, result events ${stats.events}, missing ${stats.missing.length}, duplicated ${stats.duplicated.length}, unexpected ${stats.unexpected}, trigger call errors ${callErrors}, trigger errors ${triggerErrors}`);
-  say(`part at the camera -> result event: p50 ${r2(stats.latencyMs.p50)} ms, p99 ${r2(stats.latencyMs.p99)} ms, max ${r2(stats.latencyMs.max)} ms; device-side p99 ${r2(percentile(device_, 99))} ms`);
+  say(`part at the camera -> result event: p50 ${r2(stats.latencyMs.p50)} ms, p99 ${r2(stats.latencyMs.p99)} ms, max ${r2(stats.latencyMs.max)} ms; device-side p99 ${r2(percentile(device_, 99))} ms; verdict -> event here p50 ${r2(percentile(transit, 50))} / p99 ${r2(percentile(transit, 99))} ms`);
   say(`verdicts: no verdict ${outcomes.no_verdict}, missed ${outcomes.missed}, false rejects ${outcomes.false_reject}; judged frames ${JSON.stringify(judged)} (timing errors ${timingErrors}, classifier errors ${classifierErrors}); load average ${load} on ${availableParallelism()} cores`);
   writeBenchResult('opcua', {
     bench: 'opcua',
@@ -295,6 +343,7 @@ async function bench(): Promise<void> {
     security: 'Basic256Sha256 SignAndEncrypt, user name',
     minutes,
     ratePerS: rate,
+    scoringThread: scoringThreadFlag(args.values['scoring-thread']),
     parts: stats.parts,
     events: stats.events,
     missing: stats.missing.length,
@@ -303,6 +352,7 @@ async function bench(): Promise<void> {
     callErrors,
     latencyMs: { p50: r2(stats.latencyMs.p50), p99: r2(stats.latencyMs.p99), max: r2(stats.latencyMs.max) },
     deviceLatencyMs: { p50: r2(percentile(device_, 50)), p99: r2(percentile(device_, 99)) },
+    eventTransitMs: { p50: r2(percentile(transit, 50)), p99: r2(percentile(transit, 99)) },
     loadAverage: load,
     cores: availableParallelism(),
     leadMs,

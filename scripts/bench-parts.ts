@@ -33,7 +33,7 @@ import { runPlcProcess, type PlcOutcome, type PlcTriggerRecord } from '../fixtur
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
-import { round, writeBenchResult } from './bench-common.ts';
+import { round, writeBenchResult, scoringThreadFlag } from './bench-common.ts';
 import { FrameIdentifier, judgedPlace, LINE_FPS as FPS, prepareLine, SETTLE_MS, type JudgedPlace } from './bench-line.ts';
 
 const args = parseArgs({
@@ -44,8 +44,11 @@ const args = parseArgs({
     'window-frames': { type: 'string', default: '1' },
     'guard-ms': { type: 'string', default: '10' },
     'lead-ms': { type: 'string', default: '150' },
+    /** Scores frames on the device's scoring thread (`on`, the default) or its main thread (`off`). */
+    'scoring-thread': { type: 'string', default: 'on' },
   },
 }).values;
+const scoringThread = scoringThreadFlag(args['scoring-thread']);
 const minutes = Number(args.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got "${args.minutes}"`);
 const rates = args.rates.split(',').map(Number);
@@ -92,6 +95,7 @@ async function runRate(rate: number): Promise<RateResult> {
       dataDir: line.sample.dataDir,
       mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: join(dir, `outbox-${rate}-${Date.now()}`) },
       http: { enabled: false },
+      inference: { scoringThread },
       // Parts fill the view (no belt to learn), so every frame of a window counts.
       parts: { mode: 'trigger', window: { kind: 'frames', frames: windowFrames }, deadlineMs: DEADLINE_MS, inViewCheck: false },
       cameras: [{ id: 'cam1', url: camera.url, product: line.sample.product, width: 224, height: 224, fps: FPS }],

@@ -19,7 +19,7 @@ import { deviceConfigSchema } from '../config/device.ts';
 import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
-import { median, round, writeBenchResult } from './bench-common.ts';
+import { median, round, scoringThreadFlag, writeBenchResult } from './bench-common.ts';
 import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from '../fixtures/conveyor.ts';
 import { existsSync } from 'node:fs';
 import { inferenceSettingsSchema } from '../config/enroll.ts';
@@ -37,8 +37,11 @@ const args = parseArgs({
     tiles: { type: 'string', default: '1,4,9' },
     rounds: { type: 'string', default: '30' },
     'max-batch': { type: 'string', default: String(inferenceSettingsSchema.parse({}).maxBatch) },
+    /** Scores frames on the device's scoring thread (`on`, the default) or its main thread (`off`). */
+    'scoring-thread': { type: 'string', default: 'on' },
   },
 }).values;
+const scoringThread = scoringThreadFlag(args['scoring-thread']);
 const seconds = Number(args.seconds);
 const warmup = Number(args.warmup);
 const cameraCounts = args.cameras.split(',').filter(Boolean).map(Number);
@@ -86,7 +89,7 @@ async function runWith(cameraCount: number): Promise<Run> {
     dataDir: sample.dataDir,
     mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: join(dir, `outbox-${cameraCount}`) },
     http: { enabled: false },
-    inference: { maxBatch },
+    inference: { maxBatch, scoringThread },
     decision: { debounceFrames: 2, cooldownMs: 500 },
     cameras: Array.from({ length: cameraCount }, (_, i) => ({ id: `cam${i + 1}`, url: server.url, product: sample.product, width: 224, height: 224, fps: 15 })),
   });

@@ -27,7 +27,7 @@ import { startEmbeddedBroker } from '../../runtime/mqtt/embedded-broker.ts';
 import { MqttPublisher } from '../../runtime/mqtt/publisher.ts';
 import type { PartVerdictPayload } from '../../runtime/parts/payloads.ts';
 import { ProductLibrary } from '../../runtime/product-library.ts';
-import { ScoringLane } from '../../runtime/scoring-lane.ts';
+import { ScoringLane } from '../../runtime/scoring/scoring-lane.ts';
 import { SharedModels } from '../../product/shared-models.ts';
 import { conveyorFixture } from '../helpers/conveyor-fixture.ts';
 

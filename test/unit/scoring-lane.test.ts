@@ -1,5 +1,5 @@
 import t from 'tap';
-import { nextBatch, ScoringLane } from '../../runtime/scoring-lane.ts';
+import { nextBatch, ScoringLane } from '../../runtime/scoring/scoring-lane.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
