@@ -4,10 +4,10 @@
  *
  * - rtsp: TCP transport (no lost UDP packets, passes firewalls) and a socket
  *   timeout, so a hung or vanished camera ends the reader instead of leaving
- *   it waiting (the supervisor restarts it). `-fflags nobuffer -flags
- *   low_delay` keep the demuxer and decoder from holding frames back: without
- *   them, in 7 of 9 bench:opcua runs the frames began to arrive one frame
- *   (33 ms at 30 fps) later a minute or two into the run and stayed there.
+ *   it waiting (the supervisor restarts it). `-fflags nobuffer` is not used
+ *   although it kept frames from arriving a frame late after a minute or two
+ *   in bench:opcua: it throws away the packets read while the stream is
+ *   probed, the first seconds of every connection (docs/OPCUA.md).
  * - http(s): reconnects inside ffmpeg for short network blips.
  * - files: played at real-time rate and looped, like a camera.
  * - constant frame rate at the output (`-fps_mode cfr -r <fps>`, `-vsync`
@@ -40,7 +40,7 @@ export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'heigh
   const input: string[] = [];
   if (kind === 'rtsp') {
     // ffmpeg 5 renamed the RTSP socket timeout from -stimeout to -timeout.
-    input.push('-rtsp_transport', 'tcp', ffmpeg.major >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US), '-fflags', 'nobuffer', '-flags', 'low_delay');
+    input.push('-rtsp_transport', 'tcp', ffmpeg.major >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US));
   } else if (kind === 'http') {
     input.push('-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', String(IO_TIMEOUT_US));
   } else if (kind === 'file') {
