@@ -19,7 +19,9 @@ import { Worker } from 'node:worker_threads';
 import type { FrameBatchScorer, FrameOutcome } from '../../product/scorer.ts';
 import { transferables, type ScoringCommand, type ScoringReply, type ScoringThreadData } from './scoring-protocol.ts';
 
-type Request = ScoringCommand extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never;
+/** A command as callers give it: its id is added by `request`. (Distributes over the union, which a plain `Omit` would merge.) */
+type WithoutId<C> = C extends unknown ? Omit<C, 'id'> : never;
+type Request = WithoutId<ScoringCommand>;
 
 interface Pending {
   resolve(reply: ScoringReply): void;
