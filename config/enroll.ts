@@ -239,8 +239,23 @@ export const inferenceSettingsSchema = z
      * main thread (one copy of each model in memory instead of two).
      */
     scoringThread: z.boolean().default(true),
+    /**
+     * Scoring threads, each with its own lane and its own copy of every
+     * model; camera i scores on thread i mod n, so a camera's frames keep
+     * their order. With more than one, each thread runs ONNX Runtime on
+     * `threads` intra-op threads (0 = the cores shared out among them): two
+     * single-threaded runs side by side waste less of a 2-core CPU than one
+     * run split over both cores, whose halves wait for each other whenever
+     * another process holds a core. Needs `scoringThread`.
+     */
+    scoringThreads: z.number().int().min(1).max(16).default(1),
   })
-  .strict();
+  .strict()
+  .superRefine((inference, ctx) => {
+    if (inference.scoringThreads > 1 && !inference.scoringThread) {
+      ctx.addIssue({ code: 'custom', path: ['scoringThreads'], message: `${inference.scoringThreads} scoring threads need scoringThread: true (frames scored on the main thread take one lane)` });
+    }
+  });
 
 export type InferenceSettings = z.output<typeof inferenceSettingsSchema>;
 

@@ -377,7 +377,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     const t0 = performance.now();
     const input = await frameToInput(frame.data, frame.width, frame.height, product.inputSize);
     const t1 = performance.now();
-    const outcome = await this.lane.score(served.frames, input, camera);
+    const outcome = await this.lane.score(served.lanes[this.lane.index] ?? served.lanes[0]!, input, camera);
     const t2 = performance.now();
     const frameId = `${camera}-${frame.seq}`;
     const latencyMs = Math.max(0, monotonicNow() - (frame.arrivalTs ?? frame.ts));

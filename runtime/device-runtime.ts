@@ -15,6 +15,7 @@
  * binary, the broker and HTTP ports. Anything wrong is one clear error and
  * nothing is left running.
  */
+import { availableParallelism } from 'node:os';
 import { monotonicNow } from './clock.ts';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.ts';
@@ -37,7 +38,7 @@ import { embeddedBrokerOptions, runtimeClientConfig } from './mqtt/embedded-brok
 import { MqttPublisher } from './mqtt/publisher.ts';
 import { ProductLibrary } from './product-library.ts';
 import { ScoringLane } from './scoring/scoring-lane.ts';
-import { ScoringThread } from './scoring/scoring-thread.ts';
+import { ScoringThread, scoringThreadInference } from './scoring/scoring-thread.ts';
 import { configureImageLibraryForRuntime } from '../product/image-io.ts';
 import { SharedModels } from '../product/shared-models.ts';
 import { createSystemdNotifier } from './systemd-notify.ts';
@@ -62,6 +63,15 @@ interface Camera {
 }
 
 /** Every password and token in the config: none of them may appear in health output or logs. */
+/** The scoring threads the inference settings ask for (none: frames are scored on the main thread). */
+function startScoringThreads(config: DeviceConfig, log: Logger): ScoringThread[] {
+  const settings = scoringThreadInference(config.inference, availableParallelism());
+  return settings.map((inference, i) => {
+    const name = settings.length > 1 ? `scoring thread ${i + 1} of ${settings.length}` : 'the scoring thread';
+    return new ScoringThread({ dataDir: config.dataDir, inference }, (err) => log.error({ err }, `${name} stopped (${err.message}); it starts again with the next frame`));
+  });
+}
+
 function deviceSecrets(config: DeviceConfig): string[] {
   const m = config.mqtt;
   const found = [
@@ -113,10 +123,8 @@ export class DeviceRuntime {
     const ffmpeg = resolveFfmpeg(config.cameras.find((c) => c.ffmpegPath)?.ffmpegPath);
     log.info({ ffmpeg: ffmpeg.path, source: ffmpeg.source }, `decoding cameras with ${ffmpeg.source} ffmpeg ${ffmpeg.path}`);
 
-    const scoringThread = config.inference.scoringThread
-      ? new ScoringThread({ dataDir: config.dataDir, inference: config.inference }, (err) => log.error({ err }, `the scoring thread stopped (${err.message}); it starts again with the next frame`))
-      : undefined;
-    const products = new ProductLibrary(new SharedModels(config.dataDir, config.inference), log.child({ part: 'products' }), scoringThread);
+    const scoringThreads = startScoringThreads(config, log);
+    const products = new ProductLibrary(new SharedModels(config.dataDir, config.inference), log.child({ part: 'products' }), scoringThreads);
     const cleanups: (() => Promise<unknown>)[] = [() => products.close()];
     const undo = async () => {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -139,9 +147,9 @@ export class DeviceRuntime {
       await publisher.start();
       cleanups.push(() => publisher.close({ timeoutMs: 2000 }));
 
-      const lane = new ScoringLane();
+      const lanes = Array.from({ length: Math.max(1, scoringThreads.length) }, (_, index) => new ScoringLane({ index }));
       const line = new PartLine(config.cameras.map((station) => ({ camera: station.id, product: station.product, settings: cameraPartsSettings(config, station) })));
-      const cameras: Camera[] = config.cameras.map((station) => {
+      const cameras: Camera[] = config.cameras.map((station, i) => {
         const camLog = log.child({ camera: station.id });
         const source = new FfmpegCamera(station, { logger: camLog, ffmpegPath: station.ffmpegPath ?? ffmpeg.path });
         const decision = { ...config.decision, ...station.decision };
@@ -151,7 +159,7 @@ export class DeviceRuntime {
           source,
           products,
           publisher,
-          lane,
+          lanes[i % lanes.length]!,
           camLog,
           tracker,
         );

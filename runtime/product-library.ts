@@ -47,15 +47,19 @@ const RETIRE_AFTER_MS = 5000;
 /** Stands for an `active` pointer that names no version (see readActiveVersion). */
 const UNREADABLE_POINTER = '(unreadable active pointer)';
 
+/** What a scoring lane scores a version's frames with. */
+export type LaneScorer = FrameBatchScorer & { release?(): Promise<void> };
+
 /**
  * A product version as the device serves it: the version on the main thread
  * (manifest, thresholds, anomaly maps built later, mask refinement) and what
- * the scoring lane scores its frames with — the scoring thread's copy when
- * the device scores on one (scoring/scoring-thread.ts), else the same version.
+ * each scoring lane scores its frames with — `lanes[i]` is scoring thread
+ * i's copy when the device scores on threads (scoring/scoring-thread.ts),
+ * else the one lane scores with the same version.
  */
 export interface ServedProduct {
   readonly scorer: ProductScorer;
-  readonly frames: FrameBatchScorer & { release?(): Promise<void> };
+  readonly lanes: readonly LaneScorer[];
 }
 
 export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
@@ -68,22 +72,25 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
   private checking: Promise<void> | undefined;
   private readonly retiring = new Map<NodeJS.Timeout, ServedProduct>();
 
-  /** With `thread`, frames are scored on the scoring thread (each version is loaded there too); `close` ends it. */
+  /** With `threads`, frames are scored on those scoring threads, one lane each (each version is loaded on every one); `close` ends them. */
   constructor(
     private readonly models: SharedModels,
     private readonly logger?: Logger,
-    private readonly thread?: ScoringThread,
+    private readonly threads: readonly ScoringThread[] = [],
   ) {
     super();
   }
 
-  /** Warms a loaded version up and, with a scoring thread, loads it there too. */
+  /** Warms a loaded version up and, with scoring threads, loads it on each of them too. */
   private async served(scorer: ProductScorer): Promise<ServedProduct> {
+    const lanes: LaneScorer[] = [];
     try {
       await scorer.warmUp();
-      const frames = this.thread ? await this.thread.load(scorer.manifest.productId, scorer.manifest.version, scorer.maxBatch) : scorer.frames;
-      return { scorer, frames };
+      const { productId, version } = scorer.manifest;
+      for (const thread of this.threads) lanes.push(await thread.load(productId, version, scorer.maxBatch));
+      return { scorer, lanes: this.threads.length > 0 ? lanes : [scorer.frames] };
     } catch (err) {
+      await Promise.all(lanes.map((lane) => lane.release?.().catch(() => undefined)));
       await scorer.release().catch(() => undefined);
       throw err;
     }
@@ -107,7 +114,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
       const served = await this.served(await this.loadUsable(id));
       this.products.set(id, served);
       const { version } = served.scorer.manifest;
-      this.logger?.info({ product: id, version }, `product ${id} ${version} loaded${this.thread ? ' (scoring on its own thread)' : ''}`);
+      this.logger?.info({ product: id, version }, `product ${id} ${version} loaded${this.threads.length === 1 ? ' (scoring on its own thread)' : this.threads.length > 1 ? ` (scoring on ${this.threads.length} threads)` : ''}`);
     }
   }
 
@@ -245,7 +252,7 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     this.retiring.set(timer, served);
   }
 
-  /** Stops watching, frees every product's sessions and ends the scoring thread. */
+  /** Stops watching, frees every product's sessions and ends the scoring threads. */
   async close(): Promise<void> {
     this.unwatch();
     await this.checking;
@@ -253,14 +260,14 @@ export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
     const all = [...this.products.values(), ...this.retiring.values()];
     this.retiring.clear();
     await Promise.all(all.map(release));
-    await this.thread?.close();
+    await Promise.all(this.threads.map((thread) => thread.close()));
     this.products.clear();
     this.waiting.clear();
   }
 }
 
-/** Frees a version's sessions, on both threads. */
+/** Frees a version's sessions, on every thread. */
 async function release(served: ServedProduct): Promise<void> {
-  await served.frames.release?.().catch(() => undefined);
+  await Promise.all(served.lanes.map((lane) => lane.release?.().catch(() => undefined)));
   await served.scorer.release().catch(() => undefined);
 }

@@ -39,6 +39,8 @@ const args = parseArgs({
     'max-batch': { type: 'string', default: String(inferenceSettingsSchema.parse({}).maxBatch) },
     /** Scores frames on the device's scoring thread (`on`, the default) or its main thread (`off`). */
     'scoring-thread': { type: 'string', default: 'on' },
+    /** Scoring threads (`inference.scoringThreads`): cameras share them out, each thread with its own lane. */
+    'scoring-threads': { type: 'string', default: String(inferenceSettingsSchema.parse({}).scoringThreads) },
   },
 }).values;
 const scoringThread = scoringThreadFlag(args['scoring-thread']);
@@ -49,6 +51,7 @@ const batchSizes = args['batch-sizes'].split(',').filter(Boolean).map(Number);
 const tileCounts = args.tiles.split(',').filter(Boolean).map(Number);
 const rounds = Number(args.rounds);
 const maxBatch = Number(args['max-batch']);
+const scoringThreads = Number(args['scoring-threads']);
 const dir = resolve(args.dir);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -89,7 +92,7 @@ async function runWith(cameraCount: number): Promise<Run> {
     dataDir: sample.dataDir,
     mqtt: { deviceId: 'bench', embeddedBroker: { port: 0 }, outboxDir: join(dir, `outbox-${cameraCount}`) },
     http: { enabled: false },
-    inference: { maxBatch, scoringThread },
+    inference: { maxBatch, scoringThread, scoringThreads },
     decision: { debounceFrames: 2, cooldownMs: 500 },
     cameras: Array.from({ length: cameraCount }, (_, i) => ({ id: `cam${i + 1}`, url: server.url, product: sample.product, width: 224, height: 224, fps: 15 })),
   });
@@ -208,4 +211,4 @@ for (const n of cameraCounts) {
   say(`${n} camera(s): ${r.fps} fps per camera, ${r.droppedFrames} dropped, reject frame-to-PUBACK p50 ${r.rejectLatencyP50Ms} ms p99 ${r.rejectLatencyP99Ms} ms ` +
     `(${r.rejects} rejects), CPU ${r.cpuPct} % of one core (runtime process; ffmpeg not included), RSS ${r.rssStartMb} -> ${r.rssEndMb} MB (${r.rssDriftPct} %)`);
 }
-writeBenchResult('stream', { name: 'stream', size: 224, cameraFps: 15, maxBatch, cameras, ...scoring });
+writeBenchResult('stream', { name: 'stream', size: 224, cameraFps: 15, maxBatch, scoringThread, scoringThreads, cameras, ...scoring });

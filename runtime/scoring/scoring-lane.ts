@@ -1,13 +1,15 @@
 /**
- * One scoring lane for all cameras of a device. ONNX Runtime already spreads
- * one frame over every core, so running two frames at once only makes both
- * late; work takes turns, first come first served. With `inference.maxBatch`
- * above 1, frames of several cameras that wait for the same product version
- * when the lane becomes free are scored as one batch (one backbone run over
- * all of them, as video-analytics servers batch streams, for hardware that
- * runs a batch cheaper than its frames one by one); no frame waits for more
- * frames to arrive. Each camera still gets its own outcome, and a camera's
- * frames keep their order.
+ * A scoring lane: the cameras of a device take turns on it (with several
+ * scoring threads, `inference.scoringThreads`, each thread has a lane and
+ * its share of the cameras). ONNX Runtime already spreads one frame over the
+ * cores it is given, so running two frames at once on one copy of a model
+ * only makes both late; work takes turns, first come first served. With
+ * `inference.maxBatch` above 1, frames of several cameras that wait for the
+ * same product version when the lane becomes free are scored as one batch
+ * (one backbone run over all of them, as video-analytics servers batch
+ * streams, for hardware that runs a batch cheaper than its frames one by
+ * one); no frame waits for more frames to arrive. Each camera still gets its
+ * own outcome, and a camera's frames keep their order.
  */
 
 /** What scores a batch of frames: one product version. */
@@ -69,8 +71,17 @@ export class ScoringLane {
   private busy = false;
   private waiting = 0;
 
-  /** `maxBatch` caps every batch (a scorer's own `maxBatch` may cap it lower). */
-  constructor(private readonly opts: { maxBatch?: number } = {}) {}
+  /**
+   * `maxBatch` caps every batch (a scorer's own `maxBatch` may cap it lower);
+   * `index` is the scoring thread the lane feeds, with several (which of a
+   * served product's lane scorers its cameras use; 0 with one).
+   */
+  constructor(private readonly opts: { maxBatch?: number; index?: number } = {}) {}
+
+  /** The scoring thread this lane feeds (see the constructor). */
+  get index(): number {
+    return this.opts.index ?? 0;
+  }
 
   /** Runs `job` alone, after everything queued before it has settled. */
   run<T>(job: () => Promise<T>): Promise<T> {

@@ -16,12 +16,26 @@
  * version loads itself again on the new thread (a generation number tells).
  */
 import { Worker } from 'node:worker_threads';
+import type { InferenceSettings } from '../../config/enroll.ts';
 import type { FrameBatchScorer, FrameOutcome } from '../../product/scorer.ts';
 import { transferables, type ScoringCommand, type ScoringReply, type ScoringThreadData } from './scoring-protocol.ts';
 
 /** A command as callers give it: its id is added by `request`. (Distributes over the union, which a plain `Omit` would merge.) */
 type WithoutId<C> = C extends unknown ? Omit<C, 'id'> : never;
 type Request = WithoutId<ScoringCommand>;
+
+/**
+ * The inference settings of each scoring thread the device starts: none when
+ * frames are scored on the main thread, else `scoringThreads` of them. With
+ * more than one, `threads: 0` shares the cores out (at least one intra-op
+ * thread each) instead of giving every thread all of them.
+ */
+export function scoringThreadInference(inference: InferenceSettings, cores: number): InferenceSettings[] {
+  if (!inference.scoringThread) return [];
+  const count = inference.scoringThreads;
+  const threads = inference.threads || (count > 1 ? Math.max(1, Math.floor(cores / count)) : 0);
+  return Array.from({ length: count }, () => ({ ...inference, threads }));
+}
 
 interface Pending {
   resolve(reply: ScoringReply): void;

@@ -10,7 +10,9 @@ import { inferenceSettingsSchema } from '../../config/enroll.ts';
 import { prepareSampleProduct } from '../../fixtures/conveyor.ts';
 import { readImage } from '../../product/image-io.ts';
 import { ProductScorer, type FrameBatchScorer } from '../../product/scorer.ts';
-import { ScoringThread } from '../../runtime/scoring/scoring-thread.ts';
+import { ScoringThread, scoringThreadInference } from '../../runtime/scoring/scoring-thread.ts';
+import { ProductLibrary } from '../../runtime/product-library.ts';
+import { SharedModels } from '../../product/shared-models.ts';
 import { transferables } from '../../runtime/scoring/scoring-protocol.ts';
 import type { Worker } from 'node:worker_threads';
 
@@ -120,4 +122,26 @@ t.test('transferables lists each buffer once and only buffers', (t) => {
   t.equal(found.length, 3, 'the batch buffer once, the mask, the bare array');
   t.ok(found.includes(batch.buffer as ArrayBuffer) && found.includes(own.buffer as ArrayBuffer));
   t.end();
+});
+
+t.test('with two scoring threads the library serves each version on both, each scoring as here, and ends both on close', async (t) => {
+  const settings = scoringThreadInference(inferenceSettingsSchema.parse({ scoringThreads: 2 }), 2);
+  t.same(settings.map((s) => s.threads), [1, 1], 'the two cores shared out: one intra-op thread each');
+  const threads = settings.map((inference) => new ScoringThread({ dataDir: sample.dataDir, inference }, (err) => t.fail(`thread failed: ${err.message}`)));
+  const library = new ProductLibrary(new SharedModels(sample.dataDir, inference), undefined, threads);
+  await library.load([sample.product]);
+  const served = library.get(sample.product);
+  t.equal(served.lanes.length, 2, 'one lane scorer per thread');
+  const expected = await local.frames.scoreBatch(await frames());
+  const [first, second] = await Promise.all(served.lanes.map(async (lane) => lane.scoreBatch(await frames())));
+  for (const [i, part] of parts.entries()) {
+    for (const [name, got] of [['thread 1', first!], ['thread 2', second!]] as const) {
+      t.ok(Math.abs(got[i]!.score - expected[i]!.score) < 1e-4, `${name}, ${part.kind}: score ${got[i]!.score.toFixed(4)} (here ${expected[i]!.score.toFixed(4)})`);
+      t.equal(got[i]!.verdict, expected[i]!.verdict, `${name}, ${part.kind}: verdict ${got[i]!.verdict}`);
+    }
+  }
+  await library.close();
+  for (const [i, thread] of threads.entries()) {
+    await t.rejects(thread.request({ type: 'release', handle: 0 }), /the scoring thread is closed/, `thread ${i + 1} ended with the library`);
+  }
 });
