@@ -20,7 +20,7 @@
  * and are not counted.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +43,7 @@ import type { PartVerdictPayload } from '../runtime/parts/payloads.ts';
 import { round, scoringThreadFlag, writeBenchResult } from './bench-common.ts';
 import { FrameIdentifier, judgedPlace, LINE_FPS as FPS, prepareLine, SETTLE_MS, type JudgedPlace } from './bench-line.ts';
 import { matchResults } from './bench-opcua-stats.ts';
+import { RUNTIME_UNIT, unitNice } from './unit-environment.ts';
 
 const args = parseArgs({
   options: {
@@ -58,6 +59,8 @@ const args = parseArgs({
     'frame-log': { type: 'string' },
     /** ONNX Runtime threads of the device (`inference.threads`; 0 = one per core). */
     threads: { type: 'string', default: '0' },
+    /** Nice value of the device process and its camera readers: `unit` (default) is systemd/linesight@.service's `Nice=`, as deployed; a number to compare (0: the same as the camera server and the PLC client this machine also runs). */
+    'device-nice': { type: 'string', default: 'unit' },
     /** Scores frames on the device's scoring thread (`on`, the default) or its main thread (`off`). */
     'scoring-thread': { type: 'string', default: 'on' },
   },
@@ -119,7 +122,7 @@ async function serve(): Promise<void> {
       opcua: { enabled: true, host: '127.0.0.1', port: c.port, allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir: c.pkiDir },
       cameras: [{ id: CAMERA, url: c.cameraUrl, product: c.product, width: 224, height: 224, fps: FPS }],
     }),
-    { logger: createLogger('bench-opcua-device'), onFrame: (f) => (leadIn.onFrame(f), c.frameLog && frameLog.push(`${f.stream?.reader ?? 0} ${f.stream?.index ?? f.seq} ${f.ts}`)), onScored: (s) => (judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)), timeline.scored(s)) },
+    { logger: createLogger('bench-opcua-device'), onFrame: (f) => (leadIn.onFrame(f), c.frameLog && frameLog.push(`${f.stream?.reader ?? 0} ${f.stream?.index ?? f.seq} ${f.ts} ${identifier.identify(f.data, f.width)}`)), onScored: (s) => (judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)), timeline.scored(s)) },
   );
   const judged: Record<string, number> = {};
   const timeline = new PartTimeline();
@@ -189,9 +192,20 @@ interface DeviceProcess {
   stop(): Promise<Record<string, number>>;
 }
 
+/** The device process's nice value (`--device-nice`). */
+function deviceNice(): number {
+  const value = args.values['device-nice']!;
+  if (value === 'unit') return unitNice(readFileSync(RUNTIME_UNIT, 'utf8'));
+  if (!/^-?\d+$/.test(value)) throw new Error(`--device-nice is unit or a whole number (e.g. --device-nice=-5), got "${value}"`);
+  return Number(value);
+}
+
 async function startDeviceProcess(config: ServeConfig): Promise<DeviceProcess> {
   const profile = args.values['profile-dir'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(args.values['profile-dir'])] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', import.meta.filename, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const node = [process.execPath, ...profile, '--import', 'tsx', import.meta.filename, '--serve'];
+  const nice = deviceNice();
+  const command = nice === 0 ? node : ['nice', '-n', String(nice), ...node];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin.write(`${JSON.stringify(config)}\n`);
   const lines = createInterface({ input: child.stdout });
   let judged: Record<string, number> | undefined;
@@ -266,7 +280,7 @@ async function bench(): Promise<void> {
   const calls: Promise<void>[] = [];
   const limit = new AbortController();
   const interval = 1000 / FPS;
-  say(`bench:opcua: ${total} parts (after ${WARM_UP_PARTS} warm-up parts) at ${rate}/s over ${minutes} min, SignAndEncrypt, real device on an RTSP camera`);
+  say(`bench:opcua: ${total} parts (after ${WARM_UP_PARTS} warm-up parts) at ${rate}/s over ${minutes} min, SignAndEncrypt, real device (nice ${deviceNice()}) on an RTSP camera`);
   const loads = [loadavg()[0]!];
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
   // Warm-up parts are called W-<k>, counted ones keep their line id.
@@ -344,6 +358,7 @@ async function bench(): Promise<void> {
     minutes,
     ratePerS: rate,
     scoringThread: scoringThreadFlag(args.values['scoring-thread']),
+    deviceNice: deviceNice(),
     parts: stats.parts,
     events: stats.events,
     missing: stats.missing.length,

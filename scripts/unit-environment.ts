@@ -1,9 +1,9 @@
 /**
- * The C library settings the systemd unit gives the runtime (its
- * `Environment=MALLOC_*` and `GLIBC_TUNABLES` lines), for benchmarks that run
- * the runtime inside their own process. glibc reads them once, when the
- * process starts, so a benchmark started without them re-runs itself with
- * them: it then measures the runtime as the unit runs it.
+ * What the systemd unit gives the runtime process, for benchmarks that run
+ * it as the unit does: the C library settings (its `Environment=MALLOC_*`
+ * and `GLIBC_TUNABLES` lines) and its `Nice=`. glibc reads its settings once,
+ * when the process starts, so a benchmark started without them re-runs
+ * itself with them: it then measures the runtime as the unit runs it.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -26,6 +26,12 @@ export function libcEnvironment(unitText: string): Record<string, string> {
     }
   }
   return env;
+}
+
+/** The unit's `Nice=` (the last one wins; 0 without one), for benchmarks that start the runtime as the unit does. */
+export function unitNice(unitText: string): number {
+  const values = unitText.split('\n').map((line) => /^Nice=\s*(-?\d+)\s*$/.exec(line.trim())).filter((m) => m !== null);
+  return values.length > 0 ? Number(values.at(-1)![1]) : 0;
 }
 
 /**

@@ -10,6 +10,15 @@
  *   probed, the first seconds of every connection (docs/OPCUA.md).
  * - http(s): reconnects inside ffmpeg for short network blips.
  * - files: played at real-time rate and looped, like a camera.
+ * - the decoder threads by slices, not by frames (`-thread_type slice`):
+ *   frame threading, ffmpeg's default, hands each frame to the next thread
+ *   and gives it back only once that many more frames have come in, a frame
+ *   interval of latency per thread. Frames matched by content on one RTSP
+ *   stream at 30 fps: 33 ms earlier than with the default on this 2-core
+ *   machine (100 ms with `-threads 1` in another run). The frame clock
+ *   takes a fixed delay out of the frames' times, but on a line it is time
+ *   before a part's frame exists, which a trigger's delay must cover.
+ *   A stream without slices decodes on one thread, cheap at a camera's size.
  * - constant frame rate at the output (`-fps_mode cfr -r <fps>`, `-vsync`
  *   before ffmpeg 5.1): frame n is stream time n / fps, a lost frame is
  *   filled with a copy of the one before, which the frame clock
@@ -53,6 +62,7 @@ export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'heigh
   const url = kind === 'file' ? camera.url.replace(/^file:\/\//i, '') : camera.url;
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    '-thread_type', 'slice',
     ...input,
     '-i', url,
     '-an', '-sn', '-dn',

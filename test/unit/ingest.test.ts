@@ -22,6 +22,7 @@ t.test('rtsp cameras are read over TCP with a socket timeout', async (t) => {
   const old = ffmpegArgs(camera, { major: 5, minor: 0 });
   t.same(old.slice(old.indexOf('-vsync'), old.indexOf('-vsync') + 4), ['-vsync', 'cfr', '-r', '15'], 'before 5.1 the option is -vsync');
   t.notOk(args.includes('-re'), 'a live camera is not paced');
+  t.same(input.slice(input.indexOf('-thread_type'), input.indexOf('-thread_type') + 2), ['-thread_type', 'slice'], 'the decoder threads by slices: frame threads hold frames back');
 });
 
 t.test('a region of interest is cropped before scaling', async (t) => {

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { libcEnvironment, RUNTIME_UNIT } from '../../scripts/unit-environment.ts';
+import { libcEnvironment, RUNTIME_UNIT, unitNice } from '../../scripts/unit-environment.ts';
 
 t.test('malloc settings are read from Environment= lines, later ones winning', async (t) => {
   const unit = [
@@ -25,6 +25,19 @@ t.test('malloc settings are read from Environment= lines, later ones winning', a
 
 t.test('the runtime unit caps malloc arenas at two', async (t) => {
   t.same(libcEnvironment(readFileSync(RUNTIME_UNIT, 'utf8')), { MALLOC_ARENA_MAX: '2' });
+});
+
+t.test('the nice value is read from Nice= lines, the last one winning; 0 without one', async (t) => {
+  t.equal(unitNice('[Service]\nNice=10\n# Nice=3\nNice=-5\n'), -5);
+  t.equal(unitNice('[Service]\n  Nice= 7\n'), 7);
+  t.equal(unitNice('[Service]\nExecStart=/usr/bin/env linesight run\n'), 0);
+});
+
+t.test('the runtime unit runs before other processes, and training after it', async (t) => {
+  const runtime = unitNice(readFileSync(RUNTIME_UNIT, 'utf8'));
+  const enroll = unitNice(readFileSync(join(RUNTIME_UNIT, '..', 'linesight-enroll@.service'), 'utf8'));
+  t.ok(runtime < 0, `the runtime at nice ${runtime}`);
+  t.ok(enroll > 0, `enrollment at nice ${enroll}`);
 });
 
 t.test('a script started without the unit settings runs again with them, once', async (t) => {
