@@ -62,7 +62,6 @@ interface Camera {
   pipeline: CameraPipeline;
 }
 
-/** Every password and token in the config: none of them may appear in health output or logs. */
 /** The scoring threads the inference settings ask for (none: frames are scored on the main thread). */
 function startScoringThreads(config: DeviceConfig, log: Logger): ScoringThread[] {
   const settings = scoringThreadInference(config.inference, availableParallelism());
@@ -72,6 +71,7 @@ function startScoringThreads(config: DeviceConfig, log: Logger): ScoringThread[]
   });
 }
 
+/** Every password and token in the config: none of them may appear in health output or logs. */
 function deviceSecrets(config: DeviceConfig): string[] {
   const m = config.mqtt;
   const found = [
