@@ -11,14 +11,21 @@ import { join } from 'node:path';
 
 export const RUNTIME_UNIT = join(import.meta.dirname, '..', 'systemd', 'linesight@.service');
 
+/** The values of a unit's `name=` lines, in order (systemd: a later line adds to or overrides an earlier one). */
+export function unitDirective(unitText: string, name: string): string[] {
+  return unitText
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith(`${name}=`))
+    .map((line) => line.slice(name.length + 1).trim());
+}
+
 /** The unit's `Environment=` assignments that configure the C library (malloc), in order; later ones win. */
 export function libcEnvironment(unitText: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const line of unitText.split('\n')) {
-    const m = /^Environment=(.*)$/.exec(line.trim());
-    if (!m) continue;
+  for (const value of unitDirective(unitText, 'Environment')) {
     // One line may hold several assignments, each optionally in double quotes.
-    for (const item of m[1]!.match(/"[^"]*"|\S+/g) ?? []) {
+    for (const item of value.match(/"[^"]*"|\S+/g) ?? []) {
       const assignment = item.startsWith('"') ? item.slice(1, -1) : item;
       const eq = assignment.indexOf('=');
       const name = assignment.slice(0, eq);
@@ -30,8 +37,8 @@ export function libcEnvironment(unitText: string): Record<string, string> {
 
 /** The unit's `Nice=` (the last one wins; 0 without one), for benchmarks that start the runtime as the unit does. */
 export function unitNice(unitText: string): number {
-  const values = unitText.split('\n').map((line) => /^Nice=\s*(-?\d+)\s*$/.exec(line.trim())).filter((m) => m !== null);
-  return values.length > 0 ? Number(values.at(-1)![1]) : 0;
+  const values = unitDirective(unitText, 'Nice').filter((value) => /^-?\d+$/.test(value));
+  return values.length > 0 ? Number(values.at(-1)) : 0;
 }
 
 /**

@@ -12,6 +12,7 @@ import t from 'tap';
 import { SYSTEM_DEPS_HINT } from '../../fixtures/required-tool.ts';
 import { createSystemdNotifier } from '../../runtime/systemd-notify.ts';
 import { requireTool } from '../helpers/require-tool.ts';
+import { unitDirective as directive } from '../../scripts/unit-environment.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ANALYZE = '/usr/bin/systemd-analyze';
@@ -34,14 +35,6 @@ for (const [unit, instance] of [
     t.equal(r.status, 0, r.output);
     t.notMatch(r.output, /linesight/, `no complaint about the unit: ${r.output}`);
   });
-}
-
-/** The values of one directive in a unit file, in order. */
-function directive(unitText: string, name: string): string[] {
-  return unitText
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}=`))
-    .map((line) => line.slice(name.length + 1).trim());
 }
 
 /** System calls of a `@group` as systemd lists them (nested groups expanded). */
