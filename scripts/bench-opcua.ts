@@ -200,10 +200,9 @@ function deviceNice(): number {
   return Number(value);
 }
 
-async function startDeviceProcess(config: ServeConfig): Promise<DeviceProcess> {
+async function startDeviceProcess(config: ServeConfig, nice: number): Promise<DeviceProcess> {
   const profile = args.values['profile-dir'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(args.values['profile-dir'])] : [];
   const node = [process.execPath, ...profile, '--import', 'tsx', import.meta.filename, '--serve'];
-  const nice = deviceNice();
   const command = nice === 0 ? node : ['nice', '-n', String(nice), ...node];
   const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin.write(`${JSON.stringify(config)}\n`);
@@ -244,6 +243,7 @@ async function bench(): Promise<void> {
   const rate = Number(args.values.rate);
   const guardMs = Number(args.values['guard-ms']);
   const leadMs = Number(args.values['lead-ms']);
+  const nice = deviceNice();
   const dir = resolve(args.values.dir);
   const line = await prepareLine({ dir, minutes, rate, log: say });
   const work = await mkdtemp(join(tmpdir(), 'bench-opcua-'));
@@ -264,7 +264,7 @@ async function bench(): Promise<void> {
     frameLog: args.values['frame-log'] ? resolve(args.values['frame-log']) : undefined,
     threads: Number(args.values.threads),
     scoringThread: scoringThreadFlag(args.values['scoring-thread']),
-  });
+  }, nice);
   const clock = lineClock(device.syncFrame, device.syncFrameTime, FPS);
   const plc = await connectVisionClient(device.endpointUrl, { identity, securityMode: MessageSecurityMode.SignAndEncrypt, user: PLC });
   // transitMs: the verdict's DecidedTime to its event here (the device and this client share the machine's wall clock).
@@ -280,7 +280,7 @@ async function bench(): Promise<void> {
   const calls: Promise<void>[] = [];
   const limit = new AbortController();
   const interval = 1000 / FPS;
-  say(`bench:opcua: ${total} parts (after ${WARM_UP_PARTS} warm-up parts) at ${rate}/s over ${minutes} min, SignAndEncrypt, real device (nice ${deviceNice()}) on an RTSP camera`);
+  say(`bench:opcua: ${total} parts (after ${WARM_UP_PARTS} warm-up parts) at ${rate}/s over ${minutes} min, SignAndEncrypt, real device (nice ${nice}) on an RTSP camera`);
   const loads = [loadavg()[0]!];
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
   // Warm-up parts are called W-<k>, counted ones keep their line id.
@@ -358,7 +358,7 @@ async function bench(): Promise<void> {
     minutes,
     ratePerS: rate,
     scoringThread: scoringThreadFlag(args.values['scoring-thread']),
-    deviceNice: deviceNice(),
+    deviceNice: nice,
     parts: stats.parts,
     events: stats.events,
     missing: stats.missing.length,
