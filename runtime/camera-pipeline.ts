@@ -51,7 +51,7 @@ import { LatencyWindow } from './latency-window.ts';
 import { decideFrame, initialFrameDecisionState, type FrameDecisionState } from './parts/frame-decision.ts';
 import { makeThumbnail } from './parts/presence.ts';
 import { PartTracker, type PartVerdict, type TrackedFrame } from './parts/tracker.ts';
-import type { ProductLibrary, ServedProduct } from './product-library.ts';
+import { laneScorer, type ProductLibrary, type ServedProduct } from './product-library.ts';
 import type { ProductScorer } from '../product/scorer.ts';
 import type { ScoringLane } from './scoring/scoring-lane.ts';
 import type { FrameOutcome, ScoreOutcome } from '../product/scorer.ts';
@@ -377,7 +377,7 @@ export class CameraPipeline extends EventEmitter<PipelineEvents> {
     const t0 = performance.now();
     const input = await frameToInput(frame.data, frame.width, frame.height, product.inputSize);
     const t1 = performance.now();
-    const outcome = await this.lane.score(served.lanes[this.lane.index] ?? served.lanes[0]!, input, camera);
+    const outcome = await this.lane.score(laneScorer(served, this.lane.index), input, camera);
     const t2 = performance.now();
     const frameId = `${camera}-${frame.seq}`;
     const latencyMs = Math.max(0, monotonicNow() - (frame.arrivalTs ?? frame.ts));

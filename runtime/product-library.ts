@@ -62,6 +62,22 @@ export interface ServedProduct {
   readonly lanes: readonly LaneScorer[];
 }
 
+/**
+ * What scoring lane `index` scores a served version's frames with. The
+ * library makes one copy per scoring thread (or the one main-thread scorer),
+ * and the runtime gives each camera a lane of those threads, so a lane
+ * without a copy is a wiring error: it is named, never replaced by another
+ * lane's copy (that would score on a thread the camera was not given).
+ */
+export function laneScorer(served: ServedProduct, index: number): LaneScorer {
+  const scorer = served.lanes[index];
+  if (!scorer) {
+    const { productId, version } = served.scorer.manifest;
+    throw new Error(`scoring lane ${index} has no copy of ${productId} ${version}: it is served on ${served.lanes.length} lane(s)`);
+  }
+  return scorer;
+}
+
 export class ProductLibrary extends EventEmitter<ProductLibraryEvents> {
   private readonly products = new Map<string, ServedProduct>();
   /** Products with no active version yet, loaded as soon as one is activated. */

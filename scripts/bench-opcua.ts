@@ -41,6 +41,7 @@ import { percentile } from '../runtime/latency-window.ts';
 import type { ScoredFrame } from '../runtime/camera-pipeline.ts';
 import type { PartVerdictPayload } from '../runtime/parts/payloads.ts';
 import { round, scoringThreadFlag, writeBenchResult } from './bench-common.ts';
+import { machineCpuShare, readMachineCpu } from './machine-cpu.ts';
 import { FrameIdentifier, judgedPlace, LINE_FPS as FPS, prepareLine, SETTLE_MS, type JudgedPlace } from './bench-line.ts';
 import { matchResults } from './bench-opcua-stats.ts';
 import { RUNTIME_UNIT, unitNice } from './unit-environment.ts';
@@ -282,6 +283,7 @@ async function bench(): Promise<void> {
   const interval = 1000 / FPS;
   say(`bench:opcua: ${total} parts (after ${WARM_UP_PARTS} warm-up parts) at ${rate}/s over ${minutes} min, SignAndEncrypt, real device (nice ${nice}) on an RTSP camera`);
   const loads = [loadavg()[0]!];
+  const machine0 = readMachineCpu();
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
   // Warm-up parts are called W-<k>, counted ones keep their line id.
   const ids = line.plcParts.map((p, k) => (k < WARM_UP_PARTS ? `W-${k}` : p.partId));
@@ -313,6 +315,8 @@ async function bench(): Promise<void> {
   await new Promise((r) => setTimeout(r, DEADLINE_MS + 1500));
   clearInterval(sampler);
   loads.push(loadavg()[0]!);
+  const machine1 = readMachineCpu();
+  const machine = machine0 && machine1 ? machineCpuShare(machine0, machine1) : { busyPct: Number.NaN, stealPct: Number.NaN };
   const triggerErrors = Number((await plc.session.read({ nodeId: `ns=${plc.ns};s=VisionSystem.Cameras.${CAMERA}.Counters.TriggerErrors`, attributeId: AttributeIds.Value })).value.value);
   await unsubscribe();
   await plc.close();
@@ -350,7 +354,7 @@ async function bench(): Promise<void> {
   const load = round(loads.reduce((a, b) => a + b, 0) / loads.length, 1);
   say(`parts ${stats.parts}, result events ${stats.events}, missing ${stats.missing.length}, duplicated ${stats.duplicated.length}, unexpected ${stats.unexpected}, trigger call errors ${callErrors}, trigger errors ${triggerErrors}`);
   say(`part at the camera -> result event: p50 ${r2(stats.latencyMs.p50)} ms, p99 ${r2(stats.latencyMs.p99)} ms, max ${r2(stats.latencyMs.max)} ms; device-side p99 ${r2(percentile(device_, 99))} ms; verdict -> event here p50 ${r2(percentile(transit, 50))} / p99 ${r2(percentile(transit, 99))} ms`);
-  say(`verdicts: no verdict ${outcomes.no_verdict}, missed ${outcomes.missed}, false rejects ${outcomes.false_reject}; judged frames ${JSON.stringify(judged)} (timing errors ${timingErrors}, classifier errors ${classifierErrors}); load average ${load} on ${availableParallelism()} cores`);
+  say(`verdicts: no verdict ${outcomes.no_verdict}, missed ${outcomes.missed}, false rejects ${outcomes.false_reject}; judged frames ${JSON.stringify(judged)} (timing errors ${timingErrors}, classifier errors ${classifierErrors}); load average ${load} on ${availableParallelism()} cores, ${machine.busyPct} % of them busy (steal ${machine.stealPct} %)`);
   writeBenchResult('opcua', {
     bench: 'opcua',
     device: 'DeviceRuntime (RTSP camera, enrolled washer product, trigger mode, one-frame window)',
@@ -369,6 +373,8 @@ async function bench(): Promise<void> {
     deviceLatencyMs: { p50: r2(percentile(device_, 50)), p99: r2(percentile(device_, 99)) },
     eventTransitMs: { p50: r2(percentile(transit, 50)), p99: r2(percentile(transit, 99)) },
     loadAverage: load,
+    machineCpuPct: machine.busyPct,
+    stealPct: machine.stealPct,
     cores: availableParallelism(),
     leadMs,
     guardMs,

@@ -6,8 +6,9 @@
  * can (frames of cameras waiting together as one batch), and publishes to
  * the embedded broker. Per camera count it reports sustained scored fps per
  * camera, dropped frames, frame-to-PUBACK latency of reject signals
- * (p50/p99), process CPU and the RSS drift between the first and the last
- * minute (a leak shows as drift). Before the cameras it measures what
+ * (p50/p99), process CPU, how busy the whole machine was (all cores, and
+ * the share the hypervisor stole: scripts/machine-cpu.ts) and the RSS drift
+ * between the first and the last minute (a leak shows as drift). Before the cameras it measures what
  * batching buys (ms per frame, N frames in one batch against N single runs)
  * and the cost of a tiled frame (1, 4, 9 tiles of the input size as one batch)
  * with what a 1280x960 camera at 15 fps needs.
@@ -20,6 +21,7 @@ import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { median, round, scoringThreadFlag, writeBenchResult } from './bench-common.ts';
+import { machineCpuShare, readMachineCpu } from './machine-cpu.ts';
 import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from '../fixtures/conveyor.ts';
 import { existsSync } from 'node:fs';
 import { inferenceSettingsSchema } from '../config/enroll.ts';
@@ -78,6 +80,9 @@ interface Run {
   frameLatencyP50Ms: number | null;
   frameLatencyP99Ms: number | null;
   cpuPct: number;
+  /** % of all the machine's cores busy (runtime, ffmpeg, camera server, anything else) and % the hypervisor stole. */
+  machineCpuPct: number;
+  stealPct: number;
   rssStartMb: number;
   rssEndMb: number;
   rssDriftPct: number;
@@ -126,6 +131,7 @@ async function runWith(cameraCount: number): Promise<Run> {
   const droppedBefore = runtime.health().cameras.reduce((a, c) => a + c.droppedFrames, 0);
   measuring = true;
   const cpu0 = process.cpuUsage();
+  const machine0 = readMachineCpu();
   const t0 = performance.now();
   const rss: { t: number; mb: number }[] = [];
   while (performance.now() - t0 < seconds * 1000) {
@@ -137,6 +143,8 @@ async function runWith(cameraCount: number): Promise<Run> {
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const machine1 = readMachineCpu();
+  const machine = machine0 && machine1 ? machineCpuShare(machine0, machine1) : { busyPct: Number.NaN, stealPct: Number.NaN };
   const droppedFrames = runtime.health().cameras.reduce((a, c) => a + c.droppedFrames, 0) - droppedBefore;
   await runtime.stop();
   await server.stop();
@@ -158,6 +166,8 @@ async function runWith(cameraCount: number): Promise<Run> {
     frameLatencyP50Ms: round(percentile(frameLatencies, 50) ?? NaN, 1),
     frameLatencyP99Ms: round(percentile(frameLatencies, 99) ?? NaN, 1),
     cpuPct: round(((cpu.user + cpu.system) / 1000 / (elapsed * 1000)) * 100, 1),
+    machineCpuPct: machine.busyPct,
+    stealPct: machine.stealPct,
     rssStartMb: round(first, 1),
     rssEndMb: round(last, 1),
     rssDriftPct: round(((last - first) / first) * 100, 2),
@@ -209,6 +219,6 @@ for (const n of cameraCounts) {
   const r = await runWith(n);
   cameras[String(n)] = r;
   say(`${n} camera(s): ${r.fps} fps per camera, ${r.droppedFrames} dropped, reject frame-to-PUBACK p50 ${r.rejectLatencyP50Ms} ms p99 ${r.rejectLatencyP99Ms} ms ` +
-    `(${r.rejects} rejects), CPU ${r.cpuPct} % of one core (runtime process; ffmpeg not included), RSS ${r.rssStartMb} -> ${r.rssEndMb} MB (${r.rssDriftPct} %)`);
+    `(${r.rejects} rejects), CPU ${r.cpuPct} % of one core (runtime process; ffmpeg not included), machine ${r.machineCpuPct} % of all cores busy (steal ${r.stealPct} %), RSS ${r.rssStartMb} -> ${r.rssEndMb} MB (${r.rssDriftPct} %)`);
 }
 writeBenchResult('stream', { name: 'stream', size: 224, cameraFps: 15, maxBatch, scoringThread, scoringThreads, cameras, ...scoring });

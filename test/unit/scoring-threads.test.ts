@@ -1,9 +1,11 @@
 /**
  * How many scoring threads a device starts and how many cores each gives ONNX
- * Runtime (`inference.scoringThread`, `scoringThreads`, `threads`).
+ * Runtime (`inference.scoringThread`, `scoringThreads`, `threads`), and which
+ * copy of a served version a camera's lane scores with.
  */
 import t from 'tap';
 import { inferenceSettingsSchema } from '../../config/enroll.ts';
+import { laneScorer, type LaneScorer, type ServedProduct } from '../../runtime/product-library.ts';
 import { scoringThreadInference } from '../../runtime/scoring/scoring-thread.ts';
 
 const threadsOf = (settings: object, cores: number) => scoringThreadInference(inferenceSettingsSchema.parse(settings), cores).map((s) => s.threads);
@@ -27,4 +29,12 @@ t.test('scoring on the main thread starts none, and refuses more than one lane',
   t.notOk(refused.success);
   t.same(refused.error?.issues.map((i) => i.path.join('.')), ['scoringThreads'], 'names the key');
   t.match(refused.error?.issues[0]?.message, /need scoringThread: true/);
+});
+
+t.test('a camera scores on its own lane copy, and a lane without one is named, not replaced', async (t) => {
+  const copy = (name: string) => ({ name }) as unknown as LaneScorer;
+  const served = { scorer: { manifest: { productId: 'bracket-a', version: 'v3' } }, lanes: [copy('thread 0'), copy('thread 1')] } as unknown as ServedProduct;
+  t.equal(laneScorer(served, 1), served.lanes[1]);
+  t.equal(laneScorer(served, 0), served.lanes[0]);
+  t.throws(() => laneScorer(served, 2), /scoring lane 2 has no copy of bracket-a v3: it is served on 2 lane\(s\)/);
 });
