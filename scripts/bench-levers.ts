@@ -75,8 +75,8 @@ const LEVERS: Lever[] = [
   { id: 'f2pad', what: 'F2PAD mask refinement vs the thresholded mask', settings: {}, refine: ['none', 'f2pad'] },
   {
     id: 'combined',
-    what: 'the tuning split winners together: PCA to 96 + dihedral bank augmentation',
-    settings: { featureDim: 96, bankAugment: 'dihedral' },
+    what: 'the two best of the tuning split together: PCA to 96 + the stride-4 layer',
+    settings: { featureDim: 96, layers: STRIDE4_LAYERS, coresetRatio: 0.025 },
   },
 ];
 
