@@ -41,7 +41,7 @@ import { percentile } from '../runtime/latency-window.ts';
 import type { ScoredFrame } from '../runtime/camera-pipeline.ts';
 import type { PartVerdictPayload } from '../runtime/parts/payloads.ts';
 import { round, scoringThreadFlag, writeBenchResult } from './bench-common.ts';
-import { machineCpuShare, readMachineCpu } from './machine-cpu.ts';
+import { startMachineCpu } from './machine-cpu.ts';
 import { FrameIdentifier, judgedPlace, LINE_FPS as FPS, prepareLine, SETTLE_MS, type JudgedPlace } from './bench-line.ts';
 import { matchResults } from './bench-opcua-stats.ts';
 import { RUNTIME_UNIT, unitNice } from './unit-environment.ts';
@@ -283,7 +283,7 @@ async function bench(): Promise<void> {
   const interval = 1000 / FPS;
   say(`bench:opcua: ${total} parts (after ${WARM_UP_PARTS} warm-up parts) at ${rate}/s over ${minutes} min, SignAndEncrypt, real device (nice ${nice}) on an RTSP camera`);
   const loads = [loadavg()[0]!];
-  const machine0 = readMachineCpu();
+  const machineCpu = startMachineCpu();
   const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
   // Warm-up parts are called W-<k>, counted ones keep their line id.
   const ids = line.plcParts.map((p, k) => (k < WARM_UP_PARTS ? `W-${k}` : p.partId));
@@ -315,8 +315,7 @@ async function bench(): Promise<void> {
   await new Promise((r) => setTimeout(r, DEADLINE_MS + 1500));
   clearInterval(sampler);
   loads.push(loadavg()[0]!);
-  const machine1 = readMachineCpu();
-  const machine = machine0 && machine1 ? machineCpuShare(machine0, machine1) : { busyPct: Number.NaN, stealPct: Number.NaN };
+  const machine = machineCpu();
   const triggerErrors = Number((await plc.session.read({ nodeId: `ns=${plc.ns};s=VisionSystem.Cameras.${CAMERA}.Counters.TriggerErrors`, attributeId: AttributeIds.Value })).value.value);
   await unsubscribe();
   await plc.close();

@@ -8,10 +8,11 @@
  * camera, dropped frames, frame-to-PUBACK latency of reject signals
  * (p50/p99), process CPU, how busy the whole machine was (all cores, and
  * the share the hypervisor stole: scripts/machine-cpu.ts) and the RSS drift
- * between the first and the last minute (a leak shows as drift). Before the cameras it measures what
- * batching buys (ms per frame, N frames in one batch against N single runs)
- * and the cost of a tiled frame (1, 4, 9 tiles of the input size as one batch)
- * with what a 1280x960 camera at 15 fps needs.
+ * between the first and the last minute (a leak shows as drift). Before the
+ * cameras it measures what batching buys (ms per frame, N frames in one
+ * batch against N single runs) and the cost of a tiled frame (1, 4, 9 tiles
+ * of the input size as one batch) with what a 1280x960 camera at 15 fps
+ * needs.
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +22,7 @@ import { DeviceRuntime } from '../runtime/device-runtime.ts';
 import { percentile } from '../runtime/latency-window.ts';
 import { startRtspCamera } from '../fixtures/rtsp-camera.ts';
 import { median, round, scoringThreadFlag, writeBenchResult } from './bench-common.ts';
-import { machineCpuShare, readMachineCpu } from './machine-cpu.ts';
+import { startMachineCpu } from './machine-cpu.ts';
 import { conveyorSequence, encodeConveyorVideo, prepareSampleProduct } from '../fixtures/conveyor.ts';
 import { existsSync } from 'node:fs';
 import { inferenceSettingsSchema } from '../config/enroll.ts';
@@ -131,7 +132,7 @@ async function runWith(cameraCount: number): Promise<Run> {
   const droppedBefore = runtime.health().cameras.reduce((a, c) => a + c.droppedFrames, 0);
   measuring = true;
   const cpu0 = process.cpuUsage();
-  const machine0 = readMachineCpu();
+  const machineCpu = startMachineCpu();
   const t0 = performance.now();
   const rss: { t: number; mb: number }[] = [];
   while (performance.now() - t0 < seconds * 1000) {
@@ -143,8 +144,7 @@ async function runWith(cameraCount: number): Promise<Run> {
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const machine1 = readMachineCpu();
-  const machine = machine0 && machine1 ? machineCpuShare(machine0, machine1) : { busyPct: Number.NaN, stealPct: Number.NaN };
+  const machine = machineCpu();
   const droppedFrames = runtime.health().cameras.reduce((a, c) => a + c.droppedFrames, 0) - droppedBefore;
   await runtime.stop();
   await server.stop();

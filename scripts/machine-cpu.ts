@@ -40,3 +40,15 @@ export function machineCpuShare(from: MachineCpuTimes, to: MachineCpuTimes): { b
   const pct = (v: number) => Math.round((1000 * v) / total) / 10;
   return { busyPct: pct(busy), stealPct: pct(steal) };
 }
+
+/**
+ * Starts measuring: the function returned gives the machine's share since
+ * this call (NaN where there is no /proc/stat), for a benchmark's window.
+ */
+export function startMachineCpu(): () => { busyPct: number; stealPct: number } {
+  const from = readMachineCpu();
+  return () => {
+    const to = readMachineCpu();
+    return from && to ? machineCpuShare(from, to) : { busyPct: Number.NaN, stealPct: Number.NaN };
+  };
+}
