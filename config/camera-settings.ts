@@ -58,6 +58,12 @@ export const cameraSettingsSchema = z
       })
       .strict()
       .default({ initialMs: 500, maxMs: 30_000 }),
+    /**
+     * How an rtsp:// stream is opened (runtime/ingest/ffmpeg-command.ts, RTSP_START_PRESETS):
+     * `low-delay` decodes from the first packet without probing the stream first; `probed` lets
+     * ffmpeg probe it (about 0.8 s) and deliver the probed frames late, in a burst.
+     */
+    rtspStart: z.enum(['low-delay', 'probed']).default('low-delay'),
     /** ffmpeg binary for this camera (default: system ffmpeg, else the bundled one). */
     ffmpegPath: z.string().min(1).optional(),
   })

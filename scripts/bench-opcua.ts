@@ -28,6 +28,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { AttributeIds, DataType, MessageSecurityMode, type CallMethodRequestOptions } from 'node-opcua';
 import { createLogger } from '../config/logger.ts';
+import { cameraSettingsSchema, type CameraSettings } from '../config/camera-settings.ts';
 import { deviceConfigSchema } from '../config/device.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { LeadInWatcher, lineClock } from '../fixtures/line-clock.ts';
@@ -64,8 +65,11 @@ const args = parseArgs({
     'device-nice': { type: 'string', default: 'unit' },
     /** Scores frames on the device's scoring thread (`on`, the default) or its main thread (`off`). */
     'scoring-thread': { type: 'string', default: 'on' },
+    /** How the device opens the camera's RTSP stream (`cameras[].rtspStart`): low-delay (the default) or probed. */
+    'rtsp-start': { type: 'string', default: 'low-delay' },
   },
 });
+const rtspStart = cameraSettingsSchema.shape.rtspStart.parse(args.values['rtsp-start']);
 const PLC = { username: 'plc', password: process.env.BENCH_OPCUA_PASSWORD ?? 'bench-opcua-secret' };
 const CAMERA = 'cam1';
 const DEADLINE_MS = 500;
@@ -86,6 +90,7 @@ interface ServeConfig {
   frameLog?: string;
   threads: number;
   scoringThread: boolean;
+  rtspStart: CameraSettings['rtspStart'];
 }
 
 /**
@@ -121,7 +126,7 @@ async function serve(): Promise<void> {
       inference: { threads: c.threads, scoringThread: c.scoringThread },
       parts: { mode: 'trigger', window: { kind: 'frames', frames: 1 }, deadlineMs: DEADLINE_MS, inViewCheck: false },
       opcua: { enabled: true, host: '127.0.0.1', port: c.port, allowAnonymous: false, allowSecurityNone: false, users: [PLC], pkiDir: c.pkiDir },
-      cameras: [{ id: CAMERA, url: c.cameraUrl, product: c.product, width: 224, height: 224, fps: FPS }],
+      cameras: [{ id: CAMERA, url: c.cameraUrl, product: c.product, width: 224, height: 224, fps: FPS, rtspStart: c.rtspStart }],
     }),
     { logger: createLogger('bench-opcua-device'), onFrame: (f) => (leadIn.onFrame(f), c.frameLog && frameLog.push(`${f.stream?.reader ?? 0} ${f.stream?.index ?? f.seq} ${f.ts} ${identifier.identify(f.data, f.width)}`)), onScored: (s) => (judgedAt.set(s.result.ts, identifier.identify(s.outcome.image, s.inputSize.width)), timeline.scored(s)) },
   );
@@ -265,6 +270,7 @@ async function bench(): Promise<void> {
     frameLog: args.values['frame-log'] ? resolve(args.values['frame-log']) : undefined,
     threads: Number(args.values.threads),
     scoringThread: scoringThreadFlag(args.values['scoring-thread']),
+    rtspStart,
   }, nice);
   const clock = lineClock(device.syncFrame, device.syncFrameTime, FPS);
   const plc = await connectVisionClient(device.endpointUrl, { identity, securityMode: MessageSecurityMode.SignAndEncrypt, user: PLC });
@@ -361,6 +367,7 @@ async function bench(): Promise<void> {
     minutes,
     ratePerS: rate,
     scoringThread: scoringThreadFlag(args.values['scoring-thread']),
+    rtspStart,
     deviceNice: nice,
     parts: stats.parts,
     events: stats.events,

@@ -84,6 +84,7 @@ export function describeFailure(stderrTail: string[], url: string): string {
   if (/Name or service not known|Temporary failure in name resolution|Failed to resolve/i.test(text)) return `cannot resolve the host of ${where}`;
   if (/No such file or directory/i.test(text)) return `${where} does not exist`;
   if (/Invalid data found|could not find codec|Unsupported codec/i.test(text)) return `${where} is not a video stream ffmpeg can decode`;
+  if (/matches no streams/i.test(text)) return `${where} has no video stream`;
   // ffmpeg's own line may echo the URL, with its password (sometimes percent-decoded).
   const last = stderrTail.at(-1);
   return last ? `stream ${where} ended: ${redactSecrets(last, [urlPassword(url)])}` : `stream ${where} ended`;

@@ -4,10 +4,8 @@
  *
  * - rtsp: TCP transport (no lost UDP packets, passes firewalls) and a socket
  *   timeout, so a hung or vanished camera ends the reader instead of leaving
- *   it waiting (the supervisor restarts it). `-fflags nobuffer` is not used
- *   although it kept frames from arriving a frame late after a minute or two
- *   in bench:opcua: it throws away the packets read while the stream is
- *   probed, the first seconds of every connection (docs/OPCUA.md).
+ *   it waiting (the supervisor restarts it), then the camera's `rtspStart`
+ *   preset (RTSP_START_PRESETS, below).
  * - http(s): reconnects inside ffmpeg for short network blips.
  * - files: played at real-time rate and looped, like a camera.
  * - the decoder threads by slices, not by frames (`-thread_type slice`):
@@ -40,16 +38,38 @@ export function inputKind(url: string): InputKind {
   return 'other';
 }
 
+/**
+ * How an RTSP connection starts, as data (the camera's `rtspStart`):
+ * - `low-delay`: `-nofind_stream_info`. ffmpeg does not probe the stream:
+ *   the decoder learns the picture size from the stream itself (the SDP's
+ *   parameter sets, or the first keyframe), and the output takes the first
+ *   video stream by name (`-map 0:v:0`, as an unprobed stream has no size
+ *   to choose by). First frame 157-175 ms after the reader starts instead of
+ *   848, nothing of the connection lost (frame 0 of a numbered stream is the
+ *   first delivered either way).
+ * - `probed`: ffmpeg's default. It reads and decodes the first packets to
+ *   find the stream's parameters (about 0.8 s), then decodes them again and
+ *   delivers their frames in a burst. In bench:opcua, frames began to arrive
+ *   one frame later than before 1-2 minutes into most runs and stayed so;
+ *   with the probed packets thrown away (`-fflags nobuffer`) that was not
+ *   seen, but the first keyframe interval of every connection was lost
+ *   (docs/OPCUA.md).
+ */
+export const RTSP_START_PRESETS: Record<CameraSettings['rtspStart'], readonly string[]> = {
+  'low-delay': ['-nofind_stream_info'],
+  probed: [],
+};
+
 /** Socket timeout for network inputs, in microseconds (ffmpeg's unit). */
 const IO_TIMEOUT_US = 5_000_000;
 
 /** `ffmpeg` is the binary's version (ingest/find-ffmpeg.ts); options were renamed in 5.0 and 5.1. */
-export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'height' | 'fps' | 'roi'>, ffmpeg: { major: number; minor: number } = { major: 5, minor: 1 }): string[] {
+export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'height' | 'fps' | 'roi' | 'rtspStart'>, ffmpeg: { major: number; minor: number } = { major: 5, minor: 1 }): string[] {
   const kind = inputKind(camera.url);
   const input: string[] = [];
   if (kind === 'rtsp') {
     // ffmpeg 5 renamed the RTSP socket timeout from -stimeout to -timeout.
-    input.push('-rtsp_transport', 'tcp', ffmpeg.major >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US));
+    input.push('-rtsp_transport', 'tcp', ffmpeg.major >= 5 ? '-timeout' : '-stimeout', String(IO_TIMEOUT_US), ...RTSP_START_PRESETS[camera.rtspStart]);
   } else if (kind === 'http') {
     input.push('-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '5', '-rw_timeout', String(IO_TIMEOUT_US));
   } else if (kind === 'file') {
@@ -65,7 +85,7 @@ export function ffmpegArgs(camera: Pick<CameraSettings, 'url' | 'width' | 'heigh
     '-thread_type', 'slice',
     ...input,
     '-i', url,
-    '-an', '-sn', '-dn',
+    '-map', '0:v:0', '-an', '-sn', '-dn',
     '-vf', filters.join(','),
     ...constantRate, '-r', String(camera.fps),
     '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1',

@@ -4,7 +4,7 @@ import { describeFailure } from '../../runtime/ingest/ffmpeg-camera.ts';
 import { parseFfmpegVersion } from '../../runtime/ingest/find-ffmpeg.ts';
 import { FrameAssembler } from '../../runtime/ingest/frame-assembler.ts';
 
-const camera = { url: 'rtsp://10.0.0.5:554/line', width: 224, height: 160, fps: 15 };
+const camera = { url: 'rtsp://10.0.0.5:554/line', width: 224, height: 160, fps: 15, rtspStart: 'low-delay' as const };
 
 t.test('rtsp cameras are read over TCP with a socket timeout', async (t) => {
   const args = ffmpegArgs(camera, { major: 5, minor: 1 });
@@ -23,6 +23,17 @@ t.test('rtsp cameras are read over TCP with a socket timeout', async (t) => {
   t.same(old.slice(old.indexOf('-vsync'), old.indexOf('-vsync') + 4), ['-vsync', 'cfr', '-r', '15'], 'before 5.1 the option is -vsync');
   t.notOk(args.includes('-re'), 'a live camera is not paced');
   t.same(input.slice(input.indexOf('-thread_type'), input.indexOf('-thread_type') + 2), ['-thread_type', 'slice'], 'the decoder threads by slices: frame threads hold frames back');
+});
+
+t.test("an rtsp stream starts by the camera's rtspStart preset", async (t) => {
+  const inputOf = (args: string[]) => args.slice(0, args.indexOf('-i'));
+  const low = ffmpegArgs(camera);
+  t.ok(inputOf(low).includes('-nofind_stream_info'), 'low-delay does not probe the stream');
+  t.same(low.slice(low.indexOf('-map'), low.indexOf('-map') + 2), ['-map', '0:v:0'], 'the first video stream is taken by name: an unprobed stream has no size to choose by');
+  t.ok(low.indexOf('-map') > low.indexOf('-i'), '-map is an output option');
+  const probed = ffmpegArgs({ ...camera, rtspStart: 'probed' });
+  t.same(inputOf(probed), inputOf(low).filter((a) => a !== '-nofind_stream_info'), "probed is ffmpeg's default and nothing else differs");
+  t.notOk(ffmpegArgs({ ...camera, url: 'http://cam/mjpeg' }).includes('-nofind_stream_info'), 'other inputs are probed');
 });
 
 t.test('a region of interest is cropped before scaling', async (t) => {
@@ -53,6 +64,7 @@ t.test("ffmpeg's last words become a sentence for technicians", async (t) => {
   t.match(describeFailure(['method DESCRIBE failed: 401 Unauthorized'], url), /credentials/);
   t.match(describeFailure(['method DESCRIBE failed: 404 Not Found'], url), /no such stream/);
   t.match(describeFailure(['Connection timed out'], url), /timed out/);
+  t.equal(describeFailure(["Stream map '0:v:0' matches no streams.", "To ignore this, add a trailing '?' to the map."], url), `${url} has no video stream`);
   t.match(describeFailure([], url), /ended/);
 });
 
