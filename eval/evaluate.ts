@@ -13,7 +13,9 @@
  *   after the chosen mask refinement (`refine`: none, filter, threshold,
  *   f2pad — F2PAD starts from the same F1-optimal threshold mask as none), or
  *   at the product's own calibrated pixel threshold with the small-region
- *   filter (`calibrated`: what a device does without a per-image threshold);
+ *   filter (`calibrated`: what a device does without a per-image threshold),
+ *   or F2PAD from that calibrated mask (`f2pad-calibrated`: what a device
+ *   with `refine.mode: f2pad` does);
  * - fpPixelRate: predicted defect pixels outside the ground truth, as a share
  *   of all normal pixels of all test images;
  * - msPerRefine, iterations: medians over flagged images (image score over
@@ -50,7 +52,14 @@ import { minAreaAtInput } from '../models/refine/per-image-threshold.ts';
 import { refineMask } from '../product/refine-mask.ts';
 
 /** Mask stages an evaluation can measure. */
-export const EVAL_STAGES = ['none', 'filter', 'calibrated', 'threshold', 'f2pad'] as const;
+export const EVAL_STAGES = ['none', 'filter', 'calibrated', 'threshold', 'f2pad', 'f2pad-calibrated'] as const;
+
+/** The refinement an eval stage runs and the pixel threshold its mask starts from: the product's calibrated one, or the F1-optimal one over the test set. */
+export function stageMask(stage: EvalStage, calibrated: number, f1Optimal: number): [RefineMode, number] {
+  if (stage === 'calibrated') return ['filter', calibrated];
+  if (stage === 'f2pad-calibrated') return ['f2pad', calibrated];
+  return [stage, f1Optimal];
+}
 export type EvalStage = (typeof EVAL_STAGES)[number];
 import { readImage, readMask } from '../product/image-io.ts';
 import { ProductScorer } from '../product/scorer.ts';
@@ -238,8 +247,7 @@ export async function evaluateCategory(
     const iterationCounts: number[] = [];
     for (const [i, map] of maps.entries()) {
       const image = images[i]!;
-      const [refineMode, threshold]: [RefineMode, number] =
-        mode === 'calibrated' ? ['filter', scorer.manifest.thresholds.pixel] : [mode, pixelBest.threshold];
+      const [refineMode, threshold] = stageMask(mode, scorer.manifest.thresholds.pixel, pixelBest.threshold);
       const refined = await refineMask(refineMode, { image, map, threshold, minRegionArea: image.minArea }, refineSettings, scorer);
       if (refined.mode !== refineMode) throw new Error(`${category}: refinement ${refineMode} could not run (${refined.fallback})`);
       if (imageScores[i]! >= scorer.manifest.thresholds.image) {

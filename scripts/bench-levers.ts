@@ -72,7 +72,8 @@ const LEVERS: Lever[] = [
   { id: 'float32', what: 'float32 backbone (the default is int8)', settings: { precision: 'float32' } },
   { id: 'mobilenet-mid', what: 'backbone mobilenet_v2_mid (width 1.4, float weights), its default layers', settings: { backbone: 'mobilenet_v2_mid' } },
   { id: 'inception', what: 'backbone inception_v3, its default layers', settings: { backbone: 'inception_v3' } },
-  { id: 'f2pad', what: 'F2PAD mask refinement vs the thresholded mask', settings: {}, refine: ['none', 'f2pad'] },
+  // F2PAD from the F1-optimal mask (the paper's protocol) and from the calibrated one (what a device refines).
+  { id: 'f2pad', what: 'F2PAD mask refinement vs the thresholded mask', settings: {}, refine: ['none', 'f2pad', 'calibrated', 'f2pad-calibrated'] },
   {
     id: 'combined',
     what: 'the two best of the tuning split together: PCA to 96 + the stride-4 layer',

@@ -1,6 +1,6 @@
-/** Per-defect-type image numbers and their printed table, on hand-checkable scores. */
+/** Per-defect-type image numbers and their printed table, on hand-checkable scores; the threshold each mask stage starts from. */
 import t from 'tap';
-import type { CategoryMetrics } from '../../eval/evaluate.ts';
+import { EVAL_STAGES, stageMask, type CategoryMetrics } from '../../eval/evaluate.ts';
 import { byDefectType, meanByDefectType } from '../../eval/metrics.ts';
 import { defectTypeTable } from '../../eval/report.ts';
 
@@ -55,4 +55,15 @@ t.test('defectTypeTable: a row per category and the mean, a column per type, "-"
     'mean      0.756 / 37.5  1.000 / 100.0',
   ]);
   t.same(defectTypeTable({ categories: { washer: metrics({}) }, mean: metrics({}) }), [], 'no defect types: nothing to print');
+});
+
+t.test('each mask stage starts from its threshold: the calibrated ones from the product, the others from the F1-optimal one', async (t) => {
+  const calibrated = 0.7;
+  const f1Optimal = 0.4;
+  t.same(stageMask('calibrated', calibrated, f1Optimal), ['filter', 0.7]);
+  t.same(stageMask('f2pad-calibrated', calibrated, f1Optimal), ['f2pad', 0.7], 'F2PAD as a device runs it');
+  t.same(stageMask('f2pad', calibrated, f1Optimal), ['f2pad', 0.4], "F2PAD by the paper's protocol");
+  t.same(stageMask('none', calibrated, f1Optimal), ['none', 0.4]);
+  t.same(stageMask('threshold', calibrated, f1Optimal), ['threshold', 0.4]);
+  t.ok(EVAL_STAGES.includes('f2pad-calibrated'), 'eval --refine accepts it');
 });
