@@ -44,16 +44,17 @@ export function inputKind(url: string): InputKind {
  *   the decoder learns the picture size from the stream itself (the SDP's
  *   parameter sets, or the first keyframe), and the output takes the first
  *   video stream by name (`-map 0:v:0`, as an unprobed stream has no size
- *   to choose by). First frame 157-175 ms after the reader starts instead of
- *   848, nothing of the connection lost (frame 0 of a numbered stream is the
- *   first delivered either way).
+ *   to choose by). `npm run bench:rtsp-start`: first frame 285 ms after the
+ *   reader starts instead of 955, frame 0 of a numbered stream the first
+ *   delivered either way, no frame skipped after it (the probe's burst:
+ *   2 per connection).
  * - `probed`: ffmpeg's default. It reads and decodes the first packets to
  *   find the stream's parameters (about 0.8 s), then decodes them again and
- *   delivers their frames in a burst. In bench:opcua, frames began to arrive
- *   one frame later than before 1-2 minutes into most runs and stayed so;
- *   with the probed packets thrown away (`-fflags nobuffer`) that was not
- *   seen, but the first keyframe interval of every connection was lost
- *   (docs/OPCUA.md).
+ *   delivers their frames in a burst. In earlier bench:opcua runs on a busy
+ *   machine, frames began to arrive one frame later 1-2 minutes into most
+ *   runs and stayed so; with the probed packets thrown away (`-fflags
+ *   nobuffer`, which also lost the connection's first keyframe interval)
+ *   that was not seen (docs/OPCUA.md).
  */
 export const RTSP_START_PRESETS: Record<CameraSettings['rtspStart'], readonly string[]> = {
   'low-delay': ['-nofind_stream_info'],
