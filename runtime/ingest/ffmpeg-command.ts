@@ -54,7 +54,7 @@ export function inputKind(url: string): InputKind {
  *   machine, frames began to arrive one frame later 1-2 minutes into most
  *   runs and stayed so; with the probed packets thrown away (`-fflags
  *   nobuffer`, which also lost the connection's first keyframe interval)
- *   that was not seen (docs/OPCUA.md).
+ *   or without the probe it has not been seen (docs/OPCUA.md).
  */
 export const RTSP_START_PRESETS: Record<CameraSettings['rtspStart'], readonly string[]> = {
   'low-delay': ['-nofind_stream_info'],
