@@ -53,13 +53,6 @@ import { refineMask } from '../product/refine-mask.ts';
 
 /** Mask stages an evaluation can measure. */
 export const EVAL_STAGES = ['none', 'filter', 'calibrated', 'threshold', 'f2pad', 'f2pad-calibrated'] as const;
-
-/** The refinement an eval stage runs and the pixel threshold its mask starts from: the product's calibrated one, or the F1-optimal one over the test set. */
-export function stageMask(stage: EvalStage, calibrated: number, f1Optimal: number): [RefineMode, number] {
-  if (stage === 'calibrated') return ['filter', calibrated];
-  if (stage === 'f2pad-calibrated') return ['f2pad', calibrated];
-  return [stage, f1Optimal];
-}
 export type EvalStage = (typeof EVAL_STAGES)[number];
 import { readImage, readMask } from '../product/image-io.ts';
 import { ProductScorer } from '../product/scorer.ts';
@@ -72,6 +65,13 @@ import { aupro, auroc, byDefectType, f1Max, maskScores, meanByDefectType, type D
 import { warpImage, type Similarity } from '../models/stn/pose.ts';
 import { concatenate } from '../models/components/concatenate.ts';
 import { median } from '../models/components/median.ts';
+
+/** The refinement an eval stage runs and the pixel threshold its mask starts from: the product's calibrated one, or the F1-optimal one over the test set. */
+export function stageMask(stage: EvalStage, calibrated: number, f1Optimal: number): [RefineMode, number] {
+  if (stage === 'calibrated') return ['filter', calibrated];
+  if (stage === 'f2pad-calibrated') return ['f2pad', calibrated];
+  return [stage, f1Optimal];
+}
 
 export interface CategoryMetrics {
   imageAUROC: number;
